@@ -1,0 +1,5 @@
+"""Allow ``python -m reliability``."""
+
+from reliability.cli import main
+
+raise SystemExit(main())

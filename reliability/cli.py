@@ -1,0 +1,190 @@
+"""The ``reliability`` command: compute, sample, validate (and report once rendering lands).
+
+Exit codes: 0 success; 2 bad input or config (one line per problem); 1 anything else.
+Progress goes to stderr and the last line of every run says what was done and how long it
+took; ``--log-format json`` makes those lines JSON objects for log pipelines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from reliability.config import Config, load_config
+from reliability.errors import InputError, ReliabilityError
+from reliability.period import Month, last_complete_month, parse_month
+
+
+class Log:
+    """Progress and summary lines on stderr, as text or one JSON object per line."""
+
+    def __init__(self, fmt: str = "text"):
+        self.fmt = fmt
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def info(self, message: str, **fields: object) -> None:
+        self._emit("info", message, fields)
+
+    def error(self, message: str, **fields: object) -> None:
+        self._emit("error", message, fields)
+
+    def _emit(self, level: str, message: str, fields: dict[str, object]) -> None:
+        if self.fmt == "json":
+            line = json.dumps({"level": level, "message": message, **fields}, default=str)
+        else:
+            line = message if level == "info" else f"error: {message}"
+        print(line, file=sys.stderr, flush=True)
+
+
+def _config(path: str | None) -> Config:
+    """The config at ``path``, or the built-in sample organisation when none is given."""
+    if path is None:
+        from reliability.sources.sample import sample_config
+
+        return sample_config()
+    return load_config(path)
+
+
+def _month(text: str | None, config: Config) -> Month:
+    if text is None:
+        return last_complete_month(config.timezone)
+    return parse_month(text, config.timezone)
+
+
+def cmd_compute(args: argparse.Namespace, log: Log) -> int:
+    """Print one month's numbers as JSON, CSV or text tables."""
+    from reliability.compute import compute_month, to_json, to_tables
+    from reliability.sources import load_frames
+
+    config = _config(args.config)
+    month = _month(args.month, config)
+    frames = load_frames(config, [month])
+    result = compute_month(config, frames, month)
+    if args.format == "json":
+        print(json.dumps(to_json(result), indent=2))
+    else:
+        for name, table in to_tables(result).items():
+            if args.format == "csv":
+                print(f"# {name}")
+                print(table.to_csv(index=False), end="")
+            else:
+                print(f"== {name} ==")
+                print(table.to_string(index=False, max_colwidth=40))
+                print()
+    slo_count = 0 if result.slos is None else len(result.slos)
+    log.info(
+        f"computed {month} ({slo_count} SLOs) in {log.elapsed():.1f} s",
+        month=month.label,
+        slos=slo_count,
+        seconds=round(log.elapsed(), 3),
+    )
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace, log: Log) -> int:
+    """Write the sample organisation as canonical files plus a config that reads them."""
+    from reliability.sources.sample import sample_config, write_sample
+
+    month = _month(args.month, sample_config())
+    path = write_sample(Path(args.out), month)
+    log.info(
+        f"wrote the sample organisation for {month} to {path.parent} "
+        f"(config {path}) in {log.elapsed():.1f} s",
+        month=month.label,
+        config=str(path),
+        seconds=round(log.elapsed(), 3),
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, log: Log) -> int:
+    """Load the config and every source for a month and list every problem found."""
+    from reliability.sources import ROLES, load_frames
+
+    config = _config(args.config)
+    month = _month(args.month, config)
+    frames = load_frames(config, [month])
+    found = {
+        "metrics": frames.sli,
+        "incidents": frames.incidents,
+        "deployments": frames.deployments,
+        "worklog": frames.worklog,
+    }
+    for role in ROLES:
+        frame = found[role]
+        rows = "not configured" if frame is None else f"{len(frame):,} rows"
+        print(f"{role}: {rows}")
+    for note in frames.notes:
+        print(f"note: {note}")
+    log.info(f"validated {month}: no problems found in {log.elapsed():.1f} s", month=month.label)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reliability", description="Monthly reliability reports for SRE teams."
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="stderr line format"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_common(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument("--month", help="YYYY-MM (default: the last complete month)")
+        sub.add_argument(
+            "--config", help="path to reliability.yaml (default: the built-in sample organisation)"
+        )
+        return sub
+
+    compute = with_common(commands.add_parser("compute", help="print one month's numbers"))
+    compute.add_argument("--format", choices=["json", "csv", "table"], default="table")
+    compute.set_defaults(handler=cmd_compute)
+
+    validate = with_common(
+        commands.add_parser("validate", help="check the config and every input, list problems")
+    )
+    validate.set_defaults(handler=cmd_validate)
+
+    sample = commands.add_parser(
+        "sample", help="write the sample organisation as canonical files plus reliability.yaml"
+    )
+    sample.add_argument("--out", required=True, help="folder to write into")
+    sample.add_argument("--month", help="YYYY-MM (default: the last complete month)")
+    sample.set_defaults(handler=cmd_sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    log = Log(args.log_format)
+    try:
+        return args.handler(args, log)
+    except InputError as exc:
+        for problem in exc.problems:
+            log.error(str(problem), where=problem.where, row=problem.row, column=problem.column)
+        log.error(f"{len(exc.problems)} problem(s) in the input; nothing was written")
+        return exc.exit_code
+    except ReliabilityError as exc:
+        log.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except Exception as exc:  # an internal error: one line, the traceback only when asked
+        if os.environ.get("RELIABILITY_DEBUG"):
+            traceback.print_exc()
+        log.error(
+            f"internal error: {type(exc).__name__}: {exc} (set RELIABILITY_DEBUG=1 for details)"
+        )
+        return 1

@@ -1,0 +1,201 @@
+"""One month's numbers from canonical frames: the pure core behind ``reliability compute``.
+
+No I/O here: the CLI loads the frames through ``sources`` and prints what this returns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reliability.config import Config
+from reliability.metrics import delivery, incidents, oncall, slo, toil
+from reliability.period import Month
+from reliability.sources import Frames
+
+
+@dataclass
+class MonthlyMetrics:
+    """Every figure of one reporting month; ``None`` where the input was not configured."""
+
+    period: Month
+    slos: pd.DataFrame | None = None
+    burndown: pd.DataFrame | None = None
+    alerts: pd.DataFrame | None = None
+    attribution: pd.DataFrame | None = None
+    incidents: pd.DataFrame | None = None
+    response: incidents.ResponseSummary | None = None
+    delivery: pd.DataFrame | None = None
+    fleet_delivery: dict[str, Any] | None = None
+    toil: pd.DataFrame | None = None
+    oncall: pd.DataFrame | None = None
+    in_progress: bool = False
+    missing_inputs: list[str] = field(default_factory=list)
+
+
+def in_period(frame: pd.DataFrame | None, column: str, period: Month) -> pd.DataFrame | None:
+    """Rows of ``frame`` whose instant ``column`` falls in ``period``."""
+    if frame is None:
+        return None
+    return frame.loc[period.contains(frame[column])].reset_index(drop=True)
+
+
+def worklog_in_period(worklog: pd.DataFrame | None, period: Month) -> pd.DataFrame | None:
+    """Work-log rows whose calendar ``date`` is a day of ``period`` in its own time zone."""
+    if worklog is None:
+        return None
+    first = period.start.tz_convert(period.timezone).tz_localize(None).normalize()
+    after = period.end.tz_convert(period.timezone).tz_localize(None).normalize()
+    mask = (worklog["date"] >= first) & (worklog["date"] < after)
+    return worklog.loc[mask].reset_index(drop=True)
+
+
+def compute_month(
+    config: Config, frames: Frames, period: Month, now: pd.Timestamp | None = None
+) -> MonthlyMetrics:
+    """All metrics of ``period``; ``now`` (default: the clock) marks a month still in progress."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    in_progress = period.start <= now < period.end
+    result = MonthlyMetrics(period=period, in_progress=in_progress)
+    month_incidents = in_period(frames.incidents, "created_at", period)
+    month_deployments = in_period(frames.deployments, "deployed_at", period)
+    month_worklog = worklog_in_period(frames.worklog, period)
+
+    if frames.sli is not None and config.services:
+        grid = slo.build_grid(frames.sli, config.slo_table(), period)
+        report = slo.slo_report(grid, period, now=now if in_progress else None)
+        result.slos, result.burndown, result.alerts = report.table, report.burndown, report.alerts
+        if month_incidents is not None:
+            pairs, per_slo = slo.budget_attribution(grid, report, month_incidents, period.end)
+            result.attribution = pairs
+            result.slos = result.slos.merge(per_slo, on=["service", "slo"], how="left")
+    else:
+        result.missing_inputs.append("metrics")
+
+    if month_incidents is not None:
+        result.incidents = incidents.incident_durations(month_incidents)
+        result.response = incidents.response_summary(month_incidents, config.severities)
+        service_teams = {s.name: s.team for s in config.services}
+        result.oncall = oncall.oncall_load(
+            month_incidents,
+            service_teams,
+            period,
+            config.timezone,
+            config.business_hours,
+            config.severities,
+        )
+    else:
+        result.missing_inputs.append("incidents")
+
+    if month_deployments is not None:
+        production = tuple(config.production_environments)
+        result.delivery = delivery.delivery_summary(
+            month_deployments, month_incidents, period, production
+        )
+        result.fleet_delivery = delivery.fleet_delivery(
+            month_deployments, month_incidents, period, production
+        )
+    else:
+        result.missing_inputs.append("deployments")
+
+    if month_worklog is not None:
+        result.toil = toil.toil_summary(month_worklog, config.teams or None)
+    else:
+        result.missing_inputs.append("worklog")
+    return result
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe Python value: NaN, NaT and NA become ``None``; instants ISO 8601 strings."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def records(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    """A frame as a list of JSON-safe dicts (``None`` for a missing frame)."""
+    if frame is None:
+        return None
+    return [plain(row) for row in frame.to_dict(orient="records")]
+
+
+def _stats(prefix: str, stats: incidents.DurationStats) -> dict[str, Any]:
+    return {
+        f"{prefix}_n": stats.n,
+        f"{prefix}_median_minutes": stats.median,
+        f"{prefix}_p90_minutes": stats.p90,
+        f"{prefix}_mean_minutes": stats.mean,
+        f"{prefix}_median_ci_low": stats.ci_low,
+        f"{prefix}_median_ci_high": stats.ci_high,
+    }
+
+
+def to_json(result: MonthlyMetrics) -> dict[str, Any]:
+    """The stable ``compute --format json`` document (DESIGN §3): fractions, ``null`` if unknown."""
+    response = result.response
+    incident_section = None
+    if response is not None:
+        incident_section = {
+            "count": response.count,
+            "unresolved": response.unresolved,
+            **_stats("mtta", response.mtta),
+            **_stats("mttr", response.mttr),
+            "small_sample": incidents.too_small_for_trend(response.count),
+            "by_service": records(response.by_service),
+            "by_severity": records(response.by_severity),
+        }
+    document = {
+        "month": result.period.label,
+        "timezone": result.period.timezone,
+        "start": result.period.start.isoformat(),
+        "end": result.period.end.isoformat(),
+        "in_progress": result.in_progress,
+        "missing_inputs": result.missing_inputs,
+        "slos": records(result.slos),
+        "alerts": records(result.alerts),
+        "budget_attribution": records(result.attribution),
+        "incidents": incident_section,
+        "delivery": records(result.delivery),
+        "delivery_fleet": plain(result.fleet_delivery),
+        "toil": records(result.toil),
+        "oncall": records(result.oncall),
+    }
+    return plain(document)
+
+
+def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
+    """The sections as frames, for ``--format table`` and ``--format csv``."""
+    tables: dict[str, pd.DataFrame] = {}
+    if result.slos is not None:
+        tables["slos"] = result.slos
+    if result.response is not None:
+        response = result.response
+        summary = {"count": response.count, "unresolved": response.unresolved}
+        summary |= _stats("mtta", response.mtta) | _stats("mttr", response.mttr)
+        tables["incidents"] = pd.DataFrame([summary])
+        tables["incidents_by_severity"] = response.by_severity
+        tables["incidents_by_service"] = response.by_service
+    if result.attribution is not None:
+        tables["budget_attribution"] = result.attribution
+    for name in ("delivery", "toil", "oncall"):
+        frame = getattr(result, name)
+        if frame is not None:
+            tables[name] = frame
+    return tables

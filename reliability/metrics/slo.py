@@ -1,0 +1,430 @@
+"""SLOs and error budgets (DESIGN §4): budgeting methods, burn rates, alert replay, burn-down.
+
+Events are laid on a dense grid, one row per SLO and one column per minute of the period, so
+every figure is a vectorised reduction over that grid. The three OpenSLO budgeting methods
+reduce to one shape: per minute a *badness* ``b`` and a *weight* ``n`` with
+``sli = 1 - sum(b) / sum(n)``:
+
+* occurrences: ``b`` = bad events, ``n`` = all events;
+* timeslices: per slice ``b`` = 1 when ``good/total < timeslice_target``, ``n`` = 1 when the
+  slice has events;
+* ratio_timeslices: per slice ``b`` = ``1 - good/total``, ``n`` = 1 when the slice has events;
+
+(a slice's ``b`` and ``n`` are spread evenly over its minutes). Budget consumed, the daily
+burn-down and incident attribution are then the same arithmetic for every method. Burn rates
+and the alert replay use events, as the SRE Workbook defines them, whatever the method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from reliability.period import Month
+
+MINUTE = pd.Timedelta(minutes=1)
+_MINUTE_NS = MINUTE.value
+AT_RISK_REMAINING = 0.25
+"""An SLO that is met with less than this share of its budget left is reported ``at_risk``."""
+ROWS_PER_CHUNK = 32
+"""SLOs processed together: keeps temporaries small (32 x 44,640 minutes is 11 MB a array)."""
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One multi-window burn-rate condition (SRE Workbook ch. 5, Sloth's default windows)."""
+
+    severity: Literal["page", "ticket"]
+    long_window: pd.Timedelta
+    short_window: pd.Timedelta
+    budget_fraction: float
+    """Share of the period's budget that this alert fires on having burned in ``long_window``."""
+
+    def factor(self, period: pd.Timedelta) -> float:
+        """Burn-rate threshold: ``budget_fraction * period / long_window`` (14.4 for 1h/30d)."""
+        return self.budget_fraction * (period / self.long_window)
+
+
+ALERT_RULES: tuple[AlertRule, ...] = (
+    AlertRule("page", pd.Timedelta(hours=1), pd.Timedelta(minutes=5), 0.02),
+    AlertRule("page", pd.Timedelta(hours=6), pd.Timedelta(minutes=30), 0.05),
+    AlertRule("ticket", pd.Timedelta(days=1), pd.Timedelta(hours=2), 0.10),
+    AlertRule("ticket", pd.Timedelta(days=3), pd.Timedelta(hours=6), 0.10),
+)
+ALERT_SEVERITIES: tuple[str, ...] = ("page", "ticket")
+
+
+@dataclass(frozen=True)
+class SLIGrid:
+    """Good and total events per SLO (rows of ``slos``) per minute from ``start``."""
+
+    slos: pd.DataFrame
+    """One row per SLO: service, slo, objective, budgeting, timeslice_minutes, timeslice_target."""
+    start: pd.Timestamp
+    good: np.ndarray
+    total: np.ndarray
+
+    @property
+    def minutes(self) -> int:
+        return self.good.shape[1]
+
+    @property
+    def times(self) -> pd.DatetimeIndex:
+        return pd.date_range(self.start, periods=self.minutes, freq="min")
+
+    def minute_index(self, instants: pd.Series | pd.DatetimeIndex) -> np.ndarray:
+        """Grid column of each instant, clipped to ``[0, minutes]`` (NaT gives ``minutes``)."""
+        values = pd.DatetimeIndex(instants).tz_convert("UTC")
+        offsets = (values - self.start) // MINUTE
+        offsets = np.asarray(offsets.fillna(self.minutes), dtype=np.int64)
+        return np.clip(offsets, 0, self.minutes)
+
+
+def build_grid(sli: pd.DataFrame, slos: pd.DataFrame, period: Month) -> SLIGrid:
+    """Lay the SLI rows of ``period`` on a per-minute grid; rows of unknown SLOs are ignored.
+
+    ``slos`` is ``Config.slo_table()`` (or any frame with the same columns); events are summed
+    into the minute their interval starts in, so data at any step (1m, 5m, 30s) fits.
+    """
+    slos = slos.reset_index(drop=True)
+    minutes = int(period.duration // MINUTE)
+    size = len(slos) * minutes
+    if sli is None or sli.empty or slos.empty:
+        empty = np.zeros((len(slos), minutes))
+        return SLIGrid(slos=slos, start=period.start, good=empty, total=empty.copy())
+    # One flat grid index per event, built in place: these arrays are as long as the frame.
+    flat = _row_of_each_event(sli, slos)
+    known = flat >= 0
+    flat *= minutes
+    stamps = sli["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    minute = stamps - period.start.value
+    minute //= _MINUTE_NS
+    known &= (minute >= 0) & (minute < minutes)
+    flat += minute
+    del minute
+    good, total = sli["good"].to_numpy(), sli["total"].to_numpy()
+    if not known.all():
+        flat, good, total = flat[known], good[known], total[known]
+    del known
+    good_grid = np.bincount(flat, weights=good, minlength=size).reshape(len(slos), minutes)
+    total_grid = np.bincount(flat, weights=total, minlength=size).reshape(len(slos), minutes)
+    return SLIGrid(slos=slos, start=period.start, good=good_grid, total=total_grid)
+
+
+def _row_of_each_event(sli: pd.DataFrame, slos: pd.DataFrame) -> np.ndarray:
+    """Index into ``slos`` of each SLI row (by category codes, not strings), or -1."""
+    service = sli["service"].astype("category")
+    slo = sli["slo"].astype("category")
+    service_pos = {name: i for i, name in enumerate(service.cat.categories)}
+    slo_pos = {name: i for i, name in enumerate(slo.cat.categories)}
+    lookup = np.full((len(service_pos) + 1, len(slo_pos) + 1), -1, dtype=np.int64)
+    for i, (svc, name) in enumerate(zip(slos["service"], slos["slo"], strict=True)):
+        if svc in service_pos and name in slo_pos:
+            lookup[service_pos[svc], slo_pos[name]] = i
+    return lookup[service.cat.codes.to_numpy(), slo.cat.codes.to_numpy()]
+
+
+def _row_chunks(rows: int) -> Iterator[slice]:
+    for first in range(0, rows, ROWS_PER_CHUNK):
+        yield slice(first, min(first + ROWS_PER_CHUNK, rows))
+
+
+def budget_terms(grid: SLIGrid, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Per-minute badness ``b`` and weight ``n`` of SLOs ``rows`` under their budgeting methods."""
+    good, total = grid.good[rows], grid.total[rows]
+    slos = grid.slos.iloc[rows]
+    badness = total - good
+    weight = total.copy()
+    for i, slo in enumerate(slos.itertuples(index=False)):
+        if slo.budgeting == "occurrences":
+            continue
+        length = int(slo.timeslice_minutes)
+        edges = np.arange(0, grid.minutes, length)
+        lengths = np.diff(np.append(edges, grid.minutes))
+        slice_good = np.add.reduceat(good[i], edges)
+        slice_total = np.add.reduceat(total[i], edges)
+        with_data = slice_total > 0
+        ratio = np.divide(slice_good, slice_total, out=np.ones_like(slice_good), where=with_data)
+        if slo.budgeting == "timeslices":
+            slice_bad = (with_data & (ratio < slo.timeslice_target)).astype(float)
+        else:
+            slice_bad = np.where(with_data, 1.0 - ratio, 0.0)
+        badness[i] = np.repeat(slice_bad / lengths, lengths)
+        weight[i] = np.repeat(with_data / lengths, lengths)
+    return badness, weight
+
+
+def alert_firing(
+    bad: np.ndarray, total: np.ndarray, objectives: np.ndarray, period: pd.Timedelta
+) -> dict[str, np.ndarray]:
+    """Minutes at which each alert severity would fire, replaying the multi-window rules.
+
+    A window ending at minute ``t`` covers minutes ``t - w + 1 .. t`` (clipped at the start of
+    the data). ``burn > factor`` is tested as ``bad > factor * (1 - objective) * total`` so a
+    window without events never fires.
+    """
+    rows, minutes = bad.shape
+    cum_bad = np.zeros((rows, minutes + 1))
+    cum_total = np.zeros((rows, minutes + 1))
+    np.cumsum(bad, axis=1, out=cum_bad[:, 1:])
+    np.cumsum(total, axis=1, out=cum_total[:, 1:])
+    budget = (1.0 - objectives)[:, None]
+    firing = {severity: np.zeros((rows, minutes), dtype=bool) for severity in ALERT_SEVERITIES}
+    for rule in ALERT_RULES:
+        threshold = rule.factor(period) * budget
+        both = np.ones((rows, minutes), dtype=bool)
+        for window in (rule.long_window, rule.short_window):
+            both &= _window_sum(cum_bad, window) > threshold * _window_sum(cum_total, window)
+        firing[rule.severity] |= both
+    return firing
+
+
+def _window_sum(cumulative: np.ndarray, window: pd.Timedelta) -> np.ndarray:
+    """Trailing sums over ``window`` minutes for every minute, from a cumulative sum."""
+    width = int(window // MINUTE)
+    minutes = cumulative.shape[1] - 1
+    result = cumulative[:, 1:].copy()
+    if width < minutes:
+        result[:, width:] -= cumulative[:, 1 : minutes + 1 - width]
+    return result
+
+
+def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(None)) -> np.ndarray:
+    """Burn rate over trailing ``window`` at every minute: ``(bad/total in w) / (1 - objective)``.
+
+    NaN where the window holds no events.
+    """
+    bad = grid.total[rows] - grid.good[rows]
+    cum_bad = np.concatenate([np.zeros((bad.shape[0], 1)), np.cumsum(bad, axis=1)], axis=1)
+    cum_total = np.concatenate(
+        [np.zeros((bad.shape[0], 1)), np.cumsum(grid.total[rows], axis=1)], axis=1
+    )
+    bad_w, total_w = _window_sum(cum_bad, window), _window_sum(cum_total, window)
+    objectives = grid.slos["objective"].to_numpy()[rows][:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total_w > 0, bad_w / total_w, np.nan) / (1.0 - objectives)
+
+
+def _episodes(firing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of consecutive firing minutes: (row, first minute, minute after the last)."""
+    padded = np.zeros((firing.shape[0], firing.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = firing
+    change = np.diff(padded, axis=1)
+    start_rows, starts = np.nonzero(change == 1)
+    _, ends = np.nonzero(change == -1)
+    return start_rows, starts, ends
+
+
+def day_edges(period: Month, start: pd.Timestamp) -> np.ndarray:
+    """Grid column of each local midnight of the period (the first is 0)."""
+    days = pd.date_range(
+        period.start.tz_convert(period.timezone),
+        period.end.tz_convert(period.timezone),
+        freq="D",
+        inclusive="left",
+    )
+    return np.asarray((days.tz_convert("UTC") - start) // MINUTE, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class SLOReport:
+    """Every SLO figure of one period."""
+
+    table: pd.DataFrame
+    """One row per SLO: sums, SLI, budget, status, alert episode counts, exhaustion dates."""
+    burndown: pd.DataFrame
+    """Per SLO and local day: share of the period's budget consumed by the end of that day."""
+    alerts: pd.DataFrame
+    """Replayed alert episodes: service, slo, severity, start, end, minutes."""
+
+
+def slo_report(grid: SLIGrid, period: Month, now: pd.Timestamp | None = None) -> SLOReport:
+    """All SLO numbers for ``period``; ``now`` inside the period marks a month in progress.
+
+    For a month in progress the budget is projected from the events so far
+    (``n_so_far / elapsed_fraction``) and the day the budget runs out at the current pace is
+    given; for a finished month, the day it ran out, if it did.
+    """
+    slos = grid.slos
+    rows = len(slos)
+    elapsed = 1.0 if now is None else period.elapsed_fraction(now)
+    edges = day_edges(period, grid.start)
+    objectives = slos["objective"].to_numpy(dtype=float)
+    sums = {k: np.zeros(rows) for k in ("good", "total", "badness", "weight", "slices")}
+    daily_badness = np.zeros((rows, len(edges)))
+    episodes: list[tuple[np.ndarray, ...]] = []
+    counts = {severity: np.zeros(rows, dtype=np.int64) for severity in ALERT_SEVERITIES}
+    for chunk in _row_chunks(rows):
+        good, total = grid.good[chunk], grid.total[chunk]
+        sums["good"][chunk] = good.sum(axis=1)
+        sums["total"][chunk] = total.sum(axis=1)
+        badness, weight = budget_terms(grid, chunk)
+        sums["badness"][chunk] = badness.sum(axis=1)
+        sums["weight"][chunk] = weight.sum(axis=1)
+        daily_badness[chunk] = np.add.reduceat(badness, edges, axis=1)
+        firing = alert_firing(total - good, total, objectives[chunk], period.duration)
+        for severity, fired in firing.items():
+            row, first, after = _episodes(fired)
+            counts[severity][chunk] += np.bincount(row, minlength=fired.shape[0])
+            label = np.full(row.shape, severity)
+            episodes.append((row + chunk.start, first, after, label))
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bad_share = np.where(sums["weight"] > 0, sums["badness"] / sums["weight"], np.nan)
+        projected_weight = sums["weight"] / elapsed if elapsed > 0 else np.full(rows, np.nan)
+        allowed = (1.0 - objectives) * projected_weight
+        consumed_so_far = np.where(allowed > 0, sums["badness"] / allowed, np.nan)
+        daily_consumed = np.cumsum(daily_badness, axis=1) / allowed[:, None]
+    sli = 1.0 - bad_share
+    consumed = bad_share / (1.0 - objectives)
+    remaining = 1.0 - consumed
+
+    table = slos[["service", "slo", "objective", "budgeting"]].copy()
+    if "team" in slos:
+        table.insert(1, "team", slos["team"])
+    table["sli"] = sli
+    table["good"] = sums["good"]
+    table["total"] = sums["total"]
+    table["bad"] = sums["total"] - sums["good"]
+    table["allowed_bad"] = np.where(
+        slos["budgeting"] == "occurrences",
+        (1.0 - objectives) * sums["total"],
+        (1.0 - objectives) * sums["weight"],
+    )
+    table["budget_unit"] = np.where(slos["budgeting"] == "occurrences", "events", "slices")
+    table["budget_consumed"] = consumed
+    table["budget_remaining"] = remaining
+    table["status"] = _status(sli, remaining)
+    table["page_alerts"] = counts["page"]
+    table["ticket_alerts"] = counts["ticket"]
+    day_starts = grid.start + pd.to_timedelta(edges, "min")
+    table["budget_exhausted_on"] = _first_day_over(daily_consumed, day_starts)
+    table["projected_exhaustion_on"] = _projected_exhaustion(
+        consumed_so_far, elapsed, period, in_progress=now is not None and elapsed < 1.0
+    )
+    burndown = _burndown_frame(slos, daily_consumed, day_starts, period)
+    return SLOReport(table=table, burndown=burndown, alerts=_alerts_frame(slos, grid, episodes))
+
+
+def _status(sli: np.ndarray, remaining: np.ndarray) -> np.ndarray:
+    return np.select(
+        [np.isnan(sli), remaining < 0, remaining < AT_RISK_REMAINING],
+        ["no_data", "missed", "at_risk"],
+        default="met",
+    )
+
+
+def _first_day_over(daily_consumed: np.ndarray, day_starts: pd.DatetimeIndex) -> pd.Series:
+    """The local day (as its UTC start) by whose end the budget was used up, or NaT."""
+    over = np.nan_to_num(daily_consumed, nan=0.0) >= 1.0
+    first = np.argmax(over, axis=1)
+    found = over.any(axis=1)
+    values = np.where(found, day_starts.to_numpy()[first], np.datetime64("NaT"))
+    return pd.Series(pd.to_datetime(values, utc=True))
+
+
+def _projected_exhaustion(
+    consumed_so_far: np.ndarray, elapsed: float, period: Month, *, in_progress: bool
+) -> pd.Series:
+    """At the pace so far, when the budget runs out, if before the period ends (else NaT)."""
+    rows = len(consumed_so_far)
+    if not in_progress:
+        return pd.Series(pd.NaT, index=range(rows), dtype="datetime64[ns, UTC]")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fraction_at_exhaustion = elapsed / consumed_so_far
+    within = np.isfinite(fraction_at_exhaustion) & (fraction_at_exhaustion <= 1.0)
+    offsets = pd.to_timedelta(np.where(within, fraction_at_exhaustion, np.nan) * period.days, "D")
+    return pd.Series(period.start + offsets)
+
+
+def _burndown_frame(
+    slos: pd.DataFrame, daily_consumed: np.ndarray, day_starts: pd.DatetimeIndex, period: Month
+) -> pd.DataFrame:
+    days = len(day_starts)
+    rows = len(slos)
+    local_days = day_starts.tz_convert(period.timezone).tz_localize(None)
+    day_ends = np.append(day_starts[1:], period.end)
+    even = (pd.DatetimeIndex(day_ends) - period.start) / period.duration
+    return pd.DataFrame(
+        {
+            "service": np.repeat(slos["service"].to_numpy(), days),
+            "slo": np.repeat(slos["slo"].to_numpy(), days),
+            "day": np.tile(local_days.to_numpy(), rows),
+            "budget_consumed": daily_consumed.ravel(),
+            "even_spend": np.tile(np.asarray(even, dtype=float), rows),
+        }
+    )
+
+
+def _alerts_frame(slos: pd.DataFrame, grid: SLIGrid, episodes: list[tuple]) -> pd.DataFrame:
+    if episodes:
+        row, first, after, severity = (
+            np.concatenate(parts) for parts in zip(*episodes, strict=True)
+        )
+    else:
+        row = first = after = np.array([], dtype=np.int64)
+        severity = np.array([], dtype=str)
+    frame = pd.DataFrame(
+        {
+            "service": slos["service"].to_numpy()[row],
+            "slo": slos["slo"].to_numpy()[row],
+            "severity": severity,
+            "start": grid.start + pd.to_timedelta(first, "min"),
+            "end": grid.start + pd.to_timedelta(after, "min"),
+            "minutes": after - first,
+        }
+    )
+    return frame.sort_values(["start", "service", "slo"], ignore_index=True)
+
+
+def budget_attribution(
+    grid: SLIGrid, report: SLOReport, incidents: pd.DataFrame, period_end: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Which incidents burned how much of which SLO's period budget, and how much none explains.
+
+    An incident's window is ``[started_at or created_at, resolved_at or period_end)``; it burns
+    the budget of every SLO of its service. Shares are fractions of the SLO's budget for the
+    period (so a share of 0.5 is half the month's budget). Returns the per (incident, SLO) frame
+    and a per-SLO frame with ``attributed_budget`` (the union of all incident windows, so
+    overlapping incidents are not counted twice) and ``unattributed_budget``.
+    """
+    slos = grid.slos
+    pair_columns = ["id", "service", "slo", "severity", "title", "start", "end", "budget_share"]
+    per_slo = slos[["service", "slo"]].copy()
+    consumed = report.table["budget_consumed"].to_numpy()
+    per_slo["attributed_budget"] = np.where(np.isnan(consumed), np.nan, 0.0)
+    windows = incidents.assign(
+        start=incidents["started_at"].fillna(incidents["created_at"]),
+        end=incidents["resolved_at"].fillna(period_end),
+    )
+    pairs = windows.merge(
+        slos[["service", "slo"]].reset_index(names="row").astype({"service": "string"}),
+        on="service",
+    )
+    results = []
+    for row, group in pairs.groupby("row", sort=True):
+        badness, weight = budget_terms(grid, slice(row, row + 1))
+        badness, weight = badness[0], weight[0]
+        allowed = (1.0 - slos["objective"].iloc[row]) * weight.sum()
+        cumulative = np.concatenate([[0.0], np.cumsum(badness)])
+        first = grid.minute_index(group["start"])
+        after = np.maximum(grid.minute_index(group["end"]), first)
+        share = (cumulative[after] - cumulative[first]) / allowed if allowed > 0 else np.nan
+        results.append(group.assign(budget_share=share))
+        covered = np.zeros(grid.minutes + 1, dtype=np.int64)
+        np.add.at(covered, first, 1)
+        np.add.at(covered, after, -1)
+        inside = np.cumsum(covered[:-1]) > 0
+        if allowed > 0:
+            per_slo.loc[row, "attributed_budget"] = badness[inside].sum() / allowed
+    per_slo["unattributed_budget"] = consumed - per_slo["attributed_budget"]
+    if results:
+        attribution = pd.concat(results, ignore_index=True)[pair_columns]
+        attribution = attribution.sort_values(["budget_share", "id"], ascending=[False, True])
+    else:
+        attribution = pd.DataFrame(columns=pair_columns)
+    return attribution.reset_index(drop=True), per_slo

@@ -1,0 +1,98 @@
+"""The reporting period: a calendar month in the configured time zone, as UTC instants."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+from reliability.errors import InputError, Problem
+
+_MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Month:
+    """A calendar month ``[start, end)`` in time zone ``timezone``; ``start``/``end`` are UTC."""
+
+    year: int
+    month: int
+    timezone: str = "UTC"
+
+    @property
+    def label(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def start(self) -> pd.Timestamp:
+        local = pd.Timestamp(year=self.year, month=self.month, day=1, tz=self.timezone)
+        return local.tz_convert("UTC")
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return self.next().start
+
+    @property
+    def duration(self) -> pd.Timedelta:
+        return self.end - self.start
+
+    @property
+    def days(self) -> float:
+        """Length in days (a DST month in a local zone is not a whole number of days)."""
+        return self.duration / pd.Timedelta(days=1)
+
+    def next(self) -> Month:
+        year, month = (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
+        return Month(year, month, self.timezone)
+
+    def previous(self) -> Month:
+        year, month = (self.year - 1, 12) if self.month == 1 else (self.year, self.month - 1)
+        return Month(year, month, self.timezone)
+
+    def history(self, months: int) -> list[Month]:
+        """This month and the ``months - 1`` before it, oldest first."""
+        result = [self]
+        for _ in range(months - 1):
+            result.append(result[-1].previous())
+        return result[::-1]
+
+    def contains(self, instants: pd.Series) -> pd.Series:
+        """Boolean mask of the UTC instants that fall inside the month."""
+        return (instants >= self.start) & (instants < self.end)
+
+    def elapsed_fraction(self, now: pd.Timestamp) -> float:
+        """How much of the month lies before ``now`` (1.0 for a finished month)."""
+        if now >= self.end:
+            return 1.0
+        if now <= self.start:
+            return 0.0
+        return (now - self.start) / self.duration
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def check_timezone(name: str) -> str:
+    """Return ``name`` if it is a known IANA time zone, else raise ``ValueError``."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
+
+
+def parse_month(text: str, timezone: str = "UTC") -> Month:
+    """Parse ``YYYY-MM``; a malformed value is a user error naming ``--month``."""
+    match = _MONTH_PATTERN.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise InputError(Problem("--month", f"expected YYYY-MM, got {text!r}"))
+    return Month(int(match.group(1)), int(match.group(2)), timezone)
+
+
+def last_complete_month(timezone: str = "UTC", now: pd.Timestamp | None = None) -> Month:
+    """The most recent month that has fully ended in ``timezone``."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    local = now.tz_convert(timezone)
+    return Month(local.year, local.month, timezone).previous()
