@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from reliability.config import Config
-from reliability.metrics import delivery, incidents, oncall, slo, toil
+from reliability.metrics import delivery, incidents, oncall, quality, slo, toil
 from reliability.period import Month
 from reliability.sources import Frames
 
@@ -34,6 +34,8 @@ class MonthlyMetrics:
     fleet_delivery: dict[str, Any] | None = None
     toil: pd.DataFrame | None = None
     oncall: pd.DataFrame | None = None
+    coverage: pd.DataFrame | None = None
+    data_quality: pd.DataFrame | None = None
     in_progress: bool = False
     missing_inputs: list[str] = field(default_factory=list)
 
@@ -74,6 +76,7 @@ def compute_month(
             pairs, per_slo = slo.budget_attribution(grid, report, month_incidents, period.end)
             result.attribution = pairs
             result.slos = result.slos.merge(per_slo, on=["service", "slo"], how="left")
+        result.coverage = quality.sli_coverage(grid, until=now if in_progress else None)
     else:
         result.missing_inputs.append("metrics")
 
@@ -94,11 +97,12 @@ def compute_month(
 
     if month_deployments is not None:
         production = tuple(config.production_environments)
+        # All loaded incidents: a deployment late in the month may cause one early in the next.
         result.delivery = delivery.delivery_summary(
-            month_deployments, month_incidents, period, production
+            month_deployments, frames.incidents, period, production
         )
         result.fleet_delivery = delivery.fleet_delivery(
-            month_deployments, month_incidents, period, production
+            month_deployments, frames.incidents, period, production
         )
     else:
         result.missing_inputs.append("deployments")
@@ -107,6 +111,9 @@ def compute_month(
         result.toil = toil.toil_summary(month_worklog, config.teams or None)
     else:
         result.missing_inputs.append("worklog")
+    result.data_quality = quality.data_quality_findings(
+        result.coverage, month_incidents, month_deployments
+    )
     return result
 
 
@@ -176,6 +183,8 @@ def to_json(result: MonthlyMetrics) -> dict[str, Any]:
         "delivery_fleet": plain(result.fleet_delivery),
         "toil": records(result.toil),
         "oncall": records(result.oncall),
+        "sli_coverage": records(result.coverage),
+        "data_quality": records(result.data_quality),
     }
     return plain(document)
 
@@ -194,8 +203,46 @@ def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
         tables["incidents_by_service"] = response.by_service
     if result.attribution is not None:
         tables["budget_attribution"] = result.attribution
-    for name in ("delivery", "toil", "oncall"):
+    for name in ("delivery", "toil", "oncall", "data_quality"):
         frame = getattr(result, name)
         if frame is not None:
             tables[name] = frame
     return tables
+
+
+def trend_frame(history: list[MonthlyMetrics]) -> pd.DataFrame:
+    """One row per month with the headline figures the trends and the summary compare."""
+    rows = []
+    for metrics in history:
+        slos = metrics.slos
+        with_data = None if slos is None else slos.loc[slos["status"] != "no_data"]
+        met = None
+        median_remaining = None
+        if with_data is not None and not with_data.empty:
+            met = float(with_data["status"].isin(["met", "at_risk"]).mean())
+            median_remaining = float(with_data["budget_remaining"].median())
+        response = metrics.response
+        toil_frame = metrics.toil
+        toil_ratio = None
+        if toil_frame is not None and toil_frame["total_hours"].sum() > 0:
+            toil_ratio = float(toil_frame["toil_hours"].sum() / toil_frame["total_hours"].sum())
+        fleet = metrics.fleet_delivery or {}
+        rows.append(
+            {
+                "month": metrics.period.label,
+                "slos_met": None
+                if with_data is None
+                else int(with_data["status"].isin(["met", "at_risk"]).sum()),
+                "slos_with_data": None if with_data is None else len(with_data),
+                "slos_met_share": met,
+                "median_budget_remaining": median_remaining,
+                "incidents": None if response is None else response.count,
+                "mttr_n": None if response is None else response.mttr.n,
+                "mttr_median_minutes": None if response is None else response.mttr.median,
+                "mtta_median_minutes": None if response is None else response.mtta.median,
+                "deployments": fleet.get("deployments"),
+                "change_failure_rate": fleet.get("change_failure_rate"),
+                "toil_ratio": toil_ratio,
+            }
+        )
+    return pd.DataFrame(rows).astype({"month": "string"})

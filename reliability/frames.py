@@ -26,7 +26,7 @@ DEPLOYMENT_STATUSES = ("success", "failed", "rolled_back")
 WORK_CATEGORIES = ("toil", "project", "oncall", "overhead")
 URGENCIES = ("high", "low")
 
-_OFFSET = re.compile(r"(Z|[+-]\d{2}(:?\d{2})?)$", re.IGNORECASE)
+_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

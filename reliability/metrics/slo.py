@@ -67,6 +67,8 @@ class SLIGrid:
     start: pd.Timestamp
     good: np.ndarray
     total: np.ndarray
+    present: np.ndarray | None = None
+    """Which minutes have at least one row (for data gaps); ``None`` when not tracked."""
 
     @property
     def minutes(self) -> int:
@@ -95,7 +97,10 @@ def build_grid(sli: pd.DataFrame, slos: pd.DataFrame, period: Month) -> SLIGrid:
     size = len(slos) * minutes
     if sli is None or sli.empty or slos.empty:
         empty = np.zeros((len(slos), minutes))
-        return SLIGrid(slos=slos, start=period.start, good=empty, total=empty.copy())
+        present = np.zeros((len(slos), minutes), dtype=bool)
+        return SLIGrid(
+            slos=slos, start=period.start, good=empty, total=empty.copy(), present=present
+        )
     # One flat grid index per event, built in place: these arrays are as long as the frame.
     flat = _row_of_each_event(sli, slos)
     known = flat >= 0
@@ -112,7 +117,15 @@ def build_grid(sli: pd.DataFrame, slos: pd.DataFrame, period: Month) -> SLIGrid:
     del known
     good_grid = np.bincount(flat, weights=good, minlength=size).reshape(len(slos), minutes)
     total_grid = np.bincount(flat, weights=total, minlength=size).reshape(len(slos), minutes)
-    return SLIGrid(slos=slos, start=period.start, good=good_grid, total=total_grid)
+    present = np.zeros(size, dtype=bool)
+    present[flat] = True
+    return SLIGrid(
+        slos=slos,
+        start=period.start,
+        good=good_grid,
+        total=total_grid,
+        present=present.reshape(len(slos), minutes),
+    )
 
 
 def _row_of_each_event(sli: pd.DataFrame, slos: pd.DataFrame) -> np.ndarray:

@@ -1,0 +1,376 @@
+"""SLO arithmetic pinned against hand-computed values (DESIGN §4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slo_helpers import constant_traffic, report_for, slo_table
+
+from reliability.metrics import slo
+from reliability.period import Month
+
+SEPTEMBER = Month(2026, 9)  # 30 days
+OCTOBER = Month(2026, 10)  # 31 days
+FEBRUARY = Month(2026, 2)  # 28 days
+DAY = 1440
+
+
+def worked_example_rows(name: str) -> pd.DataFrame:
+    """DESIGN §4: four 1-minute slices with total/bad 1000/0, 1000/30, 10/5, 990/0."""
+    totals, bads = [1000, 1000, 10, 990], [0, 30, 5, 0]
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range(OCTOBER.start, periods=4, freq="min").as_unit("ns"),
+            "service": pd.Categorical(["checkout"] * 4),
+            "slo": pd.Categorical([name] * 4),
+            "good": np.subtract(totals, bads),
+            "total": totals,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("budgeting", "expected"),
+    [("occurrences", 2965 / 3000), ("timeslices", 0.75), ("ratio_timeslices", 0.8675)],
+)
+def test_worked_example(budgeting, expected):
+    slos = slo_table({"slo": budgeting, "budgeting": budgeting, "timeslice_target": 0.95})
+    result = report_for(worked_example_rows(budgeting), slos, OCTOBER).table.iloc[0]
+    assert result["sli"] == pytest.approx(expected, rel=1e-12)
+    assert result["good"] == 2965
+    assert result["total"] == 3000
+    assert result["budget_consumed"] == pytest.approx((1 - expected) / 0.001)
+    assert result["budget_remaining"] == pytest.approx(1 - (1 - expected) / 0.001)
+    assert result["status"] == "missed"
+
+
+def test_occurrences_worked_example_value():
+    slos = slo_table({"slo": "occurrences"})
+    result = report_for(worked_example_rows("occurrences"), slos, OCTOBER).table.iloc[0]
+    assert result["sli"] == pytest.approx(0.9883333333333333)
+
+
+@pytest.mark.parametrize(("period", "minutes"), [(SEPTEMBER, 43.2), (OCTOBER, 44.64)])
+def test_allowed_full_outage_minutes_at_three_nines(period, minutes):
+    result = report_for(constant_traffic(period, per_minute=100), slo_table({}), period).table
+    assert result["allowed_bad"].iloc[0] / 100 == pytest.approx(minutes)
+    assert result["budget_unit"].iloc[0] == "events"
+
+
+def test_outage_of_the_whole_allowance_spends_the_budget_exactly():
+    # 43.2 minutes of full outage in 30 days: 43 whole minutes and a fifth of the 44th.
+    bad = dict.fromkeys(range(600, 643), 100) | {643: 20}
+    result = report_for(constant_traffic(SEPTEMBER, bad=bad), slo_table({}), SEPTEMBER).table
+    assert result["budget_consumed"].iloc[0] == pytest.approx(1.0)
+    assert result["budget_remaining"].iloc[0] == pytest.approx(0.0)
+    assert result["sli"].iloc[0] == pytest.approx(0.999)
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (30, [14.4, 6.0, 3.0, 1.0]),
+        (28, [13.44, 5.6, 2.8, 0.9333333]),
+        (31, [14.88, 6.2, 3.1, 1.0333333]),
+    ],
+)
+def test_burn_rate_factors(days, expected):
+    result = [rule.factor(pd.Timedelta(days=days)) for rule in slo.ALERT_RULES]
+    assert result == pytest.approx(expected, rel=1e-6)
+    assert [rule.severity for rule in slo.ALERT_RULES] == ["page", "page", "ticket", "ticket"]
+
+
+def test_february_uses_28_day_factors():
+    assert FEBRUARY.duration == pd.Timedelta(days=28)
+    result = slo.ALERT_RULES[0].factor(FEBRUARY.duration)
+    assert result == pytest.approx(13.44)
+
+
+def test_burn_rate_series_by_hand():
+    # 100 events a minute at 99.9%: one minute with 10 bad events.
+    sli = constant_traffic(SEPTEMBER, bad={120: 10}, minutes=240)
+    grid = slo.build_grid(sli, slo_table({}), SEPTEMBER)
+    result = slo.burn_rate_series(grid, pd.Timedelta(minutes=5))[0]
+    # Window ending at minute 120..124 holds 10 bad of 500 events: 0.02 / 0.001 = 20.
+    assert result[119] == pytest.approx(0.0)
+    assert result[120:125] == pytest.approx([20.0] * 5)
+    assert result[125] == pytest.approx(0.0)
+    # The first window of the data is clipped at its start: 1 minute, 100 events.
+    assert result[0] == pytest.approx(0.0)
+    assert np.isnan(result[300])  # no events after minute 240
+
+
+def test_alert_replay_ten_minute_full_outage():
+    """Hand-worked: 100 events/min, 99.9%, 30 days, full outage in minutes t0..t0+9.
+
+    Page: 1h&5m fire from t0 (1 bad minute: 1/60/0.001 = 16.7 > 14.4) until the 5m window
+    is clear (t0+14); 6h&30m keep firing while the 30m window holds a bad minute, up to
+    t0+38: one episode of 39 minutes. Ticket: 1d needs 5 bad minutes (5/1440/0.001 = 3.47
+    > 3), so from t0+4, until the 6h window is clear at t0+369: 365 minutes.
+    """
+    t0 = 10 * DAY
+    bad = dict.fromkeys(range(t0, t0 + 10), 100)
+    result = report_for(constant_traffic(SEPTEMBER, bad=bad), slo_table({}), SEPTEMBER)
+    alerts = result.alerts.set_index("severity")
+    start = SEPTEMBER.start + pd.Timedelta(days=10)
+    assert alerts.loc["page", "start"] == start
+    assert alerts.loc["page", "minutes"] == 39
+    assert alerts.loc["ticket", "start"] == start + pd.Timedelta(minutes=4)
+    assert alerts.loc["ticket", "minutes"] == 365
+    assert result.table["page_alerts"].iloc[0] == 1
+    assert result.table["ticket_alerts"].iloc[0] == 1
+
+
+def test_no_alert_without_bad_events_or_without_traffic():
+    sli = constant_traffic(SEPTEMBER, minutes=3 * DAY)
+    result = report_for(sli, slo_table({}), SEPTEMBER)
+    assert result.alerts.empty
+    assert result.table["page_alerts"].iloc[0] == 0
+
+
+def test_burndown_ends_at_budget_consumed_and_even_spend_is_linear():
+    bad = {5 * DAY + 10: 100, 20 * DAY: 50}
+    result = report_for(constant_traffic(SEPTEMBER, bad=bad), slo_table({}), SEPTEMBER)
+    burndown = result.burndown
+    assert len(burndown) == 30
+    allowed = 0.001 * 100 * 30 * DAY
+    assert burndown["budget_consumed"].iloc[4] == pytest.approx(0.0)
+    assert burndown["budget_consumed"].iloc[5] == pytest.approx(100 / allowed)
+    assert burndown["budget_consumed"].iloc[-1] == pytest.approx(150 / allowed)
+    assert burndown["budget_consumed"].iloc[-1] == pytest.approx(
+        result.table["budget_consumed"].iloc[0]
+    )
+    assert burndown["even_spend"].iloc[0] == pytest.approx(1 / 30)
+    assert burndown["even_spend"].iloc[-1] == pytest.approx(1.0)
+    assert burndown["day"].iloc[0] == pd.Timestamp("2026-09-01")
+
+
+def test_burndown_days_follow_the_reporting_time_zone():
+    period = Month(2026, 9, "America/New_York")
+    result = report_for(constant_traffic(period, minutes=2 * DAY), slo_table({}), period)
+    assert result.burndown["day"].iloc[0] == pd.Timestamp("2026-09-01")
+    assert period.start == pd.Timestamp("2026-09-01 04:00", tz="UTC")
+
+
+def test_budget_exhausted_on_the_day_it_ran_out():
+    bad = dict.fromkeys(range(12 * DAY, 12 * DAY + 60), 100)  # 60 full minutes > 43.2
+    result = report_for(constant_traffic(SEPTEMBER, bad=bad), slo_table({}), SEPTEMBER).table
+    assert result["budget_exhausted_on"].iloc[0] == pd.Timestamp("2026-09-13", tz="UTC")
+    assert result["status"].iloc[0] == "missed"
+    assert pd.isna(result["projected_exhaustion_on"].iloc[0])
+
+
+def test_projected_exhaustion_for_a_month_in_progress():
+    # 10 of 30 days elapsed: budget projected as 3x the events so far. Burning half of that
+    # in 10 days runs out at day 20 at the same pace.
+    so_far = 10 * DAY
+    total_so_far = 100 * so_far
+    bad_events = int(0.5 * 0.001 * total_so_far * 3)  # 2160
+    bad = dict.fromkeys(range(100, 100 + bad_events // 10), 10)
+    sli = constant_traffic(SEPTEMBER, bad=bad, minutes=so_far)
+    now = SEPTEMBER.start + pd.Timedelta(days=10)
+    result = report_for(sli, slo_table({}), SEPTEMBER, now=now).table
+    assert result["projected_exhaustion_on"].iloc[0] == SEPTEMBER.start + pd.Timedelta(days=20)
+
+
+def test_no_projection_when_the_pace_lasts_the_month():
+    sli = constant_traffic(SEPTEMBER, bad={100: 10}, minutes=10 * DAY)
+    now = SEPTEMBER.start + pd.Timedelta(days=10)
+    result = report_for(sli, slo_table({}), SEPTEMBER, now=now).table
+    assert pd.isna(result["projected_exhaustion_on"].iloc[0])
+
+
+def test_status_levels():
+    slos = slo_table({"slo": "a"}, {"slo": "b"}, {"slo": "c"}, {"slo": "d"})
+    sli = pd.concat(
+        [
+            constant_traffic(SEPTEMBER, name="a", minutes=DAY),  # nothing bad: met
+            constant_traffic(SEPTEMBER, name="b", bad={0: 130}, minutes=DAY),  # 90% used
+            constant_traffic(SEPTEMBER, name="c", bad={0: 100, 1: 100}, minutes=DAY),  # over
+        ]
+    )
+    sli["slo"] = sli["slo"].astype("category")
+    result = report_for(sli, slos, SEPTEMBER).table.set_index("slo")
+    assert result.loc["a", "status"] == "met"
+    assert result.loc["b", "status"] == "at_risk"
+    assert result.loc["c", "status"] == "missed"
+    assert result.loc["d", "status"] == "no_data"
+    assert np.isnan(result.loc["d", "sli"])
+
+
+def test_rows_of_unconfigured_slos_are_ignored():
+    sli = pd.concat(
+        [
+            constant_traffic(SEPTEMBER, minutes=DAY),
+            constant_traffic(SEPTEMBER, name="unknown", bad={0: 100}, minutes=DAY),
+        ]
+    )
+    sli["slo"] = sli["slo"].astype("category")
+    result = report_for(sli, slo_table({}), SEPTEMBER).table
+    assert len(result) == 1
+    assert result["total"].iloc[0] == 100 * DAY
+
+
+def test_rows_outside_the_month_are_ignored():
+    sli = constant_traffic(Month(2026, 8), bad={0: 100})
+    result = report_for(sli, slo_table({}), SEPTEMBER).table
+    assert result["status"].iloc[0] == "no_data"
+
+
+def test_five_minute_steps_and_five_minute_timeslices():
+    # Data every 5 minutes (a Prometheus step): 500 events each, one step 40% bad.
+    stamps = pd.date_range(SEPTEMBER.start, periods=12, freq="5min").as_unit("ns")
+    good = np.full(12, 500)
+    good[3] = 300
+    sli = pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "service": pd.Categorical(["checkout"] * 12),
+            "slo": pd.Categorical(["availability"] * 12),
+            "good": good,
+            "total": 500,
+        }
+    )
+    slos = slo_table({"budgeting": "timeslices", "timeslice_minutes": 5, "timeslice_target": 0.9})
+    result = report_for(sli, slos, SEPTEMBER).table.iloc[0]
+    assert result["sli"] == pytest.approx(11 / 12)
+    assert result["allowed_bad"] == pytest.approx(0.001 * 12)
+    assert result["budget_unit"] == "slices"
+
+
+def incident(**fields) -> dict:
+    base = {
+        "id": "INC-1",
+        "service": "checkout",
+        "severity": "SEV2",
+        "title": "outage",
+        "created_at": pd.NaT,
+        "resolved_at": pd.NaT,
+        "started_at": pd.NaT,
+    }
+    return base | fields
+
+
+def incident_frame(*rows: dict) -> pd.DataFrame:
+    frame = pd.DataFrame(list(rows))
+    for column in ("created_at", "resolved_at", "started_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
+    return frame
+
+
+def test_budget_attribution_by_hand():
+    start = SEPTEMBER.start
+    bad = dict.fromkeys(range(100, 110), 100) | dict.fromkeys(range(500, 505), 100)
+    bad |= {2000: 50}  # burn no incident explains
+    sli = constant_traffic(SEPTEMBER, bad=bad)
+    grid = slo.build_grid(sli, slo_table({}), SEPTEMBER)
+    report = slo.slo_report(grid, SEPTEMBER)
+    incidents = incident_frame(
+        incident(  # impact start given: its window is minutes 100..109
+            id="INC-1",
+            started_at=start + pd.Timedelta(minutes=100),
+            created_at=start + pd.Timedelta(minutes=104),
+            resolved_at=start + pd.Timedelta(minutes=110),
+        ),
+        incident(  # no started_at: window from created_at, so minutes 502..504 only
+            id="INC-2",
+            created_at=start + pd.Timedelta(minutes=502),
+            resolved_at=start + pd.Timedelta(minutes=520),
+        ),
+        incident(  # overlaps INC-1 completely: counted once in the SLO's attributed total
+            id="INC-3",
+            created_at=start + pd.Timedelta(minutes=90),
+            resolved_at=start + pd.Timedelta(minutes=120),
+        ),
+        incident(id="INC-4", service="search", created_at=start, resolved_at=start),
+    )
+    pairs, per_slo = slo.budget_attribution(grid, report, incidents, SEPTEMBER.end)
+    allowed = 0.001 * 100 * 30 * DAY  # 4320 events
+    shares = pairs.set_index("id")["budget_share"]
+    assert shares["INC-1"] == pytest.approx(1000 / allowed)
+    assert shares["INC-2"] == pytest.approx(300 / allowed)
+    assert shares["INC-3"] == pytest.approx(1000 / allowed)
+    assert "INC-4" not in shares  # search has no SLO here
+    assert per_slo["attributed_budget"].iloc[0] == pytest.approx(1300 / allowed)
+    assert per_slo["unattributed_budget"].iloc[0] == pytest.approx(250 / allowed)
+    assert report.table["budget_consumed"].iloc[0] == pytest.approx(1550 / allowed)
+
+
+def test_unresolved_incident_burns_until_the_end_of_the_period():
+    start = SEPTEMBER.start
+    sli = constant_traffic(SEPTEMBER, bad={40000: 100})
+    grid = slo.build_grid(sli, slo_table({}), SEPTEMBER)
+    report = slo.slo_report(grid, SEPTEMBER)
+    incidents = incident_frame(incident(created_at=start + pd.Timedelta(minutes=30000)))
+    pairs, _ = slo.budget_attribution(grid, report, incidents, SEPTEMBER.end)
+    assert pairs["budget_share"].iloc[0] == pytest.approx(100 / 4320)
+
+
+# Property tests: invariants that hold for any counts.
+
+counts = st.lists(
+    st.tuples(st.integers(0, 1000), st.integers(0, 1000)).map(lambda t: (max(t), min(t))),
+    min_size=1,
+    max_size=60,
+)
+methods = st.sampled_from(["occurrences", "timeslices", "ratio_timeslices"])
+
+
+def frame_from_counts(pairs: list[tuple[int, int]]) -> pd.DataFrame:
+    total = np.array([p[0] for p in pairs])
+    good = np.array([p[1] for p in pairs])
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range(SEPTEMBER.start, periods=len(pairs), freq="min").as_unit(
+                "ns"
+            ),
+            "service": pd.Categorical(["checkout"] * len(pairs)),
+            "slo": pd.Categorical(["availability"] * len(pairs)),
+            "good": good,
+            "total": total,
+        }
+    )
+
+
+def method_table(method: str) -> pd.DataFrame:
+    return slo_table({"budgeting": method, "timeslice_target": 0.95, "timeslice_minutes": 1})
+
+
+@settings(max_examples=40, deadline=None)
+@given(pairs=counts, method=methods)
+def test_sli_in_unit_interval_and_budget_identity(pairs, method):
+    result = report_for(frame_from_counts(pairs), method_table(method), SEPTEMBER).table.iloc[0]
+    if result["status"] == "no_data":
+        assert np.isnan(result["sli"])
+        return
+    assert 0.0 <= result["sli"] <= 1.0
+    assert result["budget_remaining"] == pytest.approx(1.0 - result["budget_consumed"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(pairs=counts, method=methods, data=st.data())
+def test_turning_a_bad_event_good_never_lowers_the_sli(pairs, method, data):
+    bad_minutes = [i for i, (total, good) in enumerate(pairs) if good < total]
+    if not bad_minutes:
+        return
+    minute = data.draw(st.sampled_from(bad_minutes))
+    better = list(pairs)
+    better[minute] = (pairs[minute][0], pairs[minute][1] + 1)
+    before = report_for(frame_from_counts(pairs), method_table(method), SEPTEMBER).table
+    after = report_for(frame_from_counts(better), method_table(method), SEPTEMBER).table
+    assert after["sli"].iloc[0] >= before["sli"].iloc[0] - 1e-12
+
+
+@settings(max_examples=25, deadline=None)
+@given(pairs=counts, method=methods, seed=st.integers(0, 2**32 - 1))
+def test_shuffling_rows_changes_nothing(pairs, method, seed):
+    frame = frame_from_counts(pairs)
+    shuffled = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    expected = report_for(frame, method_table(method), SEPTEMBER)
+    result = report_for(shuffled, method_table(method), SEPTEMBER)
+    pd.testing.assert_frame_equal(result.table, expected.table)
+    pd.testing.assert_frame_equal(result.burndown, expected.burndown)
+    pd.testing.assert_frame_equal(result.alerts, expected.alerts)
