@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from reliability.config import Config, load_config
+from reliability.config import Config
 from reliability.errors import InputError, ReliabilityError
 from reliability.period import Month, last_complete_month, parse_month
 
@@ -46,12 +46,9 @@ class Log:
 
 
 def _config(path: str | None) -> Config:
-    """The config at ``path``, or the built-in sample organisation when none is given."""
-    if path is None:
-        from reliability.sources.sample import sample_config
+    from reliability.sources import config_or_sample
 
-        return sample_config()
-    return load_config(path)
+    return config_or_sample(path)
 
 
 def _month(text: str | None, config: Config) -> Month:

@@ -106,7 +106,10 @@ def _median_ci(values: np.ndarray, seed: int) -> tuple[float | None, float | Non
         confidence_level=CONFIDENCE_LEVEL,
         rng=np.random.default_rng(seed),
     )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    # Medians of resamples lie within the data; clip the rounding of averaged middle values.
+    low = np.clip(result.confidence_interval.low, values[0], values[-1])
+    high = np.clip(result.confidence_interval.high, values[0], values[-1])
+    return float(low), float(high)
 
 
 def duration_stats(minutes: pd.Series, *, seed: int = 0) -> DurationStats:

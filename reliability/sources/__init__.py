@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from reliability import frames
-from reliability.config import Config, Source
+from reliability.config import Config, Source, load_config
 from reliability.errors import InputError, Problem
 from reliability.period import Month
 
@@ -73,3 +74,12 @@ def load_frames(config: Config, months: Sequence[Month]) -> Frames:
     if problems:
         raise InputError(problems)
     return result
+
+
+def config_or_sample(path: str | Path | None) -> Config:
+    """The config at ``path``, or the built-in sample organisation when no path is given."""
+    if path is None or str(path).strip() == "":
+        from reliability.sources.sample import sample_config
+
+        return sample_config()
+    return load_config(path)
