@@ -111,8 +111,12 @@ def compute_month(
         result.toil = toil.toil_summary(month_worklog, config.teams or None)
     else:
         result.missing_inputs.append("worklog")
-    result.data_quality = quality.data_quality_findings(
-        result.coverage, month_incidents, month_deployments
+    findings = quality.data_quality_findings(result.coverage, month_incidents, month_deployments)
+    notes = pd.DataFrame(
+        {"finding": "Source: " + pd.Series(frames.notes, dtype="string"), "count": 1, "effect": ""}
+    )
+    result.data_quality = (
+        pd.concat([findings, notes], ignore_index=True) if frames.notes else findings
     )
     return result
 

@@ -185,9 +185,10 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
             index=values.index,
         )
         problems.add_rows(row_bad, column, messages)
-    result = parsed.to_numpy()[codes]
-    result = pd.Series(result, index=values.index).astype("datetime64[ns, UTC]")
-    result[bad_unique[codes]] = pd.NaT
+    if not isinstance(parsed.dtype, pd.DatetimeTZDtype):  # every value blank or unparseable
+        parsed = pd.Series(pd.NaT, index=parsed.index, dtype="datetime64[ns, UTC]")
+    parsed = parsed.dt.tz_convert("UTC").dt.as_unit("ns").mask(pd.Series(bad_unique))
+    result = pd.Series(parsed.array.take(codes), index=values.index)
     return result
 
 
@@ -288,15 +289,10 @@ def _parse_dates(values: pd.Series, column: str, problems: _Problems) -> pd.Seri
 def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> None:
     """Checks across columns and rows: ordering of times, good <= total, unique keys."""
     if spec is SLI:
-        problems.add_rows(
-            frame["good"] > frame["total"],
-            "good",
-            "good ("
-            + frame["good"].astype("string")
-            + ") exceeds total ("
-            + frame["total"].astype("string")
-            + ")",
-        )
+        over = (frame["good"] > frame["total"]).to_numpy()
+        if over.any():
+            good, total = _number_text(frame["good"]), _number_text(frame["total"])
+            problems.add_rows(over, "good", "good (" + good + ") exceeds total (" + total + ")")
     if spec is INCIDENTS:
         problems.add_rows(
             frame["resolved_at"] < frame["created_at"], "resolved_at", "resolved before created_at"
@@ -308,7 +304,9 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
         )
     if spec.unique:
         key = frame[list(spec.unique)]
-        duplicated = key.duplicated(keep="first").to_numpy()
+        # Keys a row problem already blanked (a bad timestamp, an empty id) are not duplicates.
+        valid = key.notna().all(axis=1).to_numpy() & (key != "").all(axis=1).to_numpy()
+        duplicated = key.duplicated(keep="first").to_numpy() & valid
         if duplicated.any():
             first_seen = key.drop_duplicates(keep="first")
             first_rows = pd.Series(problems.row_numbers[first_seen.index], index=first_seen.index)
@@ -321,6 +319,11 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
                 index=frame.index,
             )
             problems.add_rows(duplicated, spec.unique[0], messages)
+
+
+def _number_text(values: pd.Series) -> pd.Series:
+    """Numbers as the user wrote them: ``101``, not ``101.0``."""
+    return pd.Series(np.char.mod("%.15g", values.fillna(0).to_numpy()), index=values.index)
 
 
 def _finish(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:

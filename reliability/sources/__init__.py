@@ -24,7 +24,17 @@ ROLES: dict[str, frames.TableSpec] = {
 }
 """Each config source role and the canonical table it yields."""
 
-Loader = Callable[[Source, Config, str, Sequence[Month]], pd.DataFrame]
+
+@dataclass
+class Loaded:
+    """What a loader returns when it has findings to report beside its frame."""
+
+    frame: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    """Data-quality findings (server warnings, gaps, skipped records), one sentence each."""
+
+
+Loader = Callable[[Source, Config, str, Sequence[Month]], "pd.DataFrame | Loaded"]
 
 
 @dataclass
@@ -39,10 +49,27 @@ class Frames:
     """Data-quality findings reported by the sources themselves."""
 
 
-def _loaders() -> dict[str, Loader]:
-    from reliability.sources import files, sample
+def _lazy(module: str) -> Loader:
+    """A loader imported on first use, so a source's client library loads only when used."""
 
-    return {"csv": files.load, "parquet": files.load, "sample": sample.load}
+    def load(source: Source, config: Config, role: str, months: Sequence[Month]):
+        from importlib import import_module
+
+        return import_module(f"reliability.sources.{module}").load(source, config, role, months)
+
+    return load
+
+
+LOADERS: dict[str, Loader] = {
+    "csv": _lazy("files"),
+    "parquet": _lazy("files"),
+    "sample": _lazy("sample"),
+    "prometheus": _lazy("prometheus"),
+    "pagerduty": _lazy("pagerduty"),
+    "statuspage": _lazy("statuspage"),
+    "github_deployments": _lazy("github"),
+}
+"""Every source kind the config may name, and its loader."""
 
 
 def load_frames(config: Config, months: Sequence[Month]) -> Frames:
@@ -50,7 +77,7 @@ def load_frames(config: Config, months: Sequence[Month]) -> Frames:
 
     Problems from all sources are gathered and raised together, so one run lists them all.
     """
-    loaders = _loaders()
+    loaders = LOADERS
     result = Frames()
     problems: list[Problem] = []
     attribute = {"metrics": "sli"}
@@ -66,11 +93,14 @@ def load_frames(config: Config, months: Sequence[Month]) -> Frames:
             )
             continue
         try:
-            frame = loader(source, config, role, months)
+            loaded = loader(source, config, role, months)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
-        setattr(result, attribute.get(role, role), frame)
+        if isinstance(loaded, Loaded):
+            result.notes.extend(loaded.notes)
+            loaded = loaded.frame
+        setattr(result, attribute.get(role, role), loaded)
     if problems:
         raise InputError(problems)
     return result
