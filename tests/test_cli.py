@@ -1,0 +1,109 @@
+"""The command line on the sample organisation: compute, sample round trip, formats, logs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reliability.cli import main
+from reliability.period import last_complete_month
+
+MONTH = "2026-10"
+
+
+@pytest.fixture(scope="module")
+def sample_json() -> dict:
+    """``compute --format json`` on the in-memory sample organisation."""
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["compute", "--month", MONTH, "--format", "json"]) == 0
+    return json.loads(out.getvalue())
+
+
+def test_sample_files_read_back_give_the_same_numbers(tmp_path, capsys, sample_json):
+    assert main(["sample", "--out", str(tmp_path / "org"), "--month", MONTH]) == 0
+    err = capsys.readouterr().err
+    assert str(tmp_path / "org") in err.splitlines()[-1]
+    config = tmp_path / "org" / "reliability.yaml"
+    code = main(["compute", "--config", str(config), "--month", MONTH, "--format", "json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert result == sample_json
+
+
+def test_every_section_has_numbers(sample_json):
+    result = sample_json
+    assert result["month"] == MONTH
+    assert result["start"] == "2026-10-01T00:00:00+00:00"
+    assert result["end"] == "2026-11-01T00:00:00+00:00"
+    assert result["missing_inputs"] == []
+    assert len(result["slos"]) >= 16
+    for slo in result["slos"]:
+        for key in ("sli", "good", "total", "budget_consumed", "budget_remaining", "status"):
+            assert slo[key] is not None, (slo["service"], slo["slo"], key)
+        assert slo["budget_remaining"] == pytest.approx(1 - slo["budget_consumed"])
+    incidents = result["incidents"]
+    for key in ("count", "unresolved", "mtta_median_minutes", "mttr_median_minutes"):
+        assert incidents[key] is not None
+    assert incidents["mttr_p90_minutes"] >= incidents["mttr_median_minutes"]
+    assert incidents["by_service"]
+    assert incidents["by_severity"]
+    for row in result["delivery"]:
+        for key in ("deployments", "deployments_per_week", "change_failure_rate"):
+            assert row[key] is not None
+    assert any(row["lead_time_median_hours"] is not None for row in result["delivery"])
+    assert any(row["recovery_median_minutes"] is not None for row in result["delivery"])
+    for row in result["toil"]:
+        assert row["toil_ratio"] is not None
+    for row in result["oncall"]:
+        assert row["pages_per_shift"] is not None
+    assert result["alerts"]
+    assert result["budget_attribution"]
+
+
+def test_statuses_tell_a_story(sample_json):
+    statuses = pd.DataFrame(sample_json["slos"])
+    missed = statuses.loc[statuses["status"] == "missed", "service"].unique()
+    assert len(missed) >= 2
+    healthy = statuses.groupby("service")["status"].apply(lambda s: (s != "missed").all())
+    assert healthy.any()
+
+
+def test_default_month_is_the_last_complete_one(capsys):
+    assert main(["compute", "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["month"] == last_complete_month("UTC").label
+    assert result["in_progress"] is False
+
+
+@pytest.mark.parametrize("fmt", ["csv", "table"])
+def test_text_formats(capsys, fmt):
+    assert main(["compute", "--month", MONTH, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    for section in ("slos", "incidents", "delivery", "toil", "oncall"):
+        assert section in out
+    assert "checkout" in out
+
+
+def test_json_log_lines(capsys):
+    assert main(["--log-format", "json", "compute", "--month", MONTH, "--format", "json"]) == 0
+    last = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert last["level"] == "info"
+    assert last["month"] == MONTH
+    assert last["seconds"] > 0
+
+
+def test_validate_lists_what_it_found(capsys, tmp_path: Path):
+    main(["sample", "--out", str(tmp_path), "--month", MONTH])
+    capsys.readouterr()
+    code = main(["validate", "--config", str(tmp_path / "reliability.yaml"), "--month", MONTH])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "metrics:" in out
+    assert "rows" in out
