@@ -453,10 +453,3 @@ def test_written_files_use_canonical_text(tmp_path):
     assert header == frames.INCIDENTS.column_names
     assert any(",," in line for line in lines["incidents.csv"][1:])  # missing values are empty
     assert "+00:00" not in path.parent.joinpath("deployments.csv").read_text()
-
-
-@pytest.mark.parametrize("month", [Month(2020, 1), Month(2030, 12)], ids=["2020-01", "2030-12"])
-def test_write_sample_accepts_any_month(tmp_path, month):
-    path = sample.write_sample(Path(tmp_path), month)
-    incidents = files.read_table([path.parent / "incidents.csv"], frames.INCIDENTS)
-    assert incidents["id"].str.startswith(f"INC-{month.label}-").all()
