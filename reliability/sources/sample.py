@@ -613,7 +613,7 @@ class _MonthBuilder:
             )
 
         # Internal incidents: no customer impact, so no SLI dip.
-        for _ in range(int(rng.integers(4, 7))):
+        for number in range(int(rng.integers(4, 7))):
             service = str(rng.choice(names))
             duration = int(rng.integers(20, 240))
             for _ in range(200):
@@ -628,7 +628,7 @@ class _MonthBuilder:
                 start + duration,
                 "SEV3" if rng.random() < 0.85 else "SEV2",
                 self.title(INTERNAL_TITLES, service),
-                started_known=rng.random() < 0.5,
+                started_known=rng.random() < 0.5 and number > 0,  # always one without
                 detection=(0, 600),
             )
 
