@@ -87,6 +87,32 @@ def cmd_compute(args: argparse.Namespace, log: Log) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace, log: Log) -> int:
+    """Render the month's HTML report (fleet page, one page per service, metrics.json)."""
+    from reliability.report.build import build_report
+
+    config = _config(args.config)
+    month = _month(args.month, config)
+    log.info(f"rendering the report for {month}")
+    built = build_report(
+        config,
+        month,
+        Path(args.out),
+        config_path=args.config,
+        workers=args.jobs,
+        progress=sys.stderr.isatty(),
+    )
+    print(built.index)
+    log.info(
+        f"wrote {built.index} and {len(built.files) - 1} more files in {log.elapsed():.1f} s",
+        month=month.label,
+        report=str(built.index),
+        files=len(built.files),
+        seconds=round(log.elapsed(), 3),
+    )
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace, log: Log) -> int:
     """Write the sample organisation as canonical files plus a config that reads them."""
     from reliability.sources.sample import sample_config, write_sample
@@ -141,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--config", help="path to reliability.yaml (default: the built-in sample organisation)"
         )
         return sub
+
+    report = with_common(commands.add_parser("report", help="render the month's HTML report"))
+    report.add_argument("--out", default="reports", help="folder for YYYY-MM/ (default: reports)")
+    report.add_argument(
+        "--jobs", type=int, default=2, help="notebooks rendered in parallel (default: 2)"
+    )
+    report.set_defaults(handler=cmd_report)
 
     compute = with_common(commands.add_parser("compute", help="print one month's numbers"))
     compute.add_argument("--format", choices=["json", "csv", "table"], default="table")

@@ -1,0 +1,381 @@
+"""The report's sections, one function each, called by the thin notebooks.
+
+Each returns something a notebook displays: an ``IPython.display.HTML`` block or a plotly
+figure. ``service`` narrows a section to one service (the per-service report).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote
+
+import pandas as pd
+import plotly.graph_objects as go
+from IPython.display import HTML
+
+from reliability.compute import trend_frame
+from reliability.metrics.incidents import SMALL_SAMPLE
+from reliability.report import figures, summary
+from reliability.report import tables as t
+from reliability.report.data import ReportData
+
+GLOSSARY = {
+    "SLI (service level indicator)": "The measured share of good events, e.g. successful "
+    "requests divided by all requests, or requests answered within 300 ms.",
+    "SLO (service level objective)": "The target for an SLI over the month, e.g. 99.9%.",
+    "Error budget": "The failures an SLO allows: at 99.9%, one request in a thousand may fail. "
+    "“Budget consumed 50%” means half of that allowance was used.",
+    "Budget remaining": "The share of the error budget left at the end of the month; negative "
+    "when the SLO was missed.",
+    "Burn rate": "How fast the budget is being spent: 1 spends exactly the budget over the "
+    "month, 14.4 spends 2% of it in one hour.",
+    "Page / ticket alert": "What a multi-window burn-rate alert would have raised: a page wakes "
+    "someone up, a ticket waits for working hours.",
+    "Even-spend line": "Budget spent at a steady pace that uses exactly all of it by month end.",
+    "Incident": "An unplanned interruption or degradation that someone declared and handled.",
+    "Severity": "How bad an incident was, from the most severe level (e.g. SEV1) down.",
+    "MTTA (time to acknowledge)": "From an incident's creation to the first acknowledgement "
+    "by a responder; shown as the median, the time within which half were acknowledged.",
+    "MTTR (time to resolve)": "From an incident's creation to its resolution; median and 90th "
+    "percentile (nine in ten were resolved within it).",
+    "n": "How many incidents a figure is based on; with fewer than ten, changes from month to "
+    "month are mostly chance.",
+    "Deployment frequency": "Production deployments per week.",
+    "Lead time for changes": "From a change's commit to its deployment in production; median.",
+    "Change failure rate": "Share of deployments that failed, were rolled back or caused an "
+    "incident; each deployment counts once.",
+    "Failed deployment recovery time": "From a failed deployment to the resolution of the "
+    "incident it caused (or the next successful deployment); median.",
+    "DORA band": "Elite, high, medium or low, from the 2023 State of DevOps report clusters.",
+    "Toil": "Manual, repetitive, automatable operational work that grows with the service; the "
+    "SRE book caps toil and on-call together at 50% of a team's time.",
+    "Pages per shift": "High-urgency incidents per 12-hour on-call shift; the SRE book's "
+    "ceiling is 2.",
+    "Off-hours share": "Share of pages that arrived outside business hours.",
+}
+
+
+def _by_service(frame: pd.DataFrame | None, service: str | None) -> pd.DataFrame | None:
+    if frame is None or service is None:
+        return frame
+    return frame.loc[frame["service"] == service].reset_index(drop=True)
+
+
+def heading(data: ReportData, service: str | None = None) -> HTML:
+    """Title block: what, which month, from which data."""
+    what = f"Service report: {service}" if service else "Reliability report"
+    period = data.month
+    start = period.start.tz_convert(period.timezone).strftime("%d %B %Y")
+    end = (period.end.tz_convert(period.timezone) - pd.Timedelta(seconds=1)).strftime("%d %B %Y")
+    progress = " (month in progress)" if data.current.in_progress else ""
+    back = '<p><a href="../index.html">← fleet report</a></p>' if service else ""
+    return HTML(
+        f"{back}<h1>{html.escape(what)} · {period.label}{progress}</h1>"
+        f'<p class="rr-meta">{start} – {end}, {html.escape(period.timezone)} · data: '
+        f"{html.escape(data.config_label)}</p>"
+    )
+
+
+def executive_summary(data: ReportData, service: str | None = None) -> HTML:
+    """Ten lines at most, in plain words."""
+    history = data.history
+    if service is not None:
+        history = [_service_view(m, service) for m in history]
+    return HTML(t.paragraphs(summary.executive_summary(history, service)))
+
+
+def _service_view(metrics, service: str):
+    """A copy of one month's metrics narrowed to one service (team-level figures kept)."""
+    from dataclasses import replace
+
+    return replace(
+        metrics,
+        slos=_by_service(metrics.slos, service),
+        attribution=_by_service(metrics.attribution, service),
+        incidents=_by_service(metrics.incidents, service),
+        delivery=_by_service(metrics.delivery, service),
+        fleet_delivery=None,
+        toil=None,
+        response=None,
+    )
+
+
+SLO_COLUMNS = [
+    t.Col("service", "Service"),
+    t.Col("slo", "SLO"),
+    t.Col("objective", "Objective", t.sli_percent, numeric=True),
+    t.Col("sli", "Achieved", t.sli_percent, numeric=True),
+    t.Col("budget_remaining", "Budget left", t.percent(0), numeric=True),
+    t.Col("status", "Status", t.status),
+    t.Col("page_alerts", "Pages", t.number(), numeric=True),
+    t.Col("budget_exhausted_on", "Budget ran out", t.day),
+]
+
+
+def slo_table(data: ReportData, service: str | None = None) -> HTML:
+    """Every SLO, worst first: objective, SLI, budget left, a status readable without colour."""
+    slos = _by_service(data.current.slos, service)
+    if slos is None:
+        return HTML(t.html_table(None, SLO_COLUMNS, "No SLI source is configured."))
+    ordered = slos.sort_values(["budget_remaining", "service", "slo"], na_position="last")
+    if service is not None:
+        return HTML(t.html_table(ordered, SLO_COLUMNS[1:]))
+    linked = [t.Col("service", "Service", service_link), *SLO_COLUMNS[1:]]
+    return HTML(t.html_table(ordered, linked))
+
+
+def service_page(name: str) -> str:
+    """The file name of a service's page: a slug of its name, safe on any file system."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-.")
+    return f"{slug or 'service'}.html"
+
+
+def service_link(name: object) -> str:
+    """A service name linking to its page in ``services/``."""
+    escaped = html.escape(str(name))
+    return f'<a href="services/{quote(service_page(str(name)))}">{escaped}</a>'
+
+
+def burndown(data: ReportData, service: str | None = None) -> go.Figure:
+    """Cumulative budget burn per SLO against the even-spend line, incidents marked."""
+    current = data.current
+    return figures.burndown(
+        _by_service(current.burndown, service),
+        _by_service(current.slos, service),
+        _by_service(current.incidents, service),
+        columns=4 if service is None else 2,
+        timezone=data.month.timezone,
+    )
+
+
+def attribution(data: ReportData, service: str | None = None) -> go.Figure:
+    current = data.current
+    return figures.attribution(
+        _by_service(current.slos, service), _by_service(current.attribution, service)
+    )
+
+
+ATTRIBUTION_COLUMNS = [
+    t.Col("id", "Incident"),
+    t.Col("title", "Title"),
+    t.Col("service", "Service"),
+    t.Col("slo", "SLO"),
+    t.Col("budget_share", "Budget burned", t.percent(1), numeric=True),
+]
+
+
+def attribution_table(data: ReportData, service: str | None = None) -> HTML:
+    """Incidents that burned budget (largest first) and the burn no incident explains."""
+    current = data.current
+    pairs = _by_service(current.attribution, service)
+    if pairs is not None:
+        pairs = pairs.loc[pairs["budget_share"] > 0.0005]
+    unexplained = _by_service(current.slos, service)
+    parts = [t.html_table(pairs, ATTRIBUTION_COLUMNS, "No incident burned error budget.")]
+    if unexplained is not None and "unattributed_budget" in unexplained:
+        rows = unexplained.loc[unexplained["unattributed_budget"] > 0.0005]
+        parts.append("<h4>Burn no incident explains</h4>")
+        parts.append(
+            t.html_table(
+                rows.sort_values("unattributed_budget", ascending=False),
+                [
+                    t.Col("service", "Service"),
+                    t.Col("slo", "SLO"),
+                    t.Col("unattributed_budget", "Budget burned", t.percent(1), numeric=True),
+                ],
+                "All burn falls inside incident windows.",
+            )
+        )
+    return HTML("".join(parts))
+
+
+def incident_headline(data: ReportData, service: str | None = None) -> HTML:
+    """MTTA and MTTR with their n, and a warning when the sample is too small for trends."""
+    incidents = _by_service(data.current.incidents, service)
+    response = data.current.response
+    if incidents is None or response is None:
+        return HTML('<p class="rr-empty">No incident source is configured.</p>')
+    if service is None:
+        rows = [
+            ("Incidents", str(response.count)),
+            ("Still open", str(response.unresolved)),
+            (
+                "Time to acknowledge, median",
+                f"{t.minutes(response.mtta.median)} (n={response.mtta.n})",
+            ),
+            ("Time to acknowledge, 90th percentile", t.minutes(response.mtta.p90)),
+            ("Time to resolve, median", f"{t.minutes(response.mttr.median)} (n={response.mttr.n})"),
+            (
+                "Time to resolve, median 95% interval",
+                f"{t.minutes(response.mttr.ci_low)} – {t.minutes(response.mttr.ci_high)}",
+            ),
+            ("Time to resolve, 90th percentile", t.minutes(response.mttr.p90)),
+            ("Time to resolve, mean", t.minutes(response.mttr.mean)),
+        ]
+        count = response.count
+    else:
+        by_service = _by_service(response.by_service, service)
+        row = by_service.iloc[0] if by_service is not None and not by_service.empty else None
+        count = 0 if row is None else int(row["count"])
+        rows = [("Incidents", str(count))]
+        if row is not None:
+            rows += [
+                (
+                    "Time to acknowledge, median",
+                    f"{t.minutes(row['mtta_median_minutes'])} (n={row['mtta_n']})",
+                ),
+                (
+                    "Time to resolve, median",
+                    f"{t.minutes(row['mttr_median_minutes'])} (n={row['mttr_n']})",
+                ),
+                ("Time to resolve, 90th percentile", t.minutes(row["mttr_p90_minutes"])),
+            ]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    note = ""
+    if count < SMALL_SAMPLE:
+        note = (
+            f'<p class="rr-note">With {count} incident(s), fewer than {SMALL_SAMPLE}, these '
+            "figures say little about a trend: one long incident moves them a lot.</p>"
+        )
+    return HTML(f'<table class="rr-table rr-kv">{body}</table>{note}')
+
+
+def severity_counts(data: ReportData) -> go.Figure:
+    response = data.current.response
+    return figures.severity_counts(None if response is None else response.by_severity)
+
+
+def response_distribution(data: ReportData, service: str | None = None) -> go.Figure:
+    return figures.response_distribution(
+        _by_service(data.current.incidents, service), data.config.severities or []
+    )
+
+
+def incident_table(data: ReportData, service: str | None = None) -> HTML:
+    """The month's incidents: titles as text, postmortem links, times in the report's zone."""
+    incidents = _by_service(data.current.incidents, service)
+    zone = data.month.timezone
+    columns = [
+        t.Col("id", "ID"),
+        t.Col("severity", "Severity"),
+        t.Col("service", "Service"),
+        t.Col("title", "Title"),
+        t.Col("created_at", "Opened", lambda v: t.instant(v, zone)),
+        t.Col("tta_minutes", "To acknowledge", t.minutes, numeric=True),
+        t.Col("ttr_minutes", "To resolve", t.minutes, numeric=True),
+        t.Col("caused_by", "Caused by deploy"),
+        t.Col("postmortem_url", "Postmortem", t.link),
+    ]
+    if incidents is not None:
+        incidents = incidents.sort_values("created_at")
+    return HTML(t.html_table(incidents, columns, "No incidents this month."))
+
+
+DELIVERY_COLUMNS = [
+    t.Col("service", "Service"),
+    t.Col("deployments", "Deploys", t.number(), numeric=True),
+    t.Col("deployments_per_week", "Per week", t.number(1), numeric=True),
+    t.Col("frequency_band", "Band", t.band),
+    t.Col("lead_time_median_hours", "Lead time (h)", t.number(1), numeric=True),
+    t.Col("lead_time_band", "Band", t.band),
+    t.Col("change_failure_rate", "Change failure", t.percent(0), numeric=True),
+    t.Col("change_failure_band", "Band", t.band),
+    t.Col("recovery_median_minutes", "Recovery", t.minutes, numeric=True),
+    t.Col("recovery_band", "Band", t.band),
+]
+
+
+def delivery_table(data: ReportData, service: str | None = None) -> HTML:
+    """DORA figures and bands per service."""
+    frame = _by_service(data.current.delivery, service)
+    return HTML(t.html_table(frame, DELIVERY_COLUMNS, "No deployments this month."))
+
+
+def deployments_chart(data: ReportData) -> go.Figure:
+    return figures.deployments_per_week(data.current.delivery)
+
+
+TOIL_COLUMNS = [
+    t.Col("team", "Team"),
+    t.Col("total_hours", "Hours logged", t.number(0), numeric=True),
+    t.Col("toil_ratio", "Toil", t.percent(0), numeric=True),
+    t.Col("operational_ratio", "Toil + on-call", t.percent(0), numeric=True),
+]
+ONCALL_COLUMNS = [
+    t.Col("team", "Team"),
+    t.Col("pages", "Pages", t.number(), numeric=True),
+    t.Col("pages_per_shift", "Per 12-h shift", t.number(2), numeric=True),
+    t.Col("off_hours_share", "Off hours", t.percent(0), numeric=True),
+]
+
+
+def toil_oncall(data: ReportData) -> go.Figure:
+    return figures.toil_and_oncall(data.current.toil, data.current.oncall)
+
+
+def toil_oncall_tables(data: ReportData) -> HTML:
+    current = data.current
+    return HTML(
+        t.html_table(current.toil, TOIL_COLUMNS, "No work log is configured.")
+        + t.html_table(current.oncall, ONCALL_COLUMNS, "No incident source is configured.")
+    )
+
+
+def trends(data: ReportData) -> go.Figure:
+    return figures.trends(trend_frame(data.history))
+
+
+def trend_table(data: ReportData) -> HTML:
+    frame = trend_frame(data.history)
+    columns = [
+        t.Col("month", "Month"),
+        t.Col("slos_met", "SLOs met", t.number(), numeric=True),
+        t.Col("median_budget_remaining", "Median budget left", t.percent(0), numeric=True),
+        t.Col("incidents", "Incidents", t.number(), numeric=True),
+        t.Col("mttr_median_minutes", "MTTR median", t.minutes, numeric=True),
+        t.Col("change_failure_rate", "Change failure", t.percent(0), numeric=True),
+        t.Col("toil_ratio", "Toil", t.percent(0), numeric=True),
+    ]
+    note = ""
+    small = frame["incidents"].fillna(0) < SMALL_SAMPLE
+    if small.any():
+        note = (
+            f'<p class="rr-note">Months with fewer than {SMALL_SAMPLE} incidents: MTTR moves '
+            "with single incidents there; read no trend into it.</p>"
+        )
+    return HTML(t.html_table(frame, columns) + note)
+
+
+def data_quality(data: ReportData, service: str | None = None) -> HTML:
+    """What is missing from the inputs and what that did to the numbers."""
+    current = data.current
+    findings = current.data_quality
+    if service is not None and findings is not None:
+        findings = findings.loc[
+            ~findings["finding"].str.startswith("SLI data gaps")
+            | findings["finding"].str.contains(f": {service} /", regex=False)
+        ]
+    parts = [
+        t.html_table(
+            findings,
+            [
+                t.Col("finding", "Finding"),
+                t.Col("count", "Count", t.number(), numeric=True),
+                t.Col("effect", "Effect on the numbers"),
+            ],
+            "No gaps found: every SLO has data for every step, every incident was "
+            "acknowledged and resolved, every deployment has a commit time.",
+        )
+    ]
+    if current.missing_inputs:
+        parts.append(
+            '<p class="rr-note">Inputs not configured, so their sections are empty: '
+            + html.escape(", ".join(current.missing_inputs))
+            + ".</p>"
+        )
+    return HTML("".join(parts))
+
+
+def glossary() -> HTML:
+    return HTML(t.definition_list(GLOSSARY))
