@@ -1,0 +1,740 @@
+"""PagerDuty incidents (``kind: pagerduty``) through the official ``pagerduty`` client.
+
+* ``GET /incidents`` with ``since``/``until`` (UTC, ``time_zone=UTC``) and every status, in
+  windows of at most ``MAX_WINDOW`` (PagerDuty allows at most 6 months per request). Classic
+  pagination (``offset``/``limit``, ``more``) stops at 10,000 records: a window whose results
+  would need ``offset + limit`` beyond that is split in half and fetched again.
+* Time to acknowledge comes from the first ``acknowledge_log_entry`` of the incident's log
+  (an incident's ``acknowledgements`` list is emptied once it is resolved), or with
+  ``mtta_from: analytics`` from the Analytics API's ``seconds_to_first_ack``.
+* ``resolved_at`` is the incident's ``resolved_at`` field, else its ``resolve_log_entry``.
+
+The official client (``RestApiV2Client``) sends the requests; a transport below it retries
+connection errors, timeouts, 429 (honouring ``Retry-After``) and 5xx. The token comes only from
+the environment variable named by ``token_env`` and never appears in a message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+import pagerduty
+import pandas as pd
+
+from reliability import frames
+from reliability.config import Config, Source
+from reliability.errors import InputError, Problem, SourceError
+from reliability.period import Month
+from reliability.sources import Loaded, http
+from reliability.sources.http import (
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    Traffic,
+    check_options,
+    decode_json,
+    is_loopback,
+    iso,
+    mapping_option,
+    parse_instants,
+    read_token,
+    retry_after_seconds,
+    safe_url,
+    scrub,
+    scrubbed,
+    span,
+    timeout_option,
+    validate_records,
+)
+
+WHAT = "PagerDuty"
+DEFAULT_URL = "https://api.pagerduty.com"
+OPTIONS = (
+    "url",
+    "token_env",
+    "auth",
+    "services",
+    "unmapped_services",
+    "priorities",
+    "urgencies",
+    "mtta_from",
+    "timeout",
+)
+PAGE_SIZE = 100
+"""The largest ``limit`` ``GET /incidents`` accepts."""
+PAGINATION_CAP = 10_000
+"""Classic pagination refuses ``offset + limit`` above this."""
+MAX_WINDOW = pd.Timedelta(days=180)
+"""Longest ``since``..``until`` per request: PagerDuty's maximum is "6 months", which is at
+least 181 days however it is counted."""
+ANALYTICS_PAGE_SIZE = 1000
+STATUSES = ("triggered", "acknowledged", "resolved")
+LOG_WORKERS = 4
+"""Incident logs fetched in parallel (well inside the REST API's rate limit)."""
+
+
+# --- the client ---------------------------------------------------------------------------
+
+
+class Client(pagerduty.RestApiV2Client):
+    """The official client, also accepting plain HTTP to a loopback host (a local test server)."""
+
+    @property
+    def url(self) -> str:
+        """The API's base URL."""
+        return self._url
+
+    @url.setter
+    def url(self, new_base_url: str) -> None:
+        if not (new_base_url.startswith("https://") or _local_http(new_base_url)):
+            raise pagerduty.UrlError("API base URL must use scheme https://")
+        self._url = new_base_url.rstrip("/")
+
+
+def _local_http(url: str) -> bool:
+    """Whether ``url`` is plain HTTP to this machine (a local test server)."""
+    return url.startswith("http://") and is_loopback(url)
+
+
+class RetryTransport(httpx2.BaseTransport):
+    """Retries connection errors, timeouts, 429 and 5xx with backoff, honouring Retry-After.
+
+    A 429 that outlasts the retries (or asks for a longer wait than the policy allows) raises
+    ``SourceError``; a 5xx that outlasts them is returned for the caller to report.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        traffic: Traffic | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.policy = policy if policy is not None else http.DEFAULT_POLICY
+        self.traffic = traffic if traffic is not None else Traffic()
+        self.sleep = sleep
+        self._inner = httpx2.HTTPTransport()
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send ``request``, retrying as the policy says."""
+        where = f"{WHAT}: {request.method} {safe_url(str(request.url))}"
+        retries = 0
+        while True:
+            try:
+                response = self._buffered(request)
+            except httpx2.UnsupportedProtocol:
+                raise
+            except httpx2.TransportError as exc:
+                retries += 1
+                if retries > self.policy.attempts:
+                    raise SourceError(
+                        f"{where}: cannot reach the server after {retries} attempts: "
+                        f"{_network_reason(exc)}"
+                    ) from None
+                self.sleep(self.policy.backoff(retries))
+                continue
+            status = response.status_code
+            if status not in self.policy.statuses:
+                return response
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            too_long = wait is not None and wait > self.policy.max_retry_after
+            if too_long or retries >= self.policy.attempts:
+                if status == 429:
+                    after = f", Retry-After {wait:.0f} s" if wait is not None else ""
+                    raise SourceError(
+                        f"{where} is rate limited (HTTP 429 after {retries + 1} attempts{after}); "
+                        "try again later"
+                    )
+                return response
+            retries += 1
+            self.sleep(wait if wait is not None else self.policy.backoff(retries))
+
+    def _buffered(self, request: httpx2.Request) -> httpx2.Response:
+        """The response with its body read here, so a timeout while reading is retried too."""
+        response = self._inner.handle_request(request)
+        try:
+            raw = b"".join(response.iter_raw())
+        finally:
+            response.close()
+        self.traffic.add(len(raw))
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx2.ByteStream(raw),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._inner.close()
+
+
+def _network_reason(exc: Exception) -> str:
+    """A short reason for a failed connection."""
+    if isinstance(exc, httpx2.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx2.ConnectError):
+        text = str(exc)
+        if "refused" in text.lower():
+            return "connection refused"
+        if "name" in text.lower() and "resol" in text.lower():
+            return "host name not found"
+        return "cannot connect"
+    return type(exc).__name__
+
+
+def make_client(
+    url: str,
+    token: str,
+    *,
+    auth: str = "token",
+    timeout: float = DEFAULT_TIMEOUT,
+    policy: RetryPolicy | None = None,
+    traffic: Traffic | None = None,
+) -> Client:
+    """The official REST API v2 client for ``url``, retrying through ``RetryTransport``."""
+    transport = RetryTransport(policy, traffic)
+    client = Client(token, auth_type=auth, base_url=url, transport=transport)
+    client.timeout = timeout
+    client.max_network_attempts = 0  # the transport has retried already
+    client.retry = {}
+    return client
+
+
+@dataclass
+class Api:
+    """Requests through the client, with errors turned into one-line ``SourceError``s."""
+
+    client: Client
+    token_env: str | None = None
+
+    @property
+    def hints(self) -> dict[int, str]:
+        """Advice added to the errors of some HTTP statuses."""
+        variable = self.token_env or "the token_env variable"
+        return {
+            401: f"check the API token in the environment variable {variable}",
+            403: "the token may lack access to this endpoint (the Analytics API needs a plan "
+            "that includes it)",
+            404: "is url the REST API's address (https://api.pagerduty.com or "
+            "https://api.eu.pagerduty.com)?",
+        }
+
+    def call(
+        self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
+    ) -> Any:
+        """The decoded JSON of one request."""
+        kwargs: dict[str, Any] = {}
+        if params is not None:
+            kwargs["params"] = params
+        if body is not None:
+            kwargs["json"] = body
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except pagerduty.HttpError as exc:
+            response = exc.response
+            if response.status_code < 400:
+                target = response.headers.get("Location", "elsewhere")
+                raise SourceError(
+                    f"{WHAT}: {method} {safe_url(str(response.request.url))} redirected "
+                    f"(HTTP {response.status_code}) to {safe_url(target)}; is url the REST "
+                    "API's address?"
+                ) from None
+        except pagerduty.Error as exc:
+            raise SourceError(f"{WHAT}: {method} {path}: {exc.msg}") from None
+        except httpx2.HTTPError as exc:
+            raise SourceError(f"{WHAT}: {method} {path}: {type(exc).__name__}") from None
+        return decode_json(
+            what=WHAT,
+            method=method,
+            url=str(response.request.url),
+            status=response.status_code,
+            body=response.content,
+            content_type=response.headers.get("Content-Type", ""),
+            hints=self.hints,
+        )
+
+
+def _expect_list(body: Any, key: str, where: str) -> list[dict]:
+    """The list under ``key`` in a response, or ``SourceError``."""
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise SourceError(f"{WHAT}: {where} answered without a {key!r} list")
+    return [item for item in items if isinstance(item, dict)]
+
+
+# --- incidents, in windows under the pagination cap ----------------------------------------
+
+
+def windows(start: pd.Timestamp, end: pd.Timestamp) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """``[start, end)`` cut into consecutive windows no longer than ``MAX_WINDOW``."""
+    result = []
+    cursor = start
+    while cursor < end:
+        upper = min(cursor + MAX_WINDOW, end)
+        result.append((cursor, upper))
+        cursor = upper
+    return result
+
+
+def _list_window(
+    api: Api, since: pd.Timestamp, until: pd.Timestamp, params: Mapping[str, Any]
+) -> list[dict] | None:
+    """Every incident of one window, or ``None`` when they would pass the pagination cap."""
+    found: list[dict] = []
+    offset = 0
+    while True:
+        limit = min(PAGE_SIZE, PAGINATION_CAP - offset)
+        if limit <= 0:
+            return None
+        query = {
+            **params,
+            "since": iso(since),
+            "until": iso(until),
+            "limit": limit,
+            "offset": offset,
+            "total": "true" if offset == 0 else "false",
+        }
+        body = api.call("GET", "/incidents", params=query)
+        page = _expect_list(body, "incidents", "GET /incidents")
+        total = body.get("total")
+        if offset == 0 and isinstance(total, int) and total > PAGINATION_CAP:
+            return None
+        found.extend(page)
+        if not body.get("more"):
+            return found
+        if not page:
+            raise SourceError(f"{WHAT}: GET /incidents said more=true but sent an empty page")
+        offset += len(page)
+
+
+def list_incidents(
+    api: Api, start: pd.Timestamp, end: pd.Timestamp, params: Mapping[str, Any]
+) -> list[dict]:
+    """Incidents created in ``[start, end)``, one per id, never paging past the 10,000 cap."""
+    pending = windows(start, end)[::-1]
+    by_id: dict[str, dict] = {}
+    unnamed: list[dict] = []
+    while pending:
+        since, until = pending.pop()
+        found = _list_window(api, since, until, params)
+        if found is None:
+            if until - since <= pd.Timedelta(seconds=1):
+                raise SourceError(
+                    f"{WHAT}: more than {PAGINATION_CAP:,} incidents were created in the second "
+                    f"from {iso(since)}; they cannot be listed"
+                )
+            middle = (since + (until - since) / 2).floor("s")
+            pending.extend([(middle, until), (since, middle)])
+            continue
+        for incident in found:
+            if incident.get("id") in (None, ""):
+                unnamed.append(incident)
+            else:
+                by_id.setdefault(str(incident["id"]), incident)
+    incidents = list(by_id.values()) + unnamed
+    created = parse_instants([i.get("created_at") for i in incidents])
+    # An unreadable created_at is kept, for validation to report with the incident's id.
+    return [i for i, t in zip(incidents, created, strict=True) if t is None or start <= t < end]
+
+
+# --- acknowledgement and resolve times -----------------------------------------------------
+
+
+def first_of(
+    log_entries: Sequence[Mapping[str, Any]], entry_type: str, last: bool = False
+) -> str | None:
+    """``created_at`` of the earliest (or latest) log entry of ``entry_type``, as given."""
+    chosen_entries = [e for e in log_entries if e.get("type") == entry_type]
+    parsed = parse_instants([e.get("created_at") for e in chosen_entries])
+    times = [(t, e.get("created_at")) for t, e in zip(parsed, chosen_entries, strict=True) if t]
+    if not times:
+        return None
+    chosen = max(times) if last else min(times)
+    return str(chosen[1])
+
+
+def incident_log(api: Api, incident_id: str) -> list[dict]:
+    """Every log entry of one incident (``GET /incidents/{id}/log_entries``)."""
+    entries: list[dict] = []
+    offset = 0
+    path = f"/incidents/{quote(incident_id, safe='')}/log_entries"
+    while offset < PAGINATION_CAP:
+        limit = min(PAGE_SIZE, PAGINATION_CAP - offset)
+        query = {"time_zone": "UTC", "limit": limit, "offset": offset}
+        body = api.call("GET", path, params=query)
+        page = _expect_list(body, "log_entries", f"GET {path}")
+        entries.extend(page)
+        if not body.get("more") or not page:
+            break
+        offset += len(page)
+    return entries
+
+
+@dataclass
+class Times:
+    """Acknowledge and resolve instants found outside the incident record, by incident id."""
+
+    acknowledged: dict[str, str | None] = field(default_factory=dict)
+    resolved: dict[str, str | None] = field(default_factory=dict)
+    not_in_analytics: int = 0
+
+
+def times_from_logs(api: Api, incidents: Sequence[Mapping[str, Any]], only_resolve: bool) -> Times:
+    """First acknowledgement (and resolve, when the incident lacks it) from each incident's log.
+
+    With ``only_resolve`` only incidents that are resolved but have no ``resolved_at`` are
+    looked up (the acknowledgement comes from elsewhere).
+    """
+    wanted = [
+        str(i["id"])
+        for i in incidents
+        if i.get("id") not in (None, "") and (not only_resolve or _needs_resolve_time(i))
+    ]
+    result = Times()
+    if not wanted:
+        return result
+    with ThreadPoolExecutor(max_workers=LOG_WORKERS) as pool:
+        futures = {
+            incident_id: pool.submit(incident_log, api, incident_id) for incident_id in wanted
+        }
+        try:
+            logs = {incident_id: future.result() for incident_id, future in futures.items()}
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    for incident_id, entries in logs.items():
+        if not only_resolve:
+            result.acknowledged[incident_id] = first_of(entries, "acknowledge_log_entry")
+        result.resolved[incident_id] = first_of(entries, "resolve_log_entry", last=True)
+    return result
+
+
+def _needs_resolve_time(incident: Mapping[str, Any]) -> bool:
+    """Whether an incident is resolved but does not say when."""
+    return incident.get("status") == "resolved" and not incident.get("resolved_at")
+
+
+def analytics_records(payload: Mapping[str, Any]) -> pd.DataFrame:
+    """Rows of a ``POST /analytics/raw/incidents`` page: id, times and seconds to first ack.
+
+    Its times carry no offset; they are in the payload's ``time_zone`` (default UTC). The
+    timestamps are kept as given: ``seconds_to_resolve`` is not used (PagerDuty's own examples
+    disagree with their timestamps). Unknown keys are ignored.
+    """
+    zone = str(payload.get("time_zone") or "UTC")
+    rows = [
+        {
+            "id": record.get("id"),
+            "created_at": record.get("created_at"),
+            "resolved_at": record.get("resolved_at"),
+            "seconds_to_first_ack": record.get("seconds_to_first_ack"),
+            "service_id": record.get("service_id"),
+            "urgency": record.get("urgency"),
+            "priority_name": record.get("priority_name"),
+        }
+        for record in payload.get("data") or []
+        if isinstance(record, dict)
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "id",
+            "created_at",
+            "resolved_at",
+            "seconds_to_first_ack",
+            "service_id",
+            "urgency",
+            "priority_name",
+        ],
+    )
+    for column in ("created_at", "resolved_at"):
+        frame[column] = _local_instants(frame[column], zone)
+    frame["seconds_to_first_ack"] = pd.to_numeric(frame["seconds_to_first_ack"], errors="coerce")
+    return frame
+
+
+def _local_instants(values: pd.Series, zone: str) -> pd.Series:
+    """Times without an offset read in ``zone``; times with one kept; as UTC."""
+    result = []
+    for value in values:
+        stamp = pd.to_datetime(value, errors="coerce")
+        if pd.isna(stamp):
+            result.append(pd.NaT)
+            continue
+        stamp = stamp.tz_localize(zone) if stamp.tzinfo is None else stamp
+        result.append(stamp.tz_convert("UTC"))
+    return pd.Series(result, index=values.index, dtype="datetime64[ns, UTC]")
+
+
+def times_from_analytics(
+    api: Api, incidents: Sequence[Mapping[str, Any]], start: pd.Timestamp, end: pd.Timestamp
+) -> Times:
+    """Acknowledgement instants: ``created_at`` of the incident plus ``seconds_to_first_ack``."""
+    seconds: dict[str, float | None] = {}
+    for since, until in windows(start, end):
+        last = None
+        while True:
+            body: dict[str, Any] = {
+                "filters": {"created_at_start": iso(since), "created_at_end": iso(until)},
+                "limit": ANALYTICS_PAGE_SIZE,
+                "order": "asc",
+                "order_by": "created_at",
+                "time_zone": "Etc/UTC",
+            }
+            if last is not None:
+                body["starting_after"] = last
+            page = api.call("POST", "/analytics/raw/incidents", body=body)
+            _expect_list(page, "data", "POST /analytics/raw/incidents")
+            records = analytics_records(page)
+            for record_id, value in zip(
+                records["id"], records["seconds_to_first_ack"], strict=True
+            ):
+                seconds[str(record_id)] = None if pd.isna(value) else float(value)
+            last = page.get("last")
+            if not page.get("more") or not last or records.empty:
+                break
+    result = Times()
+    created_times = parse_instants([i.get("created_at") for i in incidents])
+    for incident, created in zip(incidents, created_times, strict=True):
+        incident_id = str(incident.get("id"))
+        if incident_id not in seconds:
+            result.not_in_analytics += 1
+            continue
+        value = seconds[incident_id]
+        if value is not None and created is not None:
+            result.acknowledged[incident_id] = iso_precise(created + pd.Timedelta(seconds=value))
+    return result
+
+
+def iso_precise(instant: pd.Timestamp) -> str:
+    """An instant as ISO 8601 in UTC, keeping fractions of a second."""
+    return instant.tz_convert("UTC").isoformat()
+
+
+# --- turning incidents into the canonical frame --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Labels:
+    """How PagerDuty's services, priorities and urgencies become the config's labels."""
+
+    services: dict[str, str] = field(default_factory=dict)
+    keep_unmapped: bool = True
+    priorities: dict[str, str] = field(default_factory=dict)
+    urgencies: dict[str, str] = field(default_factory=dict)
+    known_services: frozenset[str] = frozenset()
+
+
+def _priority_name(incident: Mapping[str, Any]) -> str | None:
+    """The name of an incident's priority (``P1``), if it has one."""
+    priority = incident.get("priority")
+    if isinstance(priority, dict):
+        name = priority.get("summary") or priority.get("name")
+        return str(name) if name else None
+    return None
+
+
+def _service(incident: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """``(id, name)`` of an incident's PagerDuty service."""
+    service = incident.get("service")
+    if not isinstance(service, dict):
+        return None, None
+    return service.get("id"), service.get("summary") or service.get("name")
+
+
+def incidents_frame(
+    incidents: Sequence[Mapping[str, Any]], times: Times, mapping: Labels
+) -> Loaded:
+    """The canonical incidents frame (validated) and notes on what was skipped or unmapped."""
+    rows = []
+    ids = []
+    unmapped_services: dict[str, str] = {}
+    unmapped_labels: set[str] = set()
+    skipped = 0
+    no_resolve_time = 0
+    for incident in incidents:
+        incident_id = incident.get("id")
+        key = str(incident_id) if incident_id not in (None, "") else ""
+        service_id, service_name = _service(incident)
+        service = mapping.services.get(str(service_id)) if service_id else None
+        if service is None and service_name in mapping.known_services:
+            service = service_name  # a PagerDuty service named like a configured one
+        if service is None:
+            if not mapping.keep_unmapped:
+                skipped += 1
+                continue
+            if service_name and (mapping.services or mapping.known_services):
+                unmapped_services[str(service_id)] = str(service_name)
+            service = service_name
+        priority = _priority_name(incident)
+        urgency = incident.get("urgency")
+        severity, mapped = _severity(priority, urgency, mapping)
+        if not mapped and (mapping.priorities or mapping.urgencies) and severity:
+            unmapped_labels.add(severity)
+        resolved = incident.get("resolved_at") or times.resolved.get(key)
+        if incident.get("status") == "resolved" and not resolved:
+            no_resolve_time += 1
+        rows.append(
+            {
+                "id": incident_id,
+                "service": service,
+                "severity": severity,
+                "created_at": incident.get("created_at"),
+                "resolved_at": resolved,
+                "title": incident.get("title") or incident.get("summary"),
+                "acknowledged_at": times.acknowledged.get(key),
+                "urgency": urgency,
+                "postmortem_url": None,
+            }
+        )
+        ids.append(incident_id)
+    raw = pd.DataFrame(
+        rows,
+        columns=[
+            "id",
+            "service",
+            "severity",
+            "created_at",
+            "resolved_at",
+            "title",
+            "acknowledged_at",
+            "urgency",
+            "postmortem_url",
+        ],
+        dtype=object,
+    )
+    frame = validate_records(raw, frames.INCIDENTS, "pagerduty", ids, "incident")
+    notes = _notes(unmapped_services, mapping, skipped, unmapped_labels, no_resolve_time, times)
+    return Loaded(frame, notes)
+
+
+def _severity(
+    priority: str | None, urgency: str | None, mapping: Labels
+) -> tuple[str | None, bool]:
+    """Severity from the priority's name, else the urgency; ``(label, found in a mapping)``."""
+    if priority and priority in mapping.priorities:
+        return mapping.priorities[priority], True
+    if urgency and urgency in mapping.urgencies:
+        return mapping.urgencies[urgency], True
+    return (priority or urgency), False
+
+
+def _notes(
+    unmapped: dict[str, str],
+    mapping: Labels,
+    skipped: int,
+    labels: set[str],
+    no_resolve_time: int,
+    times: Times,
+) -> list[str]:
+    """One sentence per data-quality finding, for the report."""
+    notes = []
+    if unmapped:
+        listed = ", ".join(f"{sid} ({name})" for sid, name in sorted(unmapped.items()))
+        notes.append(
+            f"PagerDuty: incidents of services not mapped to a configured service were kept "
+            f"under their PagerDuty name: {listed}; map them with the services option"
+        )
+    if skipped:
+        notes.append(
+            f"PagerDuty: {skipped} incidents of services neither mapped nor configured were "
+            "skipped (unmapped_services: skip)"
+        )
+    if labels:
+        notes.append(
+            "PagerDuty: priority or urgency labels not in the priorities/urgencies options "
+            f"were used as severities as they are: {', '.join(sorted(labels))}"
+        )
+    if no_resolve_time:
+        notes.append(
+            f"PagerDuty: {no_resolve_time} resolved incidents had no resolve time and count as "
+            "unresolved"
+        )
+    if times.not_in_analytics:
+        notes.append(
+            f"PagerDuty: {times.not_in_analytics} incidents are not in the Analytics API yet "
+            "(it lags behind by up to a day); they have no time to acknowledge"
+        )
+    return notes
+
+
+# --- the loader ----------------------------------------------------------------------------
+
+
+def _settings(options: Mapping[str, Any], role: str, config: Config) -> tuple[Labels, str]:
+    """The mapping options and ``mtta_from``, checked."""
+    unmapped = str(options.get("unmapped_services", "keep"))
+    if unmapped not in ("keep", "skip"):
+        raise InputError(
+            Problem("config", f"sources.{role}.unmapped_services: expected keep or skip")
+        )
+    mtta_from = str(options.get("mtta_from", "log_entries"))
+    if mtta_from not in ("log_entries", "analytics"):
+        raise InputError(
+            Problem("config", f"sources.{role}.mtta_from: expected log_entries or analytics")
+        )
+    mapping = Labels(
+        services=mapping_option(options, role, "services"),
+        keep_unmapped=unmapped == "keep",
+        priorities=mapping_option(options, role, "priorities"),
+        urgencies=mapping_option(options, role, "urgencies"),
+        known_services=frozenset(s.name for s in config.services),
+    )
+    return mapping, mtta_from
+
+
+def _base_url(options: Mapping[str, Any], role: str) -> str:
+    """Option ``url``: HTTPS, or plain HTTP to this machine only."""
+    url = str(options.get("url", DEFAULT_URL)).strip().rstrip("/")
+    if not (url.startswith("https://") or _local_http(url)):
+        raise InputError(
+            Problem(
+                "config",
+                f"sources.{role}.url: must start with https:// (plain http only to this "
+                "machine, for a local test server)",
+            )
+        )
+    return url
+
+
+def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> Loaded:
+    """Loader for ``kind: pagerduty``: the incidents created in the months' span."""
+    if role != "incidents":
+        raise InputError(
+            Problem("config", f"sources.{role}.kind: pagerduty provides incidents only")
+        )
+    options = check_options(source, role, OPTIONS)
+    mapping, mtta_from = _settings(options, role, config)
+    auth = str(options.get("auth", "token"))
+    if auth not in ("token", "bearer"):
+        raise InputError(Problem("config", f"sources.{role}.auth: expected token or bearer"))
+    url = _base_url(options, role)
+    timeout = timeout_option(options, role)
+    token, token_env = read_token(source, role, required=True)
+    assert token is not None
+    start, end = span(months)
+    params: dict[str, Any] = {"time_zone": "UTC", "statuses[]": list(STATUSES)}
+    with scrubbed(token):
+        client = make_client(url, token, auth=auth, timeout=timeout)
+        try:
+            api = Api(client, token_env)
+            incidents = list_incidents(api, start, end, params)
+            if mtta_from == "analytics":
+                times = times_from_analytics(api, incidents, start, end)
+                resolve = times_from_logs(api, incidents, only_resolve=True)
+                times.resolved.update(resolve.resolved)
+            else:
+                times = times_from_logs(api, incidents, only_resolve=False)
+        except SourceError as exc:
+            raise SourceError(scrub(str(exc), [token])) from None
+        finally:
+            client.close()
+        loaded = incidents_frame(incidents, times, mapping)
+    loaded.notes = [scrub(note, [token]) for note in loaded.notes]
+    return loaded
