@@ -40,8 +40,10 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_slo.py
+	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_prometheus.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

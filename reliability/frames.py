@@ -303,11 +303,11 @@ def _parse_dates(values: pd.Series, column: str, problems: _Problems) -> pd.Seri
     """Calendar dates (``YYYY-MM-DD``) as midnight timestamps without a zone."""
     if pd.api.types.is_datetime64_any_dtype(values):
         values = values.dt.tz_localize(None) if values.dt.tz is not None else values
-        return values.dt.normalize()
+        return values.dt.normalize().dt.as_unit("ns")
     text = _as_text(values)
     parsed = pd.to_datetime(text.replace("", None), format="%Y-%m-%d", errors="coerce")
     problems.add_rows(parsed.isna() & (text != ""), column, "not a date (YYYY-MM-DD): " + text)
-    return parsed
+    return parsed.astype("datetime64[ns]")
 
 
 def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> None:

@@ -214,10 +214,13 @@ def test_rows_of_unconfigured_slos_are_ignored():
     assert result["total"].iloc[0] == 100 * DAY
 
 
-def test_rows_outside_the_month_are_ignored():
+@pytest.mark.parametrize("budgeting", ["occurrences", "timeslices", "ratio_timeslices"])
+def test_rows_outside_the_month_are_ignored(budgeting):
     sli = constant_traffic(Month(2026, 8), bad={0: 100})
-    result = report_for(sli, slo_table({}), SEPTEMBER).table
+    slos = slo_table({"budgeting": budgeting, "timeslice_target": 0.9})
+    result = report_for(sli, slos, SEPTEMBER).table
     assert result["status"].iloc[0] == "no_data"
+    assert np.isnan(result["sli"].iloc[0])
 
 
 def test_five_minute_steps_and_five_minute_timeslices():

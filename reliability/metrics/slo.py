@@ -115,8 +115,11 @@ def build_grid(sli: pd.DataFrame, slos: pd.DataFrame, period: Month) -> SLIGrid:
     if not known.all():
         flat, good, total = flat[known], good[known], total[known]
     del known
-    good_grid = np.bincount(flat, weights=good, minlength=size).reshape(len(slos), minutes)
-    total_grid = np.bincount(flat, weights=total, minlength=size).reshape(len(slos), minutes)
+    # bincount of no events at all returns integers even with weights: ask for floats.
+    good_grid = np.bincount(flat, weights=good, minlength=size).astype(float, copy=False)
+    total_grid = np.bincount(flat, weights=total, minlength=size).astype(float, copy=False)
+    good_grid = good_grid.reshape(len(slos), minutes)
+    total_grid = total_grid.reshape(len(slos), minutes)
     present = np.zeros(size, dtype=bool)
     present[flat] = True
     return SLIGrid(

@@ -288,7 +288,6 @@ class _MonthBuilder:
         self.incidents: list[_Incident] = []
         self.deployments = pd.DataFrame()
         self.deployment_ids: dict[int, str] = {}
-        self.last_length = 0
 
     # -- traffic ------------------------------------------------------------------------
     def traffic(self) -> None:
@@ -329,11 +328,12 @@ class _MonthBuilder:
 
     def outage(
         self, service: str, start: int, duration: int, shares: dict[str, float]
-    ) -> list[str] | None:
+    ) -> int | None:
         """Lay an outage on ``shares``' SLOs, shortened until no healthy SLO overspends.
 
-        Returns the SLOs it hit (empty: the incident had no SLI impact), or ``None`` when the
-        window is not free.
+        An SLO whose budget even a 4-minute outage would overspend is left out (with no SLO
+        left, or no ``shares``, the incident has no SLI impact). Returns the first minute after
+        the outage, or ``None`` when the window is not free.
         """
         if not self.free(service, start, start + duration):
             return None
@@ -357,8 +357,7 @@ class _MonthBuilder:
         for slo in fits:
             self.bad[(service, slo)][start : start + length] = dips[slo][:length]
         self.busy[service].append((start, start + length))
-        self.last_length = length
-        return fits
+        return start + length
 
     def incident(
         self,
@@ -483,17 +482,10 @@ class _MonthBuilder:
     ) -> None:
         """An incident on ``service`` that starts ``delay`` minutes after deployment ``row``."""
         start = int(self.deployments.loc[row, "deployed"]) // 60 + delay
-        hit = self.outage(service, start, duration, shares)
-        if hit is None:
+        end = self.outage(service, start, duration, shares)
+        if end is None:
             raise RuntimeError(f"no room for the incident after deployment {row} of {service}")
-        self.incident(
-            service,
-            start,
-            start + self.last_length,
-            severity,
-            title,
-            caused_by=row,
-        )
+        self.incident(service, start, end, severity, title, caused_by=row)
 
     # -- the month's story --------------------------------------------------------------
     def story(self) -> None:
@@ -585,12 +577,12 @@ class _MonthBuilder:
             shares = {"availability": share, "latency": share} if kind == "both" else {kind: share}
             for _ in range(200):
                 start = int(rng.integers(60, self.minutes - 240))
-                hit = self.outage(service, start, duration, shares)
-                if hit is not None:
+                end = self.outage(service, start, duration, shares)
+                if end is not None:
                     break
             else:
                 raise RuntimeError(f"no room for an incident on {service}")
-            length = self.last_length
+            length = end - start
             if auto:
                 severity, title = "SEV3", f"Brief error spike on {service} (auto-resolved)"
             else:

@@ -1,0 +1,548 @@
+"""A pool of warm IPython kernels, each owned by a worker thread that runs tasks on it.
+
+Kept apart from :mod:`reliability.report.render` and light to import (no papermill, no
+nbconvert), so that a command can start the pool first and let the kernels boot and
+import pandas and plotly while it imports the rest and loads its data::
+
+    with KernelPool() as pool:          # returns at once; kernels start in the background
+        ...                             # load config and data meanwhile
+        render_notebooks(jobs, out_dir, pool=pool)
+
+Between two notebooks a kernel's user namespace is reset (like ``%reset -f``), so no
+variable leaks from one notebook into the next, while imported modules stay warm in
+``sys.modules``. The warnings filters and plotly's default renderer and template are put
+back as they were after the warm-up. Other module-level state (pandas options, anything
+a notebook patched) is not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import ensure_event_loop
+
+from reliability.errors import RenderError
+
+__all__ = ["DEFAULT_PRELOAD", "KERNEL_NAME", "Kernel", "KernelPool", "default_workers"]
+
+log = logging.getLogger(__name__)
+
+KERNEL_NAME = "python3"
+DEFAULT_PRELOAD: tuple[str, ...] = (
+    "pandas",
+    "plotly.graph_objects",
+    "plotly.io",
+    "reliability.report.plotting",
+)
+"""Modules every kernel imports while it waits for its first notebook."""
+SHUTDOWN_GRACE_SECONDS = 10.0
+"""How long closing an aborted pool waits for running notebooks to stop before killing."""
+KERNEL_EXIT_SECONDS = 3.0
+"""How long to wait for a killed kernel process to be gone."""
+
+_T = TypeVar("_T")
+
+
+def default_workers() -> int:
+    """The default pool size: one kernel per core, at most two."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+class _ThisPythonKernelSpecManager(KernelSpecManager):
+    """Always the ipykernel of the interpreter running the report, whatever is installed."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="Python 3 (reliability-report)",
+            language="python",
+            metadata={"debugger": False},
+        )
+
+
+# Code run inside the kernels, wrapped in functions to keep helper names out of the user
+# namespace (the reset before every notebook removes the functions themselves).
+#
+# rfc3987_syntax: plotly's renderers import nbformat, which imports jsonschema, which
+# imports rfc3987_syntax when it is installed (jupyter-events pulls it in) to check the
+# "iri" string format; building its grammar takes 0.7 s, more than pandas and plotly
+# together. No report notebook validates IRIs, so the kernels do without that checker.
+_INIT_CODE = """\
+def __reliability_init(modules):
+    import importlib, sys, warnings
+    sys.modules.setdefault("rfc3987_syntax", None)
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+    plotting = sys.modules.get("reliability.report.plotting")
+    if plotting is not None and hasattr(plotting, "warm_up"):
+        try:
+            plotting.warm_up()
+        except Exception:
+            pass
+    state = {"warning_filters": list(warnings.filters)}
+    pio = sys.modules.get("plotly.io")
+    if pio is not None:
+        state["plotly"] = (pio.renderers.default, pio.templates.default)
+    get_ipython()._reliability_pristine_state = state
+__reliability_init(%r)
+"""
+
+# Like %reset -f (InteractiveShell.reset), minus the full garbage collection it ends with
+# (50 ms or more once pandas and plotly are loaded); Python's own collector still runs.
+_PREPARE_CODE = """\
+def __reliability_prepare(cwd):
+    import gc, os, sys, warnings
+    shell = get_ipython()
+    collect = gc.collect
+    gc.collect = lambda *args, **kwargs: 0
+    try:
+        shell.reset(new_session=True)
+    finally:
+        gc.collect = collect
+    os.chdir(cwd)
+    state = getattr(shell, "_reliability_pristine_state", None)
+    if state is not None:
+        warnings.resetwarnings()
+        warnings.filters[:] = state["warning_filters"]
+        pio = sys.modules.get("plotly.io")
+        if pio is not None and "plotly" in state:
+            pio.renderers.default, pio.templates.default = state["plotly"]
+__reliability_prepare(%r)
+"""
+
+
+def _signal(process: subprocess.Popen | None, signum: int) -> None:
+    """Signal a kernel process; SIGKILL goes to its process group (what it started too)."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        if signum == signal.SIGKILL:
+            try:
+                os.killpg(process.pid, signum)
+            except ProcessLookupError:  # not a group leader after all
+                process.kill()
+        else:
+            process.send_signal(signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class Kernel:
+    """One ipykernel process and its client; used only from the worker thread that owns it.
+
+    ``km`` (an ``AsyncKernelManager``) and ``kc`` (its client) are driven by the thread's
+    event loop, the same one nbclient's synchronous API uses in that thread.
+    """
+
+    def __init__(self, index: int, loop: asyncio.AbstractEventLoop, pool: KernelPool):
+        self.index = index
+        self.loop = loop
+        self.pool = pool
+        self.km: AsyncKernelManager | None = None
+        self.kc: Any = None
+        self.busy_with: Future | None = None
+        self.interrupted = False
+        """Set when the pool interrupted the current task (it was not the task's own fault)."""
+        self.broken = False
+        """Set by a task that left the kernel in an unknown state; it is restarted before use."""
+        self.starting = False
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"reliability-kernel-{os.getpid()}-"))
+        self._log: Any = None
+
+    # -- lifecycle (owning thread) ---------------------------------------------------
+    def start(self) -> None:
+        self.starting = True
+        try:
+            self._start()
+        finally:
+            self.starting = False
+
+    def _start(self) -> None:
+        env = dict(os.environ)
+        env["RELIABILITY_KERNEL_POOL"] = "1"
+        env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+        # the kernel imports the same `reliability` as this process, wherever that is
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p
+        )
+        self.km = AsyncKernelManager(
+            kernel_name=KERNEL_NAME,
+            kernel_spec_manager=_ThisPythonKernelSpecManager(),
+            transport="ipc",  # local sockets: no TCP port, no plain-text-TCP warning
+            ip=str(self._workdir / "ipc"),
+            connection_file=str(self._workdir / "kernel.json"),
+        )
+        # The kernel process's own output (not the notebooks') goes to a log file rather
+        # than the terminal; its last line explains a kernel that fails to start.
+        self._log = open(self._workdir / "kernel.log", "wb")
+        self.loop.run_until_complete(
+            self.km.start_kernel(
+                extra_arguments=["--HistoryManager.hist_file=:memory:"],
+                env=env,
+                cwd=os.getcwd(),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=self._log,
+            )
+        )
+        if self.pool.unneeded():
+            raise RenderError("kernel no longer needed")
+        self.kc = self.km.client()
+        self.kc.allow_stdin = False
+        self.kc.start_channels(stdin=False, hb=False)  # liveness: the process itself
+        self.loop.run_until_complete(self._wait_for_ready(self.pool.startup_timeout))
+        self.run_code(_INIT_CODE % (tuple(self.pool.preload),), self.pool.startup_timeout)
+
+    async def _wait_for_ready(self, timeout: float) -> None:
+        """Like ``KernelClient.wait_for_ready`` without its 0.2 s wait for IOPub silence.
+
+        Ready means: a ``kernel_info`` request was answered on the shell channel and its
+        ``idle`` status arrived on IOPub (so IOPub is connected too). Earlier IOPub
+        messages are harmless: every reader filters by the request it made.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            msg_id = self.kc.kernel_info()
+            try:
+                await self._wait_for(self.kc.shell_channel, msg_id, "kernel_info_reply", 1.0)
+                await self._wait_for(self.kc.iopub_channel, msg_id, "status", 1.0)
+                return
+            except queue.Empty:
+                pass
+            if time.monotonic() > deadline:
+                raise RenderError(f"a kernel did not start in {timeout:.0f} s; {self.log_tail()}")
+
+    async def _wait_for(
+        self, channel: Any, msg_id: str, msg_type: str, timeout: float | None
+    ) -> dict:
+        """Read ``channel`` until the ``msg_type`` answer to ``msg_id`` (for a status: idle).
+
+        Raises ``queue.Empty`` after ``timeout`` seconds, RenderError as soon as the kernel
+        process is gone.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if wait <= 0:
+                raise queue.Empty
+            try:
+                msg = await channel.get_msg(timeout=wait)
+            except queue.Empty:
+                process = self.process
+                if process is None or process.poll() is not None:
+                    raise RenderError(f"the kernel died; {self.log_tail()}") from None
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id or msg["msg_type"] != msg_type:
+                continue
+            if msg_type != "status" or msg["content"].get("execution_state") == "idle":
+                return msg
+
+    def is_alive(self) -> bool:
+        return self.km is not None and self.loop.run_until_complete(self.km.is_alive())
+
+    def restart(self) -> None:
+        self.shutdown()
+        self.start()
+
+    def shutdown(self) -> None:
+        """Ask the kernel to exit, wait for it (killing it after a while), clean up."""
+        km, kc = self.km, self.kc
+        self.km = self.kc = None
+        try:
+            if kc is not None:
+                kc.stop_channels()
+            if km is not None and km.has_kernel:
+                self.loop.run_until_complete(self._shutdown(km))
+        finally:
+            if self._log is not None:
+                self._log.close()
+                self._log = None
+
+    async def _shutdown(self, km: AsyncKernelManager) -> None:
+        # By now every output of every notebook has been received and the kernel holds
+        # nothing worth saving, so it is killed (with its process group, i.e. anything a
+        # notebook started) instead of asked to exit: a shutdown request costs 0.2-0.4 s
+        # of interpreter teardown and, with ipykernel 7.4, now and then deadlocks between
+        # its control thread and its IOPub thread until a 10 s flush timeout.
+        process = getattr(km.provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            _signal(process, signal.SIGKILL)
+            deadline = time.monotonic() + KERNEL_EXIT_SECONDS
+            while process.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+        await km.shutdown_kernel(now=True)  # reaps it, removes its connection files
+
+    def close(self) -> None:
+        try:
+            self.shutdown()
+        finally:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    # -- from any thread -------------------------------------------------------------
+    @property
+    def process(self) -> subprocess.Popen | None:
+        return getattr(getattr(self.km, "provisioner", None), "process", None)
+
+    def send_signal(self, signum: int) -> None:
+        _signal(self.process, signum)
+
+    # -- tasks (owning thread) -------------------------------------------------------
+    def run_code(self, code: str, timeout: float | None = None) -> None:
+        """Run ``code`` silently (no history, no output); raise RenderError if it fails."""
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        try:
+            reply = self.loop.run_until_complete(
+                self._wait_for(self.kc.shell_channel, msg_id, "execute_reply", timeout)
+            )
+        except queue.Empty:
+            raise RenderError(f"the kernel did not answer in {timeout:.0f} s") from None
+        content = reply["content"]
+        if content.get("status") != "ok":
+            raise RenderError(
+                f"kernel set-up failed: {content.get('ename')}: {content.get('evalue')}"
+            )
+
+    def prepare(self, cwd: Path) -> None:
+        """Reset the user namespace (modules stay imported) and change into ``cwd``."""
+        if self.broken or not self.is_alive():
+            self.broken = False
+            self.restart()
+        self.run_code(_PREPARE_CODE % (str(cwd),), self.pool.startup_timeout)
+
+    def log_tail(self) -> str:
+        try:
+            text = (self._workdir / "kernel.log").read_text(errors="replace")
+        except OSError:
+            return "no kernel log"
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        return f"kernel log: {lines[-1]}" if lines else "kernel log is empty"
+
+
+class KernelPool:
+    """``size`` warm kernels, each owned by a worker thread that runs submitted tasks on it.
+
+    A context manager: entering starts the kernels in the background and returns at once;
+    leaving shuts them all down and waits for them, also on error or KeyboardInterrupt
+    (then running tasks are interrupted and queued ones cancelled first).
+    """
+
+    def __init__(
+        self,
+        size: int | None = None,
+        *,
+        preload: Sequence[str] = DEFAULT_PRELOAD,
+        startup_timeout: float = 60.0,
+        execution_timeout: float | None = None,
+    ):
+        self.size = max(1, size if size is not None else default_workers())
+        self.preload = tuple(preload)
+        self.startup_timeout = startup_timeout
+        self.execution_timeout = execution_timeout
+        """Seconds a single cell may run (None: no limit)."""
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._kernels: list[Kernel] = []
+        self._lock = threading.Lock()
+        self._started = False
+        self._stopping = False
+        self._queued = 0  # tasks submitted and not yet taken by a worker
+        self._settled = threading.Semaphore(0)  # one release per kernel started (or failed)
+        self._settled_count = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> KernelPool:
+        """Start the kernels in the background and return at once."""
+        if self._started:
+            return self
+        self._started = True
+        for index in range(self.size):
+            thread = threading.Thread(
+                target=self._worker, args=(index,), name=f"reliability-kernel-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def __enter__(self) -> KernelPool:
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(abort=exc_type is not None)
+
+    def shutdown(self) -> None:
+        """Accept no more tasks; each worker stops its kernel when the queue is empty.
+
+        Does not wait. A kernel still starting when no task is left for it is killed.
+        """
+        if self._stopping:
+            return
+        self._stopping = True
+        for _ in self._threads:
+            self._tasks.put(None)
+        self._kill_unneeded()
+
+    def unneeded(self) -> bool:
+        """True once the pool is shutting down and no task waits for a kernel."""
+        with self._lock:
+            return self._stopping and self._queued == 0
+
+    def _kill_unneeded(self) -> None:
+        if not self.unneeded():
+            return
+        with self._lock:
+            kernels = list(self._kernels)
+        for kernel in kernels:
+            if kernel.starting:
+                kernel.send_signal(signal.SIGKILL)
+
+    def close(self, abort: bool = False) -> None:
+        """Stop every kernel and wait for it; with ``abort``, cancel and interrupt work first."""
+        if not self._started:
+            return
+        try:
+            if abort:
+                self._cancel_queued()
+                self.interrupt()
+            self.shutdown()
+            for thread in self._threads:
+                thread.join(SHUTDOWN_GRACE_SECONDS if abort else None)
+        except BaseException:
+            self._kill_all()
+            raise
+        finally:
+            if any(thread.is_alive() for thread in self._threads):
+                self._kill_all()
+                for thread in self._threads:
+                    thread.join(5.0)
+
+    def _cancel_queued(self) -> None:
+        sentinels = 0
+        while True:
+            try:
+                item = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                sentinels += 1
+            else:
+                with self._lock:
+                    self._queued -= 1
+                item[1].cancel()
+        for _ in range(sentinels):
+            self._tasks.put(None)
+
+    def _kill_all(self) -> None:
+        with self._lock:
+            kernels = list(self._kernels)
+        for kernel in kernels:
+            kernel.send_signal(signal.SIGKILL)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until every kernel has started (or failed to); False on timeout."""
+        self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._settled_count < self.size:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self._settled.acquire(timeout=remaining):
+                return False
+            self._settled_count += 1
+        return True
+
+    def pids(self) -> list[int]:
+        """Process ids of the kernels that are running now."""
+        with self._lock:
+            kernels = list(self._kernels)
+        processes = [kernel.process for kernel in kernels]
+        return [p.pid for p in processes if p is not None and p.poll() is None]
+
+    def interrupt(self, futures: Iterable[Future] | None = None) -> None:
+        """Interrupt (SIGINT) the kernels running ``futures``, or every busy kernel."""
+        wanted = None if futures is None else {id(f) for f in futures}
+        with self._lock:
+            kernels = list(self._kernels)
+        for kernel in kernels:
+            busy = kernel.busy_with
+            if busy is not None and (wanted is None or id(busy) in wanted):
+                kernel.interrupted = True
+                kernel.send_signal(signal.SIGINT)
+
+    # -- work ------------------------------------------------------------------------
+    def submit(self, task: Callable[[Kernel], _T]) -> Future:
+        """Run ``task(kernel)`` on the next free kernel; return a Future of its result."""
+        if self._stopping:
+            raise RuntimeError("the kernel pool is shut down")
+        self.start()
+        future: Future = Future()
+        with self._lock:
+            self._queued += 1
+        self._tasks.put((task, future))
+        return future
+
+    def _worker(self, index: int) -> None:
+        # nbclient's synchronous API runs coroutines on this thread's loop; so must we
+        loop = ensure_event_loop()
+        kernel = Kernel(index, loop, self)
+        with self._lock:
+            self._kernels.append(kernel)
+        start_error: BaseException | None = None
+        try:
+            try:
+                kernel.start()
+            except RenderError as exc:
+                start_error = exc
+            except Exception as exc:
+                start_error = RenderError(
+                    f"a kernel did not start: {type(exc).__name__}: {exc}; {kernel.log_tail()}"
+                )
+            finally:
+                self._settled.release()
+            while True:
+                item = self._tasks.get()
+                if item is None:
+                    break
+                task, future = item
+                with self._lock:
+                    self._queued -= 1
+                self._kill_unneeded()
+                if not future.set_running_or_notify_cancel():
+                    continue
+                if start_error is not None:
+                    future.set_exception(start_error)
+                    continue
+                kernel.busy_with = future
+                kernel.interrupted = False
+                try:
+                    result = task(kernel)
+                except BaseException as exc:
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+                finally:
+                    kernel.busy_with = None
+        finally:
+            try:
+                kernel.close()
+            except Exception:  # pragma: no cover - best effort
+                log.debug("error while shutting a kernel down", exc_info=True)
+            finally:
+                loop.close()

@@ -1,0 +1,404 @@
+"""The rendering machinery: warm kernel pool, papermill engine, HTML export, atomic output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+import plotly.graph_objects as go
+import plotly.io as pio
+import psutil
+import pytest
+from browser import Browser
+from papermill.engines import papermill_engines
+
+from reliability.errors import RenderError
+from reliability.report import plotting
+from reliability.report.kernels import KernelPool
+from reliability.report.render import (
+    ENGINE_NAME,
+    NotebookJob,
+    PooledKernelEngine,
+    render_notebooks,
+)
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+PARAMETERS = NOTEBOOKS / "parameters.ipynb"
+CHARTS = NOTEBOOKS / "plotly_charts.ipynb"
+FAILING = NOTEBOOKS / "failing.ipynb"
+PLOTLYJS_SCRIPT = re.compile(r'<script[^>]*data-reliability="plotly.js"[^>]*>.*?</script>', re.S)
+MAX_REPORT_BYTES = 6_000_000
+
+
+def kernel_processes() -> set[int]:
+    """ipykernel processes started by this test process."""
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if any("ipykernel" in part for part in child.cmdline()):
+                found.add(child.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def body(html: str) -> str:
+    return html[html.index("<body") :]
+
+
+def without_plotlyjs(html: str) -> str:
+    return PLOTLYJS_SCRIPT.sub("", html)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with KernelPool(2) as pool:
+        assert pool.wait_ready(60)
+        yield pool
+    assert pool.pids() == []
+
+
+@pytest.fixture(scope="module")
+def report(pool, tmp_path_factory) -> Path:
+    out_dir = tmp_path_factory.mktemp("reports") / "2026-10"
+    jobs = [
+        NotebookJob(
+            PARAMETERS,
+            {"service": "checkout", "month": "2026-10", "objective": 0.999},
+            Path("index.html"),
+            "Fleet <October> & co",
+        ),
+        NotebookJob(CHARTS, {"service": "checkout"}, Path("services/checkout.html"), "Checkout"),
+        NotebookJob(
+            CHARTS, {"service": "search", "points": 7}, Path("services/search.html"), "Search"
+        ),
+    ]
+    files = {"metrics.json": json.dumps({"month": "2026-10"}), "data/blob.bin": b"\x00\x01"}
+    written = render_notebooks(jobs, out_dir, files=files, progress=False, pool=pool)
+    assert written == [
+        out_dir / "index.html",
+        out_dir / "services/checkout.html",
+        out_dir / "services/search.html",
+        out_dir / "metrics.json",
+        out_dir / "data/blob.bin",
+    ]
+    return out_dir
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with Browser() as browser:
+        yield browser
+
+
+# -- fast checks, no kernel ------------------------------------------------------------
+
+
+def test_engine_is_registered_with_papermill():
+    assert papermill_engines.get_engine(ENGINE_NAME) is PooledKernelEngine
+
+
+@pytest.mark.parametrize("bad", ["../index.html", "/tmp/index.html", "."])
+def test_output_paths_must_stay_inside_the_report(bad, tmp_path):
+    jobs = [NotebookJob(PARAMETERS, {}, Path(bad), "x")]
+    with pytest.raises(ValueError, match="relative path inside the report"):
+        render_notebooks(jobs, tmp_path / "out", progress=False)
+
+
+def test_two_jobs_cannot_write_the_same_file(tmp_path):
+    jobs = [NotebookJob(PARAMETERS, {}, Path("a.html"), "x")] * 2
+    with pytest.raises(ValueError, match=r"two jobs write a\.html"):
+        render_notebooks(jobs, tmp_path / "out", progress=False)
+
+
+def test_parameters_must_be_plain_values(tmp_path):
+    jobs = [NotebookJob(PARAMETERS, {"service": object()}, Path("a.html"), "x")]
+    with pytest.raises(TypeError, match="parameter 'service'"):
+        render_notebooks(jobs, tmp_path / "out", progress=False)
+
+
+def test_only_extra_files_need_no_kernel(tmp_path):
+    written = render_notebooks([], tmp_path / "out", files={"a/b.txt": "x"}, progress=False)
+    assert written == [tmp_path / "out" / "a/b.txt"]
+    assert (tmp_path / "out" / "a/b.txt").read_text() == "x"
+    assert kernel_processes() == set()
+
+
+def test_renderer_emits_a_div_without_plotlyjs_or_cdn():
+    plotting.setup_notebook_plotting()
+    assert pio.renderers.default == plotting.RENDERER_NAME
+    assert pio.templates.default == plotting.TEMPLATE_NAME
+    figure = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    bundle = pio.renderers[plotting.RENDERER_NAME].to_mimebundle(figure.to_dict())
+    html = bundle["text/html"]
+    assert 'class="plotly-graph-div"' in html
+    assert "Plotly.newPlot" in html
+    assert "<script src" not in html
+    assert "mathjax" not in html.lower()
+    assert len(html) < 20_000  # no plotly.js in it
+    assert bundle["application/vnd.plotly.v1+json"]["data"][0]["y"] == [3, 4]
+
+
+def test_template_uses_a_colour_blind_safe_palette():
+    template = pio.templates[plotting.TEMPLATE_NAME]
+    assert list(template.layout.colorway) == list(plotting.COLORWAY)
+    assert plotting.COLORWAY[0] == "#0072B2"
+
+
+# -- rendering -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_extra_files_are_written(report):
+    assert json.loads((report / "metrics.json").read_text()) == {"month": "2026-10"}
+    assert (report / "data/blob.bin").read_bytes() == b"\x00\x01"
+
+
+@pytest.mark.slow
+def test_parameters_are_injected(report):
+    html = (report / "index.html").read_text()
+    assert "Service <strong>checkout</strong> for month 2026-10, objective 0.999" in html
+    search = (report / "services/search.html").read_text()
+    assert "SLI of search (7 days)" in search
+    assert "SLI of checkout (5 days)" in (report / "services/checkout.html").read_text()
+
+
+@pytest.mark.slow
+def test_notebooks_run_in_their_own_folder(report):
+    assert f"cwd={NOTEBOOKS}" in (report / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_html_has_no_code_prompts_or_streams(report):
+    html = body((report / "index.html").read_text())
+    assert "function-output-visible" in html  # outputs are kept
+    for hidden in (
+        "def secret_function",
+        'service = "default"',  # the parameters cell
+        "injected-parameters",
+        "jp-CodeMirrorEditor",
+        "jp-InputPrompt",
+        "jp-OutputPrompt",
+        "In&nbsp;[",
+        "stdout-line-should-not-appear",
+        "stderr-line-should-not-appear",
+        "warning-should-not-appear",
+    ):
+        assert hidden not in html, hidden
+
+
+@pytest.mark.slow
+def test_html_head(report):
+    html = (report / "index.html").read_text()
+    assert "<title>Fleet &lt;October&gt; &amp; co</title>" in html
+    assert "@media print" in html
+    assert "break-inside: avoid" in html
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["index.html", "services/checkout.html", "services/search.html"])
+def test_html_references_nothing_remote(report, page):
+    html = without_plotlyjs((report / page).read_text())
+    lowered = html.lower()
+    for needle in ("require.js", "requirejs", "require.min.js", "mathjax", "cdn", "@import"):
+        assert needle not in lowered, needle
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", html)
+
+
+@pytest.mark.slow
+def test_plotlyjs_is_inlined_exactly_once_per_page_with_charts(report):
+    for page in ("services/checkout.html", "services/search.html"):
+        html = (report / page).read_text()
+        assert html.count('data-reliability="plotly.js"') == 1
+        assert len(re.findall(r"\* plotly\.js v\d", html)) == 1
+        assert html.count('class="plotly-graph-div"') == 2
+        assert (report / page).stat().st_size < MAX_REPORT_BYTES
+    index = (report / "index.html").read_text()
+    assert "plotly.js v" not in index  # no chart, no library
+    assert (report / "index.html").stat().st_size < 500_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["index.html", "services/checkout.html", "services/search.html"])
+def test_pages_open_cleanly_in_chromium(report, browser, page, tmp_path):
+    result = browser.check_page(report / page, screenshot=tmp_path / "page.png")
+    assert result.console_errors == []
+    assert result.page_errors == []
+    assert result.external_requests == []
+    assert result.dialogs == []
+    assert result.charts_without_svg == 0
+    assert result.chart_count == (0 if page == "index.html" else 2)
+    assert (tmp_path / "page.png").stat().st_size > 0
+    if page == "index.html":
+        assert "Service checkout for month 2026-10" in result.text
+        assert "stdout-line-should-not-appear" not in result.text
+        assert result.title == "Fleet <October> & co"
+
+
+@pytest.mark.slow
+def test_browser_check_sees_external_requests_and_dialogs(browser, tmp_path):
+    page = tmp_path / "bad.html"
+    page.write_text(
+        "<html><body><img src='https://example.invalid/x.png'>"
+        "<script>alert('injected'); undefinedFunction();</script></body></html>"
+    )
+    result = browser.check_page(page)
+    assert result.external_requests == ["https://example.invalid/x.png"]
+    assert result.dialogs == ["alert: injected"]
+    assert any("undefinedFunction" in error for error in result.page_errors)
+
+
+@pytest.mark.slow
+def test_no_variable_leaks_between_notebooks_on_a_kernel(pool, tmp_path):
+    # three notebooks on two kernels: at least one kernel runs two of them
+    jobs = [
+        NotebookJob(PARAMETERS, {"service": f"s{i}"}, Path(f"p{i}.html"), f"p{i}") for i in range(3)
+    ]
+    for path in render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool):
+        assert "leaked=False" in path.read_text()
+
+
+@pytest.mark.slow
+def test_papermill_execute_notebook_can_use_the_engine(pool, tmp_path):
+    output = tmp_path / "executed.ipynb"
+
+    def run(kernel):
+        kernel.prepare(NOTEBOOKS)
+        return papermill.execute_notebook(
+            str(PARAMETERS),
+            str(output),
+            parameters={"service": "via-papermill"},
+            engine_name=ENGINE_NAME,
+            kernel_name="python3",
+            progress_bar=False,
+            kernel=kernel,
+        )
+
+    nb = pool.submit(run).result(timeout=120)
+    tags = [cell.metadata.get("tags", []) for cell in nb.cells]
+    assert tags.index(["injected-parameters"]) == tags.index(["parameters"]) + 1
+    assert 'service = "via-papermill"' in nb.cells[tags.index(["injected-parameters"])].source
+    assert output.exists()
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_leaves_the_previous_report_intact(report, pool, tmp_path):
+    reports = tmp_path / "reports"
+    out_dir = reports / "2026-10"
+    render_notebooks(
+        [NotebookJob(PARAMETERS, {"service": "old"}, Path("index.html"), "Old")],
+        out_dir,
+        files={"metrics.json": "{}"},
+        progress=False,
+        pool=pool,
+    )
+    before = tree_bytes(out_dir)
+    jobs = [
+        NotebookJob(PARAMETERS, {"service": "new"}, Path("index.html"), "New"),
+        NotebookJob(FAILING, {"service": "broken"}, Path("services/broken.html"), "Broken"),
+        NotebookJob(CHARTS, {"service": "new"}, Path("services/new.html"), "New"),
+    ]
+    with pytest.raises(RenderError) as caught:
+        render_notebooks(jobs, out_dir, files={"metrics.json": "[]"}, progress=False, pool=pool)
+    message = str(caught.value)
+    saved = reports / ".failed" / "2026-10" / "services" / "broken.ipynb"
+    assert "\n" not in message
+    assert message.startswith("notebook failing.ipynb (service='broken') failed at cell 1 ")
+    assert '"value = 41"' in message
+    assert "ValueError: boom for broken: value was 41" in message
+    assert str(saved) in message
+    assert caught.value.exit_code == 1
+
+    assert tree_bytes(out_dir) == before  # byte for byte
+    assert sorted(p.name for p in reports.iterdir()) == [".failed", "2026-10"]  # no temp dirs
+    assert [p.name for p in saved.parent.parent.rglob("*.ipynb")] == ["broken.ipynb"]
+
+    nb = nbformat.read(saved, as_version=4)
+    tags = [cell.metadata.get("tags", []) for cell in nb.cells]
+    injected = tags.index(["injected-parameters"])
+    assert tags[injected - 1] == ["parameters"]
+    assert 'service = "broken"' in nb.cells[injected].source
+    errors = [o for cell in nb.cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert [e.ename for e in errors] == ["ValueError"]
+
+    # the pool is still usable, and a successful run clears the stale debug notebook
+    render_notebooks(jobs[:1], out_dir, progress=False, pool=pool)
+    assert "Service <strong>new</strong>" in (out_dir / "index.html").read_text()
+    assert not (reports / ".failed").exists()
+
+
+@pytest.mark.slow
+def test_unknown_parameters_are_reported(pool, tmp_path, caplog):
+    jobs = [NotebookJob(PARAMETERS, {"servce": "typo"}, Path("a.html"), "a")]
+    render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)
+    assert "parameters.ipynb: parameters not in its parameters cell: ['servce']" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_dead_kernel_is_reported_and_replaced(pool, tmp_path):
+    dying = nbformat.v4.new_notebook()
+    dying.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    dying.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("import os\nos._exit(3)"),
+    ]
+    nbformat.write(dying, tmp_path / "dying.ipynb")
+    jobs = [NotebookJob(tmp_path / "dying.ipynb", {}, Path("dying.html"), "dying")]
+    with pytest.raises(
+        RenderError, match=r'dying\.ipynb failed at cell 1 "import os": DeadKernelError'
+    ):
+        render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)
+    # every kernel of the pool still works (the dead one is restarted on its next task)
+    jobs = [NotebookJob(PARAMETERS, {}, Path(f"{i}.html"), "ok") for i in range(3)]
+    assert len(render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)) == 3
+
+
+@pytest.mark.slow
+def test_own_pool_leaves_no_kernel_behind(tmp_path, pool):
+    ours = set(pool.pids())
+    jobs = [
+        NotebookJob(PARAMETERS, {}, Path("a.html"), "a"),
+        NotebookJob(FAILING, {}, Path("b.html"), "b"),
+    ]
+    with pytest.raises(RenderError, match=r"failing\.ipynb"):
+        render_notebooks(jobs, tmp_path / "out", workers=2, progress=False)
+    assert kernel_processes() - ours == set()
+    assert not (tmp_path / "out").exists()
+
+    written = render_notebooks(jobs[:1], tmp_path / "out", workers=2, progress=False)
+    assert [p.name for p in written] == ["a.html"]
+    assert kernel_processes() - ours == set()
+
+
+@pytest.mark.slow
+def test_keyboard_interrupt_stops_every_kernel(tmp_path, pool):
+    ours = set(pool.pids())
+    slow = nbformat.v4.new_notebook()
+    slow.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    slow.cells = [nbformat.v4.new_code_cell("import time\ntime.sleep(120)")]
+    nbformat.write(slow, tmp_path / "slow.ipynb")
+    jobs = [NotebookJob(tmp_path / "slow.ipynb", {}, Path(f"{i}.html"), "slow") for i in range(3)]
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            render_notebooks(jobs, tmp_path / "out", workers=2, progress=False)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 30
+    assert kernel_processes() - ours == set()
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["slow.ipynb"]
