@@ -130,24 +130,32 @@ def cmd_sample(args: argparse.Namespace, log: Log) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, log: Log) -> int:
-    """Load the config and every source for a month and list every problem found."""
-    from reliability.sources import ROLES, load_frames
+    """Load the config and every source for a month; list every problem, or what was found."""
+    from reliability.compute import compute_month
+    from reliability.sources import load_frames
 
     config = _config(args.config)
     month = _month(args.month, config)
     frames = load_frames(config, [month])
+    result = compute_month(config, frames, month)
     found = {
         "metrics": frames.sli,
         "incidents": frames.incidents,
         "deployments": frames.deployments,
         "worklog": frames.worklog,
     }
-    for role in ROLES:
-        frame = found[role]
-        rows = "not configured" if frame is None else f"{len(frame):,} rows"
-        print(f"{role}: {rows}")
-    for note in frames.notes:
-        print(f"note: {note}")
+    for role, frame in found.items():
+        print(f"{role}: {'not configured' if frame is None else f'{len(frame):,} rows'}")
+    if result.slos is not None:
+        without = result.slos.loc[result.slos["status"] == "no_data"]
+        print(f"SLOs with data in {month}: {len(result.slos) - len(without)} of {len(result.slos)}")
+        for row in without.itertuples():
+            print(f"  no data: {row.service} / {row.slo}")
+    quality = result.data_quality
+    if quality is not None:
+        for row in quality.itertuples():
+            effect = f": {row.effect}" if row.effect else ""
+            print(f"finding: {row.finding} ({row.count}){effect}")
     log.info(f"validated {month}: no problems found in {log.elapsed():.1f} s", month=month.label)
     return 0
 

@@ -342,3 +342,42 @@ def test_command_line_process_exit_code_and_no_traceback(workspace):
     assert "Traceback" not in result.stderr
     assert "row 3: column good: good (101) exceeds total (100)" in result.stderr
     assert result.stdout == ""
+
+
+def test_validate_lists_every_problem_of_a_broken_config_in_one_run(workspace, capsys):
+    broken = (
+        CONFIG.replace("objective: 0.99}", "objective: 1.5, budgeting: timeslice}")
+        .replace("timezone: UTC", "timezone: Mars/Olympus")
+        .replace("team: payments", "team: ''")
+    )
+    (workspace / "reliability.yaml").write_text(broken)
+    code = main(["validate", "--config", str(workspace / "reliability.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "timezone: unknown time zone 'Mars/Olympus'" in err
+    assert "services[0].team: string should have at least 1 character" in err
+    assert "services[0].slos[0].objective: must be between 0 and 1" in err
+    assert "services[0].slos[0].budgeting: input should be" in err
+
+
+def test_validate_lists_every_problem_of_every_input_in_one_run(workspace, capsys):
+    replace_line(workspace, "sli.csv", 2, "2026-10-01T00:00:00Z,checkout,availability,101,100")
+    replace_line(workspace, "deployments.csv", 2, "D-1,checkout,not-a-time,failed,")
+    (workspace / "worklog.csv").write_text("")
+    config = workspace / "reliability.yaml"
+    code = main(["validate", "--config", str(config), "--month", "2026-10"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "sli.csv: row 2: column good: good (101) exceeds total (100)" in err
+    assert "deployments.csv: row 2: column deployed_at: not an ISO 8601 timestamp" in err
+    assert "worklog.csv: empty file" in err
+
+
+def test_validate_summarises_a_good_config(workspace, capsys):
+    code = main(["validate", "--config", str(workspace / "reliability.yaml"), "--month", "2026-10"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "metrics: 3 rows" in out
+    assert "incidents: 2 rows" in out
+    assert "finding: Incidents without acknowledgement (1)" in out
+    assert "finding: Incidents without resolution (1)" in out
