@@ -32,7 +32,7 @@ SENTINELS = (PD_SENTINEL, GH_SENTINEL, "Zq9X", "Wk4J")
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "compute-json": lambda folder: ["compute", "--format", "json"],
     "compute-json-logs": lambda folder: ["--log-format", "json", "compute", "--format", "json"],
-    # "report": lambda folder: ["report", "--out", str(folder / "reports")],
+    "report": lambda folder: ["report", "--out", str(folder / "reports")],
 }
 SCENARIOS = ["ok", "pagerduty-401", "pagerduty-500-echo", "github-401", "github-500-echo"]
 
@@ -132,6 +132,8 @@ def test_tokens_appear_in_no_output_log_or_file(
 
     out, err = capsys.readouterr()
     assert code == (0 if scenario == "ok" else 1), err
+    if command == "report" and scenario == "ok":  # the rendered pages are searched too
+        assert (tmp_path / "reports" / "2026-10" / "index.html").is_file()
     texts = {"stdout": out, "stderr": err, "logs": caplog.text}
     for path in tmp_path.rglob("*"):
         if path.is_file() and path != config:
