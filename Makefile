@@ -43,6 +43,7 @@ format: $(STAMP)
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/bench_slo.py
 	$(BIN)/python bench/bench_render.py
+	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_prometheus.py
 
 clean:

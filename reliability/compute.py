@@ -58,9 +58,17 @@ def worklog_in_period(worklog: pd.DataFrame | None, period: Month) -> pd.DataFra
 
 
 def compute_month(
-    config: Config, frames: Frames, period: Month, now: pd.Timestamp | None = None
+    config: Config,
+    frames: Frames,
+    period: Month,
+    now: pd.Timestamp | None = None,
+    detail: bool = True,
 ) -> MonthlyMetrics:
-    """All metrics of ``period``; ``now`` (default: the clock) marks a month still in progress."""
+    """All metrics of ``period``; ``now`` (default: the clock) marks a month still in progress.
+
+    ``detail=False`` computes only what a trend needs: no alert replay, budget attribution,
+    coverage or bootstrap intervals (the report's earlier months).
+    """
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     in_progress = period.start <= now < period.end
     result = MonthlyMetrics(period=period, in_progress=in_progress)
@@ -70,19 +78,24 @@ def compute_month(
 
     if frames.sli is not None and config.services:
         grid = slo.build_grid(frames.sli, config.slo_table(), period)
-        report = slo.slo_report(grid, period, now=now if in_progress else None)
+        report = slo.slo_report(
+            grid, period, now=now if in_progress else None, replay_alerts=detail
+        )
         result.slos, result.burndown, result.alerts = report.table, report.burndown, report.alerts
-        if month_incidents is not None:
+        if month_incidents is not None and detail:
             pairs, per_slo = slo.budget_attribution(grid, report, month_incidents, period.end)
             result.attribution = pairs
             result.slos = result.slos.merge(per_slo, on=["service", "slo"], how="left")
-        result.coverage = quality.sli_coverage(grid, until=now if in_progress else None)
+        if detail:
+            result.coverage = quality.sli_coverage(grid, until=now if in_progress else None)
     else:
         result.missing_inputs.append("metrics")
 
     if month_incidents is not None:
         result.incidents = incidents.incident_durations(month_incidents)
-        result.response = incidents.response_summary(month_incidents, config.severities)
+        result.response = incidents.response_summary(
+            month_incidents, config.severities, confidence=detail
+        )
         service_teams = {s.name: s.team for s in config.services}
         result.oncall = oncall.oncall_load(
             month_incidents,

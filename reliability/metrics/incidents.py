@@ -112,12 +112,15 @@ def _median_ci(values: np.ndarray, seed: int) -> tuple[float | None, float | Non
     return float(low), float(high)
 
 
-def duration_stats(minutes: pd.Series, *, seed: int = 0) -> DurationStats:
-    """n, median, p90, mean and a bootstrap CI of the median of durations, NaN dropped."""
+def duration_stats(minutes: pd.Series, *, seed: int = 0, confidence: bool = True) -> DurationStats:
+    """n, median, p90, mean and a bootstrap CI of the median of durations, NaN dropped.
+
+    ``confidence=False`` skips the bootstrap (the CI is then ``None``), for trend figures.
+    """
     values = pd.Series(minutes, dtype="float64").dropna()
     if values.empty:
         return DurationStats(0, None, None, None, None, None)
-    ci_low, ci_high = _median_ci(values.to_numpy(), seed)
+    ci_low, ci_high = _median_ci(values.to_numpy(), seed) if confidence else (None, None)
     return DurationStats(
         n=int(values.size),
         median=float(values.median()),
@@ -143,12 +146,17 @@ def severity_order(labels: pd.Series | list[str], severities: list[str] | None) 
     return sorted(present + absent, key=lambda s: (rank.get(s.strip().casefold(), len(rank)), s))
 
 
-def _group_table(durations: pd.DataFrame, key: str, order: list[str], seed: int) -> pd.DataFrame:
+def _group_table(
+    durations: pd.DataFrame, key: str, order: list[str], seed: int, confidence: bool = True
+) -> pd.DataFrame:
     """Per value of ``key``: counts, MTTA and MTTR figures, and the MTTR median's CI."""
     groups = durations[key].astype("string")
     tta = durations["tta_minutes"].groupby(groups, sort=False)
     ttr = durations["ttr_minutes"].groupby(groups, sort=False)
-    ci = ttr.agg(lambda s: _median_ci(s.dropna().to_numpy(dtype=float), seed))
+    if confidence:
+        ci = ttr.agg(lambda s: _median_ci(s.dropna().to_numpy(dtype=float), seed))
+    else:
+        ci = ttr.agg(lambda s: (None, None))
     table = pd.DataFrame(
         {
             "count": tta.size(),
@@ -174,23 +182,32 @@ def _group_table(durations: pd.DataFrame, key: str, order: list[str], seed: int)
 
 
 def response_summary(
-    incidents: pd.DataFrame, severities: list[str] | None = None, *, seed: int = 0
+    incidents: pd.DataFrame,
+    severities: list[str] | None = None,
+    *,
+    seed: int = 0,
+    confidence: bool = True,
 ) -> ResponseSummary:
     """MTTA and MTTR overall, per severity (configured order) and per service (alphabetical).
 
     Configured severities with no incident in the period appear with a count of 0.
+    ``confidence=False`` leaves out the bootstrap intervals (trend months need none).
     """
     durations = incident_durations(incidents)
     services = sorted(pd.unique(durations["service"].astype("string")).tolist())
     return ResponseSummary(
         count=len(durations),
         unresolved=int(durations["resolved_at"].isna().sum()),
-        mtta=duration_stats(durations["tta_minutes"], seed=seed),
-        mttr=duration_stats(durations["ttr_minutes"], seed=seed),
+        mtta=duration_stats(durations["tta_minutes"], seed=seed, confidence=confidence),
+        mttr=duration_stats(durations["ttr_minutes"], seed=seed, confidence=confidence),
         by_severity=_group_table(
-            durations, "severity", severity_order(durations["severity"], severities), seed
+            durations,
+            "severity",
+            severity_order(durations["severity"], severities),
+            seed,
+            confidence,
         ),
-        by_service=_group_table(durations, "service", services, seed),
+        by_service=_group_table(durations, "service", services, seed, confidence),
     )
 
 

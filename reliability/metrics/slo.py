@@ -258,12 +258,15 @@ class SLOReport:
     """Replayed alert episodes: service, slo, severity, start, end, minutes."""
 
 
-def slo_report(grid: SLIGrid, period: Month, now: pd.Timestamp | None = None) -> SLOReport:
+def slo_report(
+    grid: SLIGrid, period: Month, now: pd.Timestamp | None = None, replay_alerts: bool = True
+) -> SLOReport:
     """All SLO numbers for ``period``; ``now`` inside the period marks a month in progress.
 
     For a month in progress the budget is projected from the events so far
     (``n_so_far / elapsed_fraction``) and the day the budget runs out at the current pace is
-    given; for a finished month, the day it ran out, if it did.
+    given; for a finished month, the day it ran out, if it did. ``replay_alerts=False``
+    skips the alert replay (the alert counts are then 0 and the episode list empty).
     """
     slos = grid.slos
     rows = len(slos)
@@ -282,6 +285,8 @@ def slo_report(grid: SLIGrid, period: Month, now: pd.Timestamp | None = None) ->
         sums["badness"][chunk] = badness.sum(axis=1)
         sums["weight"][chunk] = weight.sum(axis=1)
         daily_badness[chunk] = np.add.reduceat(badness, edges, axis=1)
+        if not replay_alerts:
+            continue
         firing = alert_firing(total - good, total, objectives[chunk], period.duration)
         for severity, fired in firing.items():
             row, first, after = _episodes(fired)

@@ -44,10 +44,15 @@ def build_report(
     workers: int = 2,
     progress: bool = False,
     history_months: int = HISTORY_MONTHS,
+    with_services: bool = True,
 ) -> BuiltReport:
-    """Render ``out_root/YYYY-MM/``: the fleet report, one page per service, metrics.json."""
+    """Render ``out_root/YYYY-MM/``: the fleet report, one page per service, metrics.json.
+
+    ``with_services=False`` renders the fleet page alone (its service links then dangle).
+    """
     label = config_path or "built-in sample organisation"
-    with KernelPool(workers, preload=KERNEL_PRELOAD) as pool:
+    pages = 1 + (len(config.services) if with_services else 0)
+    with KernelPool(min(workers, pages), preload=KERNEL_PRELOAD) as pool:
         frames = load_frames(config, month.history(history_months))
         data = compute_report_data(config, month, frames, history_months, config_label=label)
         check_has_data(data)
@@ -70,7 +75,7 @@ def build_report(
                     output_html=Path("services") / service_page(name),
                     title=f"{name}: reliability {month.label}",
                 )
-                for name in data.service_names()
+                for name in (data.service_names() if with_services else [])
             ]
             metrics = json.dumps(to_json(data.current), indent=2) + "\n"
             out_dir = Path(out_root) / month.label

@@ -61,7 +61,8 @@ def compute_report_data(
 ) -> ReportData:
     """Metrics for ``month`` and the ``history_months - 1`` months before it, from ``frames``."""
     months = month.history(history_months)
-    history = [compute_month(config, frames, m, now=now) for m in months]
+    # Earlier months feed the trends only: no alert replay, attribution or intervals there.
+    history = [compute_month(config, frames, m, now=now, detail=m == month) for m in months]
     current = history[-1]
     return ReportData(
         config=config,

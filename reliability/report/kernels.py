@@ -18,6 +18,7 @@ a notebook patched) is not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -205,6 +206,12 @@ class Kernel:
                 stderr=self._log,
             )
         )
+        if self.index > 0 and self.pool.nice_extra_kernels:
+            # Extra kernels only help once they are up; lower their CPU priority so that
+            # their start-up does not slow down the first kernel and this process on a
+            # busy machine (an idle core still runs them at full speed).
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, self.km.provisioner.process.pid, 10)
         if self.pool.unneeded():
             raise RenderError("kernel no longer needed")
         self.kc = self.km.client()
@@ -225,12 +232,13 @@ class Kernel:
             msg_id = self.kc.kernel_info()
             try:
                 await self._wait_for(self.kc.shell_channel, msg_id, "kernel_info_reply", 1.0)
-                await self._wait_for(self.kc.iopub_channel, msg_id, "status", 1.0)
+                # IOPub may still be subscribing (then the status is lost): ask again soon
+                await self._wait_for(self.kc.iopub_channel, msg_id, "status", 0.1)
                 return
             except queue.Empty:
                 pass
             if time.monotonic() > deadline:
-                raise RenderError(f"a kernel did not start in {timeout:.0f} s; {self.log_tail()}")
+                raise RenderError(f"no answer within {timeout:g} s")
 
     async def _wait_for(
         self, channel: Any, msg_id: str, msg_type: str, timeout: float | None
@@ -315,7 +323,7 @@ class Kernel:
                 self._wait_for(self.kc.shell_channel, msg_id, "execute_reply", timeout)
             )
         except queue.Empty:
-            raise RenderError(f"the kernel did not answer in {timeout:.0f} s") from None
+            raise RenderError(f"the kernel did not answer within {timeout:g} s") from None
         content = reply["content"]
         if content.get("status") != "ok":
             raise RenderError(
@@ -359,6 +367,7 @@ class KernelPool:
         self.startup_timeout = startup_timeout
         self.execution_timeout = execution_timeout
         """Seconds a single cell may run (None: no limit)."""
+        self.nice_extra_kernels = True
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._kernels: list[Kernel] = []
@@ -366,6 +375,7 @@ class KernelPool:
         self._started = False
         self._stopping = False
         self._queued = 0  # tasks submitted and not yet taken by a worker
+        self._failed = 0  # kernels that did not start
         self._settled = threading.Semaphore(0)  # one release per kernel started (or failed)
         self._settled_count = 0
 
@@ -508,14 +518,22 @@ class KernelPool:
         try:
             try:
                 kernel.start()
-            except RenderError as exc:
-                start_error = exc
             except Exception as exc:
-                start_error = RenderError(
-                    f"a kernel did not start: {type(exc).__name__}: {exc}; {kernel.log_tail()}"
-                )
+                detail = str(exc)
+                if not isinstance(exc, RenderError):
+                    detail = f"{type(exc).__name__}: {detail}"
+                if "kernel log" not in detail:
+                    detail += f"; {kernel.log_tail()}"
+                start_error = RenderError(f"a kernel did not start: {detail}")
             finally:
                 self._settled.release()
+            if start_error is not None:
+                with self._lock:
+                    self._failed += 1
+                    last = self._failed == self.size
+                if not last:
+                    return  # leave the tasks to the kernels that did start
+                log.debug("no kernel of the pool started: %s", start_error)
             while True:
                 item = self._tasks.get()
                 if item is None:

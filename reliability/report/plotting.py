@@ -148,9 +148,13 @@ def setup_notebook_plotting() -> None:
 
 def warm_up() -> None:
     """Import and exercise plotly's validators and serialisers once (used by the kernel pool)."""
+    from plotly.subplots import make_subplots
+
     register()
-    figure = go.Figure(go.Scatter(x=[0, 1], y=[0, 1]), layout={"template": TEMPLATE_NAME})
-    figure.add_bar(x=["a"], y=[1])
+    figure = make_subplots(rows=1, cols=2)
+    figure.update_layout(template=TEMPLATE_NAME)
+    figure.add_scatter(x=[0, 1], y=[0, 1], row=1, col=1)
+    figure.add_bar(x=["a"], y=[1], row=1, col=2)
     ReportRenderer().to_mimebundle(figure.to_dict())
 
 
