@@ -366,6 +366,15 @@ def test_a_dead_kernel_is_reported_and_replaced(pool, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_kernel_that_cannot_start_is_a_render_error(tmp_path):
+    jobs = [NotebookJob(PARAMETERS, {}, Path("a.html"), "a")]
+    with KernelPool(1, startup_timeout=0.001) as broken:
+        with pytest.raises(RenderError, match="a kernel did not start"):
+            render_notebooks(jobs, tmp_path / "out", progress=False, pool=broken)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
 def test_own_pool_leaves_no_kernel_behind(tmp_path, pool):
     ours = set(pool.pids())
     jobs = [

@@ -134,9 +134,10 @@ def burndown(
     figure.update_xaxes(tickformat="%d %b", nticks=4)
     figure.update_annotations(font_size=11)
     figure.update_layout(
-        height=max(260, 190 * rows + 80),
+        height=max(300, 190 * rows + 110),
         title="Error budget consumed through the month (dotted: spending evenly)",
-        margin={"t": 90},
+        margin={"t": 80, "b": 70},
+        legend={"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0},
     )
     return figure
 
