@@ -148,18 +148,19 @@ class Session(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def session(
-    *,
-    headers: Mapping[str, str] | None = None,
+def mount_retries(
+    target: requests.Session,
     policy: RetryPolicy | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    traffic: Traffic | None = None,
-) -> Session:
-    """A session that retries connection errors, timeouts, 429 and 5xx with backoff.
+    *,
+    methods: Sequence[str] = ("GET", "HEAD", "OPTIONS"),
+    pool_size: int = 10,
+) -> requests.Session:
+    """Make ``target`` retry connection errors, timeouts, 429 and 5xx with backoff.
 
-    ``Retry-After`` is honoured (up to ``MAX_RETRY_AFTER`` seconds); after the last retry the
-    final response is returned (not raised), so ``decode_json`` can name its status. The policy
-    defaults to ``DEFAULT_POLICY``, looked up at call time.
+    ``Retry-After`` is honoured (up to the policy's ``max_retry_after`` seconds); after the
+    last retry the final response is returned (not raised), so ``decode_json`` can name its
+    status. ``methods`` lists the methods retried (add ``POST`` only for idempotent queries).
+    The policy defaults to ``DEFAULT_POLICY``, looked up at call time.
     """
     policy = policy if policy is not None else DEFAULT_POLICY
     retry_class = type("_Retry", (_Retry,), {"max_wait": policy.max_retry_after})
@@ -172,15 +173,27 @@ def session(
         backoff_factor=policy.backoff_factor,
         backoff_max=policy.backoff_max,
         status_forcelist=policy.statuses,
-        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+        allowed_methods=frozenset(methods),
         respect_retry_after_header=True,
         raise_on_status=False,
     )
+    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=pool_size)
+    target.mount("https://", adapter)
+    target.mount("http://", adapter)
+    target.headers["User-Agent"] = "reliability-report"
+    return target
+
+
+def session(
+    *,
+    headers: Mapping[str, str] | None = None,
+    policy: RetryPolicy | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    traffic: Traffic | None = None,
+) -> Session:
+    """A ``Session`` (default timeout, traffic counter) with the retries of ``mount_retries``."""
     result = Session(timeout=timeout, traffic=traffic)
-    adapter = HTTPAdapter(max_retries=retry)
-    result.mount("https://", adapter)
-    result.mount("http://", adapter)
-    result.headers["User-Agent"] = "reliability-report"
+    mount_retries(result, policy)
     if headers:
         result.headers.update(headers)
     return result

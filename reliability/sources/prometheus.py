@@ -30,18 +30,16 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util import Retry
 
 from reliability import frames
 from reliability.config import SLO, Config, Indicator, Source, parse_duration
 from reliability.errors import InputError, Problem, SourceError
 from reliability.period import Month
-from reliability.sources import Loaded
+from reliability.sources import Loaded, http
 
 MAX_POINTS = 11_000
 """Prometheus refuses a range query of more than 11,000 points per series."""
-RETRY_STATUSES = (429, 500, 502, 503, 504)
+RETRY_STATUSES = http.RETRY_STATUSES
 """Answers that are retried (with backoff, honouring ``Retry-After``)."""
 MAX_RETRY_AFTER = 60.0
 """Longest wait, in seconds, that a server's ``Retry-After`` may ask for between attempts."""
@@ -270,37 +268,24 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
 
 
-class _Retry(Retry):
-    """urllib3's ``Retry``, with a server's ``Retry-After`` capped at ``MAX_RETRY_AFTER``."""
-
-    def get_retry_after(self, response: Any) -> float | None:
-        seconds = super().get_retry_after(response)
-        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
-
-
 def make_session(
     options: Options, token: str | None, session: requests.Session | None = None
 ) -> requests.Session:
     """A session (``session`` or a new one) that retries connection errors, timeouts, 429, 5xx.
 
-    Backoff between attempts grows as ``backoff * 2 ** n`` seconds; ``Retry-After`` is honoured.
+    Backoff between attempts grows as ``backoff * 2 ** n`` seconds; ``Retry-After`` is honoured
+    up to ``MAX_RETRY_AFTER``. Range queries are read-only, so their POSTs are retried too.
     """
-    retry = _Retry(
-        total=options.retries,
-        connect=options.retries,
-        read=options.retries,
-        status=options.retries,
-        other=0,
+    policy = http.RetryPolicy(
+        attempts=options.retries,
         backoff_factor=options.backoff,
-        status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"GET", "POST"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
+        statuses=RETRY_STATUSES,
+        max_retry_after=MAX_RETRY_AFTER,
     )
     session = session if session is not None else requests.Session()
-    adapter = HTTPAdapter(max_retries=retry, pool_maxsize=max(options.concurrency, 4))
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    http.mount_retries(
+        session, policy, methods=("GET", "POST"), pool_size=max(options.concurrency, 4)
+    )
     session.headers.update(options.headers)
     if token is not None:
         session.headers["Authorization"] = f"Bearer {token}"
