@@ -135,6 +135,17 @@ def test_only_extra_files_need_no_kernel(tmp_path):
     assert kernel_processes() == set()
 
 
+def test_build_folders_of_killed_runs_are_removed(tmp_path):
+    gone = psutil.Popen(["true"])
+    gone.wait()
+    stale = tmp_path / f".2026-10.tmp-{gone.pid}-0123abcd"
+    running = tmp_path / f".2026-10.tmp-{os.getpid()}-0123abcd"  # another render, still going
+    for folder in (stale, running):
+        folder.mkdir()
+    render_notebooks([], tmp_path / "2026-10", files={"a.txt": "x"}, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [running.name, "2026-10"]
+
+
 def test_renderer_emits_a_div_without_plotlyjs_or_cdn():
     plotting.setup_notebook_plotting()
     assert pio.renderers.default == plotting.RENDERER_NAME
@@ -337,6 +348,29 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(report, pool, tmp_
     render_notebooks(jobs[:1], out_dir, progress=False, pool=pool)
     assert "Service <strong>new</strong>" in (out_dir / "index.html").read_text()
     assert not (reports / ".failed").exists()
+
+
+@pytest.mark.slow
+def test_other_notebooks_are_stopped_even_if_they_ignore_interrupts(pool, tmp_path):
+    stubborn = nbformat.v4.new_notebook()
+    stubborn.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    stubborn.cells = [
+        nbformat.v4.new_code_cell(
+            "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(120)"
+        )
+    ]
+    nbformat.write(stubborn, tmp_path / "stubborn.ipynb")
+    jobs = [
+        NotebookJob(tmp_path / "stubborn.ipynb", {}, Path("stubborn.html"), "stubborn"),
+        NotebookJob(FAILING, {}, Path("failing.html"), "failing"),
+    ]
+    started = time.monotonic()
+    with pytest.raises(RenderError, match=r"failing\.ipynb"):
+        render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)
+    assert time.monotonic() - started < 20
+    # the killed kernel is replaced: both kernels work again
+    jobs = [NotebookJob(PARAMETERS, {}, Path(f"{i}.html"), "ok") for i in range(3)]
+    assert len(render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)) == 3
 
 
 @pytest.mark.slow

@@ -22,15 +22,17 @@ import contextlib
 import logging
 import os
 import queue
+import re
 import shutil
 import signal
+import site
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,8 +54,12 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "reliability.report.plotting",
 )
 """Modules every kernel imports while it waits for its first notebook."""
-SHUTDOWN_GRACE_SECONDS = 10.0
-"""How long closing an aborted pool waits for running notebooks to stop before killing."""
+INTERRUPT_GRACE_SECONDS = 3.0
+"""How long an interrupted task may take to stop before its kernel is killed.
+
+An interrupt (SIGINT) that reaches ipykernel between two cells, rather than inside one,
+can make it drop the request it was handling, and the client would wait for the reply
+forever: so interrupting is followed, if need be, by killing."""
 KERNEL_EXIT_SECONDS = 3.0
 """How long to wait for a killed kernel process to be gone."""
 
@@ -63,6 +69,39 @@ _T = TypeVar("_T")
 def default_workers() -> int:
     """The default pool size: one kernel per core, at most two."""
     return max(1, min(2, os.cpu_count() or 1))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a reused id counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_leftover_workdirs() -> None:
+    """Delete kernel folders of pools whose process was killed before it could clean up."""
+    pattern = re.compile(r"^reliability-kernel-(\d+)-")
+    for entry in Path(tempfile.gettempdir()).glob("reliability-kernel-*"):
+        match = pattern.match(entry.name)
+        if match and not pid_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _source_root() -> str | None:
+    """The folder holding this ``reliability`` package unless it is a site-packages folder.
+
+    Put on the kernels' PYTHONPATH so that they import the same ``reliability`` as this
+    process even when it runs from a checkout that is not installed.
+    """
+    root = Path(__file__).resolve().parents[2]
+    site_dirs = [*site.getsitepackages(), site.getusersitepackages()]
+    if any(root == Path(d).resolve() for d in site_dirs):
+        return None
+    return str(root)
 
 
 class _ThisPythonKernelSpecManager(KernelSpecManager):
@@ -105,7 +144,11 @@ def __reliability_init(modules):
         state["plotly"] = (pio.renderers.default, pio.templates.default)
     get_ipython()._reliability_pristine_state = state
 __reliability_init(%r)
+del __reliability_init
 """
+
+# A kernel's first notebook needs no reset: the init code left nothing behind.
+_CHDIR_CODE = """__import__("os").chdir(%r)"""
 
 # Like %reset -f (InteractiveShell.reset), minus the full garbage collection it ends with
 # (50 ms or more once pandas and plotly are loaded); Python's own collector still runs.
@@ -166,6 +209,8 @@ class Kernel:
         self.broken = False
         """Set by a task that left the kernel in an unknown state; it is restarted before use."""
         self.starting = False
+        self.fresh = False
+        """True until the first task: the user namespace is still empty."""
         self._workdir = Path(tempfile.mkdtemp(prefix=f"reliability-kernel-{os.getpid()}-"))
         self._log: Any = None
 
@@ -181,11 +226,9 @@ class Kernel:
         env = dict(os.environ)
         env["RELIABILITY_KERNEL_POOL"] = "1"
         env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-        # the kernel imports the same `reliability` as this process, wherever that is
-        package_root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p
-        )
+        root = _source_root()
+        if root is not None:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.km = AsyncKernelManager(
             kernel_name=KERNEL_NAME,
             kernel_spec_manager=_ThisPythonKernelSpecManager(),
@@ -219,6 +262,7 @@ class Kernel:
         self.kc.start_channels(stdin=False, hb=False)  # liveness: the process itself
         self.loop.run_until_complete(self._wait_for_ready(self.pool.startup_timeout))
         self.run_code(_INIT_CODE % (tuple(self.pool.preload),), self.pool.startup_timeout)
+        self.fresh = True
 
     async def _wait_for_ready(self, timeout: float) -> None:
         """Like ``KernelClient.wait_for_ready`` without its 0.2 s wait for IOPub silence.
@@ -335,7 +379,9 @@ class Kernel:
         if self.broken or not self.is_alive():
             self.broken = False
             self.restart()
-        self.run_code(_PREPARE_CODE % (str(cwd),), self.pool.startup_timeout)
+        code = _CHDIR_CODE if self.fresh else _PREPARE_CODE
+        self.fresh = False
+        self.run_code(code % (str(cwd),), self.pool.startup_timeout)
 
     def log_tail(self) -> str:
         try:
@@ -385,6 +431,8 @@ class KernelPool:
         if self._started:
             return self
         self._started = True
+        with contextlib.suppress(OSError):
+            _remove_leftover_workdirs()
         for index in range(self.size):
             thread = threading.Thread(
                 target=self._worker, args=(index,), name=f"reliability-kernel-{index}", daemon=True
@@ -426,16 +474,16 @@ class KernelPool:
                 kernel.send_signal(signal.SIGKILL)
 
     def close(self, abort: bool = False) -> None:
-        """Stop every kernel and wait for it; with ``abort``, cancel and interrupt work first."""
+        """Stop every kernel and wait for it; with ``abort``, stop the tasks first."""
         if not self._started:
             return
         try:
             if abort:
-                self._cancel_queued()
-                self.interrupt()
+                self.stop()
             self.shutdown()
+            deadline = time.monotonic() + INTERRUPT_GRACE_SECONDS if abort else None
             for thread in self._threads:
-                thread.join(SHUTDOWN_GRACE_SECONDS if abort else None)
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         except BaseException:
             self._kill_all()
             raise
@@ -444,6 +492,46 @@ class KernelPool:
                 self._kill_all()
                 for thread in self._threads:
                     thread.join(5.0)
+
+    def stop(
+        self, futures: Iterable[Future] | None = None, grace: float = INTERRUPT_GRACE_SECONDS
+    ) -> None:
+        """Stop tasks: ``futures``, or every queued and running task if None.
+
+        Queued ones are cancelled; the kernels running the others are interrupted and, if
+        the task is still running after ``grace`` seconds, killed (a killed kernel is
+        started afresh for its next task). Returns once the tasks are over (or after
+        twice ``grace``).
+        """
+        if futures is None:
+            self._cancel_queued()
+        else:
+            futures = list(futures)
+            for future in futures:
+                future.cancel()
+        busy = self._busy_kernels(futures)
+        running = [f for f in (kernel.busy_with for kernel in busy) if f is not None]
+        for kernel in busy:
+            kernel.interrupted = True
+            kernel.send_signal(signal.SIGINT)
+        if not running:
+            return
+        _, still_running = wait(running, timeout=grace)
+        if still_running:
+            for kernel in self._busy_kernels(still_running):
+                kernel.broken = True
+                kernel.send_signal(signal.SIGKILL)
+            wait(still_running, timeout=grace)  # nbclient notices a dead kernel within 1 s
+
+    def _busy_kernels(self, futures: Iterable[Future] | None) -> list[Kernel]:
+        wanted = None if futures is None else {id(f) for f in futures}
+        with self._lock:
+            kernels = list(self._kernels)
+        return [
+            kernel
+            for kernel in kernels
+            if kernel.busy_with is not None and (wanted is None or id(kernel.busy_with) in wanted)
+        ]
 
     def _cancel_queued(self) -> None:
         sentinels = 0
@@ -484,17 +572,6 @@ class KernelPool:
             kernels = list(self._kernels)
         processes = [kernel.process for kernel in kernels]
         return [p.pid for p in processes if p is not None and p.poll() is None]
-
-    def interrupt(self, futures: Iterable[Future] | None = None) -> None:
-        """Interrupt (SIGINT) the kernels running ``futures``, or every busy kernel."""
-        wanted = None if futures is None else {id(f) for f in futures}
-        with self._lock:
-            kernels = list(self._kernels)
-        for kernel in kernels:
-            busy = kernel.busy_with
-            if busy is not None and (wanted is None or id(busy) in wanted):
-                kernel.interrupted = True
-                kernel.send_signal(signal.SIGINT)
 
     # -- work ------------------------------------------------------------------------
     def submit(self, task: Callable[[Kernel], _T]) -> Future:

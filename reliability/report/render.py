@@ -57,10 +57,10 @@ from reliability.errors import RenderError
 from reliability.report.kernels import (
     DEFAULT_PRELOAD,
     KERNEL_NAME,
-    SHUTDOWN_GRACE_SECONDS,
     Kernel,
     KernelPool,
     default_workers,
+    pid_alive,
 )
 from reliability.report.plotting import PLOTLY_GRAPH_CLASS, plotlyjs_script
 
@@ -451,6 +451,7 @@ def render_notebooks(
     try:
         with _writing(out_dir):
             parent.mkdir(parents=True, exist_ok=True)
+            _remove_leftovers(parent, out_dir.name)
             build.mkdir()
         if jobs:
             if pool is None:
@@ -536,13 +537,19 @@ def _execute_all(
                     raise error
             bar.update(len(done))
     except BaseException:
-        for future in futures:
-            future.cancel()
-        pool.interrupt(futures)
-        wait(futures, timeout=SHUTDOWN_GRACE_SECONDS)
+        pool.stop(futures)  # the other notebooks: cancelled, interrupted, killed if need be
         raise
     finally:
         bar.close()
+
+
+def _remove_leftovers(parent: Path, name: str) -> None:
+    """Delete build folders left by runs that were killed (their process is gone)."""
+    pattern = re.compile(rf"^\.{re.escape(name)}\.(?:tmp|old)-(\d+)-[0-9a-f]{{8}}$")
+    for entry in parent.iterdir():
+        match = pattern.match(entry.name)
+        if match and entry.is_dir() and not pid_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextlib.contextmanager
