@@ -89,19 +89,22 @@ def cmd_compute(args: argparse.Namespace, log: Log) -> int:
 
 def cmd_report(args: argparse.Namespace, log: Log) -> int:
     """Render the month's HTML report (fleet page, one page per service, metrics.json)."""
-    from reliability.report.build import build_report
+    from reliability.report.build import build_report, start_kernels
 
-    config = _config(args.config)
-    month = _month(args.month, config)
-    log.info(f"rendering the report for {month}")
-    built = build_report(
-        config,
-        month,
-        Path(args.out),
-        config_path=args.config,
-        workers=args.jobs,
-        progress=sys.stderr.isatty(),
-    )
+    # The kernels start first: their start-up overlaps loading and computing the data.
+    with start_kernels(args.jobs) as pool:
+        config = _config(args.config)
+        month = _month(args.month, config)
+        log.info(f"rendering the report for {month}")
+        built = build_report(
+            config,
+            month,
+            Path(args.out),
+            config_path=args.config,
+            workers=args.jobs,
+            progress=sys.stderr.isatty(),
+            pool=pool,
+        )
     print(built.index)
     log.info(
         f"wrote {built.index} and {len(built.files) - 1} more files in {log.elapsed():.1f} s",

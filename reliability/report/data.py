@@ -16,10 +16,11 @@ from reliability.compute import MonthlyMetrics, compute_month, in_period
 from reliability.config import Config
 from reliability.errors import InputError, Problem
 from reliability.period import Month, last_complete_month, parse_month
+from reliability.report.build import HISTORY_MONTHS
 from reliability.sources import Frames, config_or_sample, load_frames
 
-HISTORY_MONTHS = 6
-"""Months shown in the trends, the report's month included."""
+_PREPARED: dict[tuple[str, float], ReportData] = {}
+"""Prepared data already read in this process (a kernel renders several pages of one run)."""
 
 
 @dataclass
@@ -84,8 +85,13 @@ def load_report_data(
     else computed from ``config`` (default: the sample organisation) for ``month``
     (default: the last complete month)."""
     if prepared:
-        with Path(prepared).open("rb") as handle:
-            return pickle.load(handle)  # written by this same package for this run
+        path = Path(prepared)
+        key = (str(path), path.stat().st_mtime)
+        if key not in _PREPARED:
+            _PREPARED.clear()  # one run at a time: keep only the latest
+            with path.open("rb") as handle:
+                _PREPARED[key] = pickle.load(handle)  # written by this package for this run
+        return _PREPARED[key]
     cfg = config_or_sample(config)
     period = last_complete_month(cfg.timezone) if not month else parse_month(month, cfg.timezone)
     months = period.history(history_months)
