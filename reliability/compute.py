@@ -233,6 +233,8 @@ def trend_frame(history: list[MonthlyMetrics]) -> pd.DataFrame:
     for metrics in history:
         slos = metrics.slos
         with_data = None if slos is None else slos.loc[slos["status"] != "no_data"]
+        if with_data is not None and with_data.empty:
+            with_data = None  # no SLI data that month: unknown, not "0 met"
         met = None
         median_remaining = None
         if with_data is not None and not with_data.empty:

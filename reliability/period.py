@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 
 from reliability.errors import InputError, Problem
@@ -27,8 +29,7 @@ class Month:
 
     @property
     def start(self) -> pd.Timestamp:
-        local = pd.Timestamp(year=self.year, month=self.month, day=1, tz=self.timezone)
-        return local.tz_convert("UTC")
+        return local_midnights([pd.Timestamp(self.year, self.month, 1)], self.timezone)[0]
 
     @property
     def end(self) -> pd.Timestamp:
@@ -72,6 +73,21 @@ class Month:
 
     def __str__(self) -> str:
         return self.label
+
+
+def local_midnights(
+    days: Sequence[pd.Timestamp] | pd.DatetimeIndex, timezone: str
+) -> pd.DatetimeIndex:
+    """The UTC instants at which each calendar day begins in ``timezone``.
+
+    Where the clock skips midnight (a DST change at 00:00), the day begins at the first
+    instant that exists; where midnight happens twice, at the first of them.
+    """
+    naive = pd.DatetimeIndex(days).as_unit("ns")
+    local = naive.tz_localize(
+        timezone, nonexistent="shift_forward", ambiguous=np.ones(len(naive), dtype=bool)
+    )
+    return local.tz_convert("UTC")
 
 
 def check_timezone(name: str) -> str:

@@ -377,3 +377,49 @@ def test_shuffling_rows_changes_nothing(pairs, method, seed):
     pd.testing.assert_frame_equal(result.table, expected.table)
     pd.testing.assert_frame_equal(result.burndown, expected.burndown)
     pd.testing.assert_frame_equal(result.alerts, expected.alerts)
+
+
+@pytest.mark.parametrize("step", [1, 5, 10, 15])
+def test_alert_replay_does_not_split_episodes_at_coarse_steps(step):
+    """A one-hour burn at rate 20 raises one page whatever the data's step."""
+    stamps = pd.date_range(
+        SEPTEMBER.start, SEPTEMBER.start + pd.Timedelta(days=2), freq=f"{step}min"
+    )
+    stamps = stamps[:-1].as_unit("ns")
+    per_row = 100 * step
+    minute = ((stamps - SEPTEMBER.start) // pd.Timedelta(minutes=1)).to_numpy()
+    in_burn = (minute >= DAY) & (minute < DAY + 60)
+    bad = np.where(in_burn, per_row * 20 // 1000, 0)
+    sli = pd.DataFrame(
+        {
+            "timestamp": stamps,
+            "service": pd.Categorical(["checkout"] * len(stamps)),
+            "slo": pd.Categorical(["availability"] * len(stamps)),
+            "good": per_row - bad,
+            "total": per_row,
+        }
+    )
+    result = report_for(sli, slo_table({}), SEPTEMBER)
+    assert result.table["page_alerts"].iloc[0] == 1
+
+
+def test_timezone_whose_clock_skips_midnight():
+    """America/Santiago skips 00:00 on 6 September 2026: days still begin once each."""
+    period = Month(2026, 9, "America/Santiago")
+    result = report_for(constant_traffic(period, minutes=DAY), slo_table({}), period)
+    assert len(result.burndown) == 30
+    assert result.burndown["day"].iloc[5] == pd.Timestamp("2026-09-06")
+
+
+def test_no_data_has_no_allowance():
+    result = report_for(constant_traffic(Month(2026, 8)), slo_table({}), SEPTEMBER).table
+    assert np.isnan(result["allowed_bad"].iloc[0])
+
+
+def test_no_projection_once_the_budget_is_spent():
+    bad = dict.fromkeys(range(100, 200), 100)  # 100 full minutes: over 3x a 10-day budget
+    sli = constant_traffic(SEPTEMBER, bad=bad, minutes=10 * DAY)
+    now = SEPTEMBER.start + pd.Timedelta(days=10)
+    result = report_for(sli, slo_table({}), SEPTEMBER, now=now).table
+    assert pd.isna(result["projected_exhaustion_on"].iloc[0])
+    assert result["budget_exhausted_on"].iloc[0] == SEPTEMBER.start

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from reliability.period import Month
+from reliability.period import Month, local_midnights
 
 MINUTE = pd.Timedelta(minutes=1)
 _MINUTE_NS = MINUTE.value
@@ -175,13 +175,18 @@ def budget_terms(grid: SLIGrid, rows: slice) -> tuple[np.ndarray, np.ndarray]:
 
 
 def alert_firing(
-    bad: np.ndarray, total: np.ndarray, objectives: np.ndarray, period: pd.Timedelta
+    bad: np.ndarray,
+    total: np.ndarray,
+    objectives: np.ndarray,
+    period: pd.Timedelta,
+    step: pd.Timedelta = MINUTE,
 ) -> dict[str, np.ndarray]:
     """Minutes at which each alert severity would fire, replaying the multi-window rules.
 
     A window ending at minute ``t`` covers minutes ``t - w + 1 .. t`` (clipped at the start of
     the data). ``burn > factor`` is tested as ``bad > factor * (1 - objective) * total`` so a
-    window without events never fires.
+    window without events never fires. No window is shorter than the data's ``step`` (a 5m
+    window over 15-minute data would be empty between points and split every episode).
     """
     rows, minutes = bad.shape
     cum_bad = np.zeros((rows, minutes + 1))
@@ -193,7 +198,7 @@ def alert_firing(
     for rule in ALERT_RULES:
         threshold = rule.factor(period) * budget
         both = np.ones((rows, minutes), dtype=bool)
-        for window in (rule.long_window, rule.short_window):
+        for window in (max(rule.long_window, step), max(rule.short_window, step)):
             both &= _window_sum(cum_bad, window) > threshold * _window_sum(cum_total, window)
         firing[rule.severity] |= both
     return firing
@@ -225,6 +230,21 @@ def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(No
         return np.where(total_w > 0, bad_w / total_w, np.nan) / (1.0 - objectives)
 
 
+def data_step(grid: SLIGrid, sample_rows: int = 16) -> pd.Timedelta:
+    """The data's step: the most common distance between minutes with rows (1m when unknown).
+
+    Read from the first few SLOs with data, which share one source and so one step.
+    """
+    if grid.present is None:
+        return MINUTE
+    gaps = [
+        np.diff(np.flatnonzero(grid.present[row]))
+        for row in np.flatnonzero(grid.present.any(axis=1))[:sample_rows]
+    ]
+    gaps = np.concatenate(gaps) if gaps else np.array([], dtype=np.int64)
+    return MINUTE * (int(np.bincount(gaps).argmax()) if gaps.size else 1)
+
+
 def _episodes(firing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of consecutive firing minutes: (row, first minute, minute after the last)."""
     padded = np.zeros((firing.shape[0], firing.shape[1] + 2), dtype=np.int8)
@@ -237,13 +257,10 @@ def _episodes(firing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def day_edges(period: Month, start: pd.Timestamp) -> np.ndarray:
     """Grid column of each local midnight of the period (the first is 0)."""
-    days = pd.date_range(
-        period.start.tz_convert(period.timezone),
-        period.end.tz_convert(period.timezone),
-        freq="D",
-        inclusive="left",
-    )
-    return np.asarray((days.tz_convert("UTC") - start) // MINUTE, dtype=np.int64)
+    first = pd.Timestamp(period.year, period.month, 1)
+    last = pd.Timestamp(period.next().year, period.next().month, 1)
+    days = local_midnights(pd.date_range(first, last, freq="D", inclusive="left"), period.timezone)
+    return np.asarray((days - start) // MINUTE, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -277,6 +294,7 @@ def slo_report(
     daily_badness = np.zeros((rows, len(edges)))
     episodes: list[tuple[np.ndarray, ...]] = []
     counts = {severity: np.zeros(rows, dtype=np.int64) for severity in ALERT_SEVERITIES}
+    step = data_step(grid) if replay_alerts else MINUTE
     for chunk in _row_chunks(rows):
         good, total = grid.good[chunk], grid.total[chunk]
         sums["good"][chunk] = good.sum(axis=1)
@@ -287,7 +305,7 @@ def slo_report(
         daily_badness[chunk] = np.add.reduceat(badness, edges, axis=1)
         if not replay_alerts:
             continue
-        firing = alert_firing(total - good, total, objectives[chunk], period.duration)
+        firing = alert_firing(total - good, total, objectives[chunk], period.duration, step)
         for severity, fired in firing.items():
             row, first, after = _episodes(fired)
             counts[severity][chunk] += np.bincount(row, minlength=fired.shape[0])
@@ -312,9 +330,10 @@ def slo_report(
     table["total"] = sums["total"]
     table["bad"] = sums["total"] - sums["good"]
     table["allowed_bad"] = np.where(
-        slos["budgeting"] == "occurrences",
-        (1.0 - objectives) * sums["total"],
-        (1.0 - objectives) * sums["weight"],
+        sums["weight"] > 0,
+        (1.0 - objectives)
+        * np.where(slos["budgeting"] == "occurrences", sums["total"], sums["weight"]),
+        np.nan,
     )
     table["budget_unit"] = np.where(slos["budgeting"] == "occurrences", "events", "slices")
     table["budget_consumed"] = consumed
@@ -357,7 +376,12 @@ def _projected_exhaustion(
         return pd.Series(pd.NaT, index=range(rows), dtype="datetime64[ns, UTC]")
     with np.errstate(invalid="ignore", divide="ignore"):
         fraction_at_exhaustion = elapsed / consumed_so_far
-    within = np.isfinite(fraction_at_exhaustion) & (fraction_at_exhaustion <= 1.0)
+    # Already spent: nothing to project (``budget_exhausted_on`` gives the day it ran out).
+    within = (
+        np.isfinite(fraction_at_exhaustion)
+        & (fraction_at_exhaustion <= 1.0)
+        & (consumed_so_far < 1.0)
+    )
     offsets = pd.to_timedelta(np.where(within, fraction_at_exhaustion, np.nan) * period.days, "D")
     return pd.Series(period.start + offsets)
 
@@ -367,7 +391,7 @@ def _burndown_frame(
 ) -> pd.DataFrame:
     days = len(day_starts)
     rows = len(slos)
-    local_days = day_starts.tz_convert(period.timezone).tz_localize(None)
+    local_days = day_starts.tz_convert(period.timezone).tz_localize(None).normalize()
     day_ends = np.append(day_starts[1:], period.end)
     even = (pd.DatetimeIndex(day_ends) - period.start) / period.duration
     return pd.DataFrame(

@@ -152,8 +152,10 @@ def attribution(
     slos: pd.DataFrame, pairs: pd.DataFrame, top: int = 12, top_incidents: int = 7
 ) -> go.Figure:
     """Per SLO with burn: each incident's share of its budget, plus what no incident explains."""
-    if slos is None or pairs is None or slos.empty:
+    if slos is None or slos.empty:
         return _empty("No SLI data this month")
+    if pairs is None:  # no incident source: all burn is unexplained
+        pairs = pd.DataFrame(columns=["id", "service", "slo", "title", "budget_share"])
     burned = slos.loc[slos["budget_consumed"].fillna(0) > 0].sort_values(
         "budget_consumed", ascending=False
     )
@@ -191,6 +193,16 @@ def attribution(
         name="no incident",
         marker={"color": "#BBBBBB", "pattern": {"shape": "/"}},
         hovertemplate="no incident explains %{x:.1f}% of budget<extra></extra>",
+    )
+    # Overlapping incidents each count their whole window, so the bar can run past the
+    # budget actually consumed: mark that total.
+    figure.add_scatter(
+        y=labels,
+        x=burned["budget_consumed"] * 100,
+        mode="markers",
+        name="budget consumed",
+        marker={"symbol": "line-ns-open", "size": 18, "color": "#222222", "line": {"width": 2}},
+        hovertemplate="consumed %{x:.1f}% of budget<extra></extra>",
     )
     figure.add_vline(x=100, line={"color": STATUS_COLORS["breached"], "width": 1})
     figure.update_layout(

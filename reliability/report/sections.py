@@ -109,7 +109,7 @@ SLO_COLUMNS = [
     t.Col("budget_remaining", "Budget left", t.percent(0), numeric=True),
     t.Col("status", "Status", t.status),
     t.Col("page_alerts", "Pages", t.number(), numeric=True),
-    t.Col("budget_exhausted_on", "Budget ran out", t.day),
+    t.Col("budget_exhausted_on", "Budget ran out"),  # formatted in the report's zone below
 ]
 
 
@@ -119,10 +119,14 @@ def slo_table(data: ReportData, service: str | None = None) -> HTML:
     if slos is None:
         return HTML(t.html_table(None, SLO_COLUMNS, "No SLI source is configured."))
     ordered = slos.sort_values(["budget_remaining", "service", "slo"], na_position="last")
+    zone = data.month.timezone
+    columns = [
+        *SLO_COLUMNS[1:-1],
+        t.Col("budget_exhausted_on", "Budget ran out", lambda v: t.day(v, zone)),
+    ]
     if service is not None:
-        return HTML(t.html_table(ordered, SLO_COLUMNS[1:]))
-    linked = [t.Col("service", "Service", service_link), *SLO_COLUMNS[1:]]
-    return HTML(t.html_table(ordered, linked))
+        return HTML(t.html_table(ordered, columns))
+    return HTML(t.html_table(ordered, [t.Col("service", "Service", service_link), *columns]))
 
 
 def service_page(name: str) -> str:
@@ -172,7 +176,12 @@ def attribution_table(data: ReportData, service: str | None = None) -> HTML:
     if pairs is not None:
         pairs = pairs.loc[pairs["budget_share"] > 0.0005]
     unexplained = _by_service(current.slos, service)
-    parts = [t.html_table(pairs, ATTRIBUTION_COLUMNS, "No incident burned error budget.")]
+    empty = (
+        "No incident source is configured, so no burn is attributed."
+        if current.response is None and "incidents" in current.missing_inputs
+        else "No incident burned error budget."
+    )
+    parts = [t.html_table(pairs, ATTRIBUTION_COLUMNS, empty)]
     if unexplained is not None and "unattributed_budget" in unexplained:
         rows = unexplained.loc[unexplained["unattributed_budget"] > 0.0005]
         parts.append("<h4>Burn no incident explains</h4>")
@@ -338,7 +347,7 @@ def trend_table(data: ReportData) -> HTML:
         t.Col("toil_ratio", "Toil", t.percent(0), numeric=True),
     ]
     note = ""
-    small = frame["incidents"].fillna(0) < SMALL_SAMPLE
+    small = frame["incidents"] < SMALL_SAMPLE  # months without an incident source: no note
     if small.any():
         note = (
             f'<p class="rr-note">Months with fewer than {SMALL_SAMPLE} incidents: MTTR moves '

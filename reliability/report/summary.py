@@ -21,6 +21,11 @@ def _minutes(value: float | None) -> str:
     return f"{value} min" if value < 120 else f"{value / 60:.1f} h"
 
 
+def _quoted(title: object) -> str:
+    """`` “title”`` after an incident id, or nothing for an untitled incident."""
+    return "" if title is None or pd.isna(title) or not str(title) else f" \u201c{title}\u201d"
+
+
 def executive_summary(history: list[MonthlyMetrics], service: str | None = None) -> list[str]:
     """Sentences for the month (the last of ``history``), compared with the month before.
 
@@ -45,6 +50,8 @@ def _slo_lines(current: MonthlyMetrics, service: str | None) -> list[str]:
     if slos is None or slos.empty:
         return ["No service level data was available this month."]
     scored = slos.loc[slos["status"] != "no_data"]
+    if scored.empty:
+        return [f"No SLO had any SLI data in {current.period.label}."]
     met = int(scored["status"].isin(["met", "at_risk"]).sum())
     lines = [
         f"{met} of {len(scored)} service level objectives (SLOs) were met in "
@@ -67,7 +74,7 @@ def _slo_lines(current: MonthlyMetrics, service: str | None) -> list[str]:
         top = attribution.loc[attribution["budget_share"] > 0.05].head(2)
         if not top.empty:
             burns = [
-                f"{row.id} \u201c{row.title}\u201d used {_pct(row.budget_share)} of "
+                f"{row.id}{_quoted(row.title)} used {_pct(row.budget_share)} of "
                 f"{row.service} {row.slo}'s budget"
                 for row in top.itertuples()
             ]
@@ -115,13 +122,15 @@ def _toil_lines(current: MonthlyMetrics) -> list[str]:
     toil = current.toil
     if toil is None or toil["total_hours"].fillna(0).sum() == 0:
         return []
-    over = toil.loc[toil["toil_ratio"] > 0.5]
-    overall = toil["toil_hours"].sum() / toil["total_hours"].sum()
+    logged = toil.loc[toil["total_hours"].fillna(0) > 0]
+    overall = logged["toil_hours"].sum() / logged["total_hours"].sum()
     line = f"Toil (manual, repetitive operational work) took {_pct(overall)} of engineers' hours"
+    # The SRE book's cap is on toil and on-call together: half of a team's time.
+    over = logged.loc[logged["operational_ratio"] > 0.5]
     if over.empty:
-        return [line + "; every team stayed under the 50% cap."]
-    teams = ", ".join(f"{r.team} ({_pct(r.toil_ratio)})" for r in over.itertuples())
-    return [line + f"; over the 50% cap: {teams}."]
+        return [line + "; every team kept toil and on-call under half its time."]
+    teams = ", ".join(f"{r.team} ({_pct(r.operational_ratio)})" for r in over.itertuples())
+    return [line + f"; toil and on-call took more than half the time of: {teams}."]
 
 
 def _change_lines(history: list[MonthlyMetrics]) -> list[str]:

@@ -68,8 +68,13 @@ def instant(value: Any, timezone: str = "UTC") -> str:
     return html.escape(pd.Timestamp(value).tz_convert(timezone).strftime("%d %b %H:%M"))
 
 
-def day(value: Any) -> str:
-    return "–" if is_missing(value) else html.escape(pd.Timestamp(value).strftime("%d %b"))
+def day(value: Any, timezone: str = "UTC") -> str:
+    """The calendar day of an instant in the report's time zone."""
+    if is_missing(value):
+        return "–"
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_convert(timezone) if stamp.tzinfo is not None else stamp
+    return html.escape(stamp.strftime("%d %b"))
 
 
 def status(value: Any) -> str:
