@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reliability.config import Config
-from reliability.errors import InputError, ReliabilityError
+from reliability.errors import InputError, Problem, ReliabilityError
 from reliability.period import Month, last_complete_month, parse_month
 
 
@@ -87,10 +87,17 @@ def cmd_compute(args: argparse.Namespace, log: Log) -> int:
     return 0
 
 
+def _check_out_dir(out: str) -> None:
+    """An output folder must be a folder (or not exist yet)."""
+    if Path(out).exists() and not Path(out).is_dir():
+        raise InputError(Problem("--out", f"{out} exists and is not a folder"))
+
+
 def cmd_report(args: argparse.Namespace, log: Log) -> int:
     """Render the month's HTML report (fleet page, one page per service, metrics.json)."""
     from reliability.report.build import build_report, start_kernels
 
+    _check_out_dir(args.out)
     # The kernels start first: their start-up overlaps loading and computing the data.
     with start_kernels(args.jobs) as pool:
         config = _config(args.config)
@@ -121,6 +128,7 @@ def cmd_sample(args: argparse.Namespace, log: Log) -> int:
     from reliability.sources.sample import sample_config, write_sample
 
     month = _month(args.month, sample_config())
+    _check_out_dir(args.out)
     path = write_sample(Path(args.out), month)
     log.info(
         f"wrote the sample organisation for {month} to {path.parent} "

@@ -26,7 +26,15 @@ DEPLOYMENT_STATUSES = ("success", "failed", "rolled_back")
 WORK_CATEGORIES = ("toil", "project", "oncall", "overhead")
 URGENCIES = ("high", "low")
 
-_OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+_OFFSET = re.compile(
+    r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
+)
+"""A time of day followed by ``Z`` or an offset (a bare date such as ``2026-10-02`` has none)."""
+EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
+LATEST = pd.Timestamp("2200-01-01", tz="UTC")
+"""Instants outside these are placeholders ("never", 0001-01-01, 9999-12-31), not times."""
+MAX_COUNT = 2**53
+"""Counts above this lose precision as floats: no real minute has that many events."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +182,14 @@ def _is_blank(values: pd.Series) -> np.ndarray:
 def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.Series:
     """ISO 8601 instants with an offset, as UTC; naive or unparseable values are problems."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        values = values.dt.tz_convert("UTC")
+        implausible = ((values < EARLIEST) | (values > LATEST)).to_numpy()
+        problems.add_rows(
+            implausible,
+            column,
+            "implausible timestamp (before 1900 or after 2200): " + _as_text(values),
+        )
+        return values.mask(implausible).dt.as_unit("ns")
     if pd.api.types.is_datetime64_dtype(values):
         problems.add_rows(
             values.notna(), column, "timestamp has no time zone (give an offset or Z)"
@@ -185,25 +200,33 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
     codes, uniques = pd.factorize(text)
     uniques = pd.Series(uniques, dtype="string")
     parsed = pd.to_datetime(uniques, format="ISO8601", utc=True, errors="coerce")
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        implausible = (parsed < EARLIEST) | (parsed > LATEST)
+    else:
+        implausible = pd.Series(False, index=parsed.index)
     unparseable = parsed.isna() & (uniques != "")
     has_offset = uniques.str.contains(_OFFSET, regex=True)
     naive = ~unparseable & ~has_offset & (uniques != "")
-    bad_unique = (unparseable | naive).to_numpy()
+    bad_unique = (unparseable | naive | implausible).to_numpy()
     if bad_unique.any():
         row_bad = bad_unique[codes]
         row_naive = naive.to_numpy()[codes]
+        row_implausible = implausible.to_numpy()[codes]
         messages = pd.Series(
-            np.where(
-                row_naive,
-                "timestamp has no time zone (give an offset or Z): " + text,
-                "not an ISO 8601 timestamp: " + text,
+            np.select(
+                [row_naive, row_implausible],
+                [
+                    "timestamp has no time zone (give an offset or Z): " + text,
+                    "implausible timestamp (before 1900 or after 2200): " + text,
+                ],
+                default="not an ISO 8601 timestamp: " + text,
             ),
             index=values.index,
         )
         problems.add_rows(row_bad, column, messages)
     if not isinstance(parsed.dtype, pd.DatetimeTZDtype):  # every value blank or unparseable
         parsed = pd.Series(pd.NaT, index=parsed.index, dtype="datetime64[ns, UTC]")
-    parsed = parsed.dt.tz_convert("UTC").dt.as_unit("ns").mask(pd.Series(bad_unique))
+    parsed = parsed.dt.tz_convert("UTC").mask(pd.Series(bad_unique)).dt.as_unit("ns")
     result = pd.Series(parsed.array.take(codes), index=values.index)
     return result
 
@@ -227,6 +250,7 @@ def _parse_numbers(values: pd.Series, column: str, problems: _Problems, integer:
     if integer:
         whole = np.nan_to_num(array)
         checks.append((finite & (np.floor(whole) != whole), "must be a whole number of events: "))
+        checks.append((finite & (whole > MAX_COUNT), "too large for a count of events: "))
     for mask, prefix in checks:
         if mask.any():  # quote the cells only when something is wrong: cheap on 44M rows
             problems.add_rows(mask, column, prefix + _as_text(values))

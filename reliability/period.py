@@ -104,6 +104,8 @@ def parse_month(text: str, timezone: str = "UTC") -> Month:
     match = _MONTH_PATTERN.match(text.strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise InputError(Problem("--month", f"expected YYYY-MM, got {text!r}"))
+    if not 1900 <= int(match.group(1)) < 2200:
+        raise InputError(Problem("--month", f"expected a year from 1900 to 2199, got {text!r}"))
     return Month(int(match.group(1)), int(match.group(2)), timezone)
 
 

@@ -156,6 +156,24 @@ BAD_CASES = {
         "INC-2,,SEV3,2026-10-02T00:00:00Z,,,Slow pages,",
         ["incidents.csv: row 3: column service: missing value"],
     ),
+    "date without a time": (
+        "incidents.csv",
+        3,
+        "INC-2,checkout,SEV3,2026-10-02,,,Slow pages,",
+        ["incidents.csv: row 3: column created_at: timestamp has no time zone"],
+    ),
+    "placeholder date": (
+        "incidents.csv",
+        2,
+        "INC-1,checkout,SEV2,2026-10-01T00:00:00Z,9999-12-31T23:59:59Z,,Checkout errors,",
+        ["incidents.csv: row 2: column resolved_at: implausible timestamp"],
+    ),
+    "count beyond int64": (
+        "sli.csv",
+        2,
+        "2026-10-01T00:00:00Z,checkout,availability,1,99999999999999999999",
+        ["sli.csv: row 2: column total: too large for a count of events"],
+    ),
     "bad date": (
         "worklog.csv",
         2,
@@ -297,6 +315,11 @@ CONFIG_CASES = {
         CONFIG.replace("{kind: csv, path: worklog.csv}", "{kind: jira}"),
         "sources.worklog.kind: unknown kind 'jira'",
     ),
+    "duplicate key": (CONFIG + "timezone: UTC\n", "key 'timezone' appears twice"),
+    "no file given": (
+        CONFIG.replace("{kind: csv, path: worklog.csv}", "{kind: csv, path: []}"),
+        "sources.worklog.path: no file given",
+    ),
     "bad timeslice": (
         CONFIG.replace("objective: 0.99}", "objective: 0.99, timeslice: 90s}"),
         "services[0].slos[0].timeslice: must be a whole number of minutes",
@@ -313,6 +336,20 @@ def test_bad_config_names_the_key_path(workspace, capsys, case):
     assert out == ""
     assert expected in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--month", "0206-10"], "--month: expected a year from 1900 to 2199"),
+        (["--config", ""], "--config: empty path"),
+    ],
+)
+def test_bad_command_line_values(capsys, args, expected):
+    code = main(["compute", *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert expected in err
 
 
 def test_bad_month(workspace, capsys):

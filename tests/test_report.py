@@ -218,3 +218,11 @@ def test_failing_cell_names_notebook_and_cell_and_keeps_the_earlier_report(
     assert "RuntimeError: service page exploded" in lines[0]
     assert ".ipynb" in lines[0]  # the executed notebook kept for debugging
     assert tree_digest(out / MONTH) == before
+
+
+def test_service_pages_never_share_a_file():
+    names = ["checkout", "Checkout", "check/out", "check-out", "платежи", "поиск", "a b"]
+    pages = [service_page(name) for name in names]
+    assert len({page.lower() for page in pages}) == len(names)
+    assert service_page("checkout") == "checkout.html"
+    assert all(re.fullmatch(r"[a-z0-9._-]+\.html", page) for page in pages)

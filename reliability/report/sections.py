@@ -6,6 +6,7 @@ figure. ``service`` narrows a section to one service (the per-service report).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from urllib.parse import quote
@@ -130,9 +131,18 @@ def slo_table(data: ReportData, service: str | None = None) -> HTML:
 
 
 def service_page(name: str) -> str:
-    """The file name of a service's page: a slug of its name, safe on any file system."""
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-.")
-    return f"{slug or 'service'}.html"
+    """The file name of a service's page: safe on any file system, one per service name.
+
+    A lower-case name of letters, digits, ``.``, ``_`` and ``-`` is used as it is; any other
+    name gets a slug plus a short hash of the name, so ``check/out`` and ``check-out`` (or
+    ``Checkout`` and ``checkout`` on a case-insensitive disk) never share a file.
+    """
+    name = str(name)
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")
+    if slug == name:
+        return f"{slug}.html"
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{slug or 'service'}-{digest}.html"
 
 
 def service_link(name: object) -> str:

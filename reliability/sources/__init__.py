@@ -108,7 +108,9 @@ def load_frames(config: Config, months: Sequence[Month]) -> Frames:
 
 def config_or_sample(path: str | Path | None) -> Config:
     """The config at ``path``, or the built-in sample organisation when no path is given."""
-    if path is None or str(path).strip() == "":
+    if path is not None and not str(path).strip():
+        raise InputError(Problem("--config", "empty path (leave --config out for the sample)"))
+    if path is None:
         from reliability.sources.sample import sample_config
 
         return sample_config()

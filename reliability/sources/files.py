@@ -21,12 +21,14 @@ def source_paths(source: Source, config: Config, role: str) -> list[Path]:
     if source.path is None:
         raise InputError(Problem("config", f"sources.{role}.path: required for kind {source.kind}"))
     patterns = [source.path] if isinstance(source.path, str) else list(source.path)
+    if not patterns or not all(str(p).strip() for p in patterns):
+        raise InputError(Problem("config", f"sources.{role}.path: no file given"))
     paths: list[Path] = []
     problems = []
     for pattern in patterns:
         resolved = config.resolve(pattern)
         if glob.has_magic(str(resolved)):
-            matches = sorted(Path(p) for p in glob.glob(str(resolved)))
+            matches = sorted(Path(p) for p in glob.glob(str(resolved), recursive=True))
             if not matches:
                 problems.append(Problem(str(resolved), "no file matches this pattern"))
             paths.extend(matches)
