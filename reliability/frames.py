@@ -267,14 +267,20 @@ def _check_choices(text: pd.Series, spec: Column, problems: _Problems) -> pd.Ser
     return normalised
 
 
-def validate(raw: pd.DataFrame, spec: TableSpec, where: str, first_row: int = 2) -> pd.DataFrame:
+def validate(
+    raw: pd.DataFrame, spec: TableSpec, where: str, first_row: int | None = 2
+) -> pd.DataFrame:
     """Turn ``raw`` into the canonical frame for ``spec`` or raise ``InputError``.
 
     ``where`` names the input (a file path, or ``source/query``); ``first_row`` is the row
-    number of the first data row as the user sees it (2 in a CSV with a header line).
+    number of the first data row as the user sees it (2 in a CSV with a header line), or
+    ``None`` when ``raw``'s index already holds each row's number.
     """
+    if first_row is None:
+        row_numbers = raw.index.to_numpy(dtype=np.int64)
+    else:
+        row_numbers = np.arange(first_row, first_row + len(raw))
     raw = raw.reset_index(drop=True)
-    row_numbers = np.arange(first_row, first_row + len(raw))
     problems = _Problems(where, row_numbers)
     raw.columns = [str(c).strip() for c in raw.columns]
     missing = [name for name in spec.required_names if name not in raw.columns]

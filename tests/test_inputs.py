@@ -418,3 +418,13 @@ def test_validate_summarises_a_good_config(workspace, capsys):
     assert "incidents: 2 rows" in out
     assert "finding: Incidents without acknowledgement (1)" in out
     assert "finding: Incidents without resolution (1)" in out
+
+
+def test_blank_lines_still_count_in_row_numbers(workspace, capsys):
+    lines = (workspace / "worklog.csv").read_text().splitlines()
+    (workspace / "worklog.csv").write_text(
+        "\n".join([lines[0], "", lines[1], "", "", "payments,2026-10-01,toil,-2,ana"]) + "\n"
+    )
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert "worklog.csv: row 6: column hours: must not be negative: -2" in err

@@ -41,17 +41,26 @@ def source_paths(source: Source, config: Config, role: str) -> list[Path]:
     return paths
 
 
-def read_raw(path: Path) -> tuple[pd.DataFrame, int]:
-    """One file as a raw frame (CSV cells as strings) and the row number of its first data row."""
+def read_raw(path: Path) -> tuple[pd.DataFrame, int | None]:
+    """One file as a raw frame (CSV cells as strings) and the row number of its first data row.
+
+    For a CSV the frame's index is already each row's line in the file (``None`` is returned):
+    blank lines are dropped but still counted, so a problem names the line an editor shows.
+    """
     try:
         if path.suffix.lower() in _PARQUET_SUFFIXES:
             return pd.read_parquet(path), 1
         if path.stat().st_size == 0:
             raise InputError(Problem(str(path), "empty file"))
         raw = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=True
+            path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False
         )
-        return raw, 2
+        raw.index = pd.RangeIndex(2, 2 + len(raw))  # line 1 is the header
+        if len(raw.columns):
+            candidates = raw.index[raw.iloc[:, 0] == ""]
+            blank = (raw.loc[candidates] == "").all(axis=1)
+            raw = raw.drop(index=blank.index[blank])
+        return raw, None
     except InputError:
         raise
     except pd.errors.EmptyDataError:
