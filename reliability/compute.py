@@ -15,7 +15,7 @@ import pandas as pd
 
 from reliability.config import Config
 from reliability.metrics import delivery, incidents, oncall, quality, slo, toil
-from reliability.period import Month
+from reliability.period import Month, PartialMonth
 from reliability.sources import Frames
 
 
@@ -72,6 +72,12 @@ def compute_month(
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     in_progress = period.start <= now < period.end
     result = MonthlyMetrics(period=period, in_progress=in_progress)
+    # Deployments per week and pages per shift of a month in progress: per the elapsed part.
+    elapsed = (
+        PartialMonth(period.year, period.month, period.timezone, until=now)
+        if in_progress
+        else period
+    )
     month_incidents = in_period(frames.incidents, "created_at", period)
     month_deployments = in_period(frames.deployments, "deployed_at", period)
     month_worklog = worklog_in_period(frames.worklog, period)
@@ -100,7 +106,7 @@ def compute_month(
         result.oncall = oncall.oncall_load(
             month_incidents,
             service_teams,
-            period,
+            elapsed,
             config.timezone,
             config.business_hours,
             config.severities,
@@ -112,10 +118,10 @@ def compute_month(
         production = tuple(config.production_environments)
         # All loaded incidents: a deployment late in the month may cause one early in the next.
         result.delivery = delivery.delivery_summary(
-            month_deployments, frames.incidents, period, production
+            month_deployments, frames.incidents, elapsed, production
         )
         result.fleet_delivery = delivery.fleet_delivery(
-            month_deployments, frames.incidents, period, production
+            month_deployments, frames.incidents, elapsed, production
         )
     else:
         result.missing_inputs.append("deployments")

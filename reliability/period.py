@@ -75,6 +75,19 @@ class Month:
         return self.label
 
 
+@dataclass(frozen=True)
+class PartialMonth(Month):
+    """A month in progress, cut at ``until``: rates (per week, per shift) divide by the part
+    that has passed, not by the whole month."""
+
+    until: pd.Timestamp | None = None
+
+    @property
+    def end(self) -> pd.Timestamp:
+        full = self.next().start
+        return full if self.until is None else min(full, max(self.until, self.start))
+
+
 def local_midnights(
     days: Sequence[pd.Timestamp] | pd.DatetimeIndex, timezone: str
 ) -> pd.DatetimeIndex:

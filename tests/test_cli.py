@@ -107,3 +107,24 @@ def test_validate_lists_what_it_found(capsys, tmp_path: Path):
     assert code == 0
     assert "metrics:" in out
     assert "rows" in out
+
+
+def test_rates_of_a_month_in_progress_divide_by_the_elapsed_part():
+    """Ten days into October: deployments per week over 10 days, pages per shift over 20."""
+    from reliability.compute import compute_month
+    from reliability.period import Month
+    from reliability.sources import load_frames
+    from reliability.sources.sample import sample_config
+
+    config = sample_config()
+    october = Month(2026, 10)
+    frames = load_frames(config, [october])
+    now = october.start + pd.Timedelta(days=10)
+    so_far = frames.deployments.loc[frames.deployments["deployed_at"] < now]
+    frames.deployments = so_far  # as a real source would have it ten days in
+    result = compute_month(config, frames, october, now=now)
+    fleet = result.fleet_delivery
+    assert result.in_progress
+    assert fleet["deployments"] == len(so_far)
+    assert fleet["deployments_per_week"] == pytest.approx(len(so_far) / (10 / 7))
+    assert (result.oncall["shifts"] == 20.0).all()

@@ -165,7 +165,7 @@ def _summarise(facts: pd.DataFrame, keys: pd.Series, month: Month) -> pd.DataFra
         }
     )
     # Bands count per calendar day, so a DST hour never moves a service across a band.
-    per_calendar_day = table["deployments"] / round(month.days)
+    per_calendar_day = table["deployments"] / max(1, round(month.days))
     return table.assign(
         frequency_band=dora_band("frequency", per_calendar_day),
         lead_time_band=dora_band("lead_time", table["lead_time_median_hours"]),
