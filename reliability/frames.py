@@ -184,11 +184,9 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_convert("UTC")
         implausible = ((values < EARLIEST) | (values > LATEST)).to_numpy()
-        problems.add_rows(
-            implausible,
-            column,
-            "implausible timestamp (before 1900 or after 2200): " + _as_text(values),
-        )
+        if implausible.any():  # quote the cells only when something is wrong
+            message = "implausible timestamp (before 1900 or after 2200): " + _as_text(values)
+            problems.add_rows(implausible, column, message)
         return values.mask(implausible).dt.as_unit("ns")
     if pd.api.types.is_datetime64_dtype(values):
         problems.add_rows(
