@@ -130,7 +130,14 @@ def compute_month(
         result.toil = toil.toil_summary(month_worklog, config.teams or None)
     else:
         result.missing_inputs.append("worklog")
-    findings = quality.data_quality_findings(result.coverage, month_incidents, month_deployments)
+    findings = quality.data_quality_findings(
+        result.coverage,
+        month_incidents,
+        month_deployments,
+        severities=config.severities,
+        production_environments=config.production_environments,
+        known_deployments=None if frames.deployments is None else frames.deployments["id"],
+    )
     notes = pd.DataFrame(
         {"finding": "Source: " + pd.Series(frames.notes, dtype="string"), "count": 1, "effect": ""}
     )

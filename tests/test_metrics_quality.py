@@ -94,9 +94,17 @@ def test_findings_name_each_kind_of_gap_and_its_effect():
             "resolved_at": pd.to_datetime(
                 ["2026-09-01T00:00Z", None, "2026-09-01T00:00Z"], utc=True
             ),
+            "severity": pd.Series(["SEV1", "SEV2", "SEV2"], dtype="string"),
+            "caused_by": pd.Series([None, "D-1", None], dtype="string"),
         }
     )
-    deployments = pd.DataFrame({"commit_at": pd.to_datetime([None, None], utc=True)})
+    deployments = pd.DataFrame(
+        {
+            "id": pd.Series(["D-1", "D-2"], dtype="string"),
+            "commit_at": pd.to_datetime([None, None], utc=True),
+            "environment": pd.Series([None, "production"], dtype="string"),
+        }
+    )
     result = quality.data_quality_findings(coverage, incidents, deployments).set_index("finding")
     assert result.loc["SLI data gaps: a / x", "count"] == 1
     assert "covers 99.0% of the month" in result.loc["SLI data gaps: a / x", "effect"]
@@ -105,3 +113,28 @@ def test_findings_name_each_kind_of_gap_and_its_effect():
     assert result.loc["Incidents without resolution", "count"] == 1
     assert result.loc["Deployments without commit time", "count"] == 2
     assert "lead time" in result.loc["Deployments without commit time", "effect"]
+
+
+def test_findings_for_records_that_reference_what_is_not_there():
+    incidents = pd.DataFrame(
+        {
+            "acknowledged_at": pd.to_datetime(["2026-09-01T02:00Z", None], utc=True),
+            "resolved_at": pd.to_datetime(["2026-09-01T01:00Z", None], utc=True),
+            "severity": pd.Series(["SEV1", "P1"], dtype="string"),
+            "caused_by": pd.Series(["D-9", "D-1"], dtype="string"),
+        }
+    )
+    deployments = pd.DataFrame(
+        {
+            "id": pd.Series(["D-1", "D-2", "D-3"], dtype="string"),
+            "commit_at": pd.to_datetime(["2026-09-01T00:00Z"] * 3, utc=True),
+            "environment": pd.Series(["Production", "staging", None], dtype="string"),
+        }
+    )
+    result = quality.data_quality_findings(
+        None, incidents, deployments, severities=["SEV1", "SEV2"]
+    ).set_index("finding")["count"]
+    assert result["Incidents naming an unknown deployment (caused_by)"] == 1
+    assert result["Incidents with a severity not in the configured list"] == 1
+    assert result["Incidents acknowledged after they were resolved"] == 1
+    assert result["Deployments outside production"] == 1

@@ -6,6 +6,8 @@ and ``reliability validate`` show their findings.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -71,9 +73,20 @@ def data_quality_findings(
     coverage: pd.DataFrame | None,
     incidents: pd.DataFrame | None,
     deployments: pd.DataFrame | None,
+    *,
+    severities: Sequence[str] | None = None,
+    production_environments: Sequence[str] = ("production", "prod"),
+    known_deployments: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """One row per kind of problem found: what, how many, and its effect on the numbers."""
+    """One row per kind of problem found: what, how many, and its effect on the numbers.
+
+    ``known_deployments`` are the ids an incident's ``caused_by`` may name (default: the
+    ids in ``deployments``).
+    """
     findings: list[tuple[str, int, str]] = []
+    findings += _link_findings(
+        incidents, deployments, severities, production_environments, known_deployments
+    )
     if coverage is not None and not coverage.empty:
         gappy = coverage[coverage["missing_minutes"] > 0]
         for row in gappy.itertuples(index=False):
@@ -118,3 +131,63 @@ def data_quality_findings(
                 )
             )
     return pd.DataFrame(findings, columns=["finding", "count", "effect"])
+
+
+def _link_findings(
+    incidents: pd.DataFrame | None,
+    deployments: pd.DataFrame | None,
+    severities: Sequence[str] | None,
+    production_environments: Sequence[str],
+    known_deployments: pd.Series | None,
+) -> list[tuple[str, int, str]]:
+    """Records that reference what is not there, so a figure quietly leaves them out."""
+    findings: list[tuple[str, int, str]] = []
+    if incidents is not None and not incidents.empty:
+        known = known_deployments
+        if known is None and deployments is not None:
+            known = deployments["id"]
+        named = incidents["caused_by"].dropna()
+        if known is not None:
+            unknown = int((~named.isin(known)).sum())
+            if unknown:
+                findings.append(
+                    (
+                        "Incidents naming an unknown deployment (caused_by)",
+                        unknown,
+                        "no deployment is counted as failed for them",
+                    )
+                )
+        if severities:
+            configured = {label.strip().casefold() for label in severities}
+            labels = incidents["severity"].astype("string").str.strip().str.casefold()
+            other = int((~labels.isin(configured)).sum())
+            if other:
+                findings.append(
+                    (
+                        "Incidents with a severity not in the configured list",
+                        other,
+                        "listed after the configured levels; a page only with urgency high",
+                    )
+                )
+        late = int((incidents["acknowledged_at"] > incidents["resolved_at"]).sum())
+        if late:
+            findings.append(
+                (
+                    "Incidents acknowledged after they were resolved",
+                    late,
+                    "their time to acknowledge is longer than their time to resolve",
+                )
+            )
+    if deployments is not None and not deployments.empty:
+        environment = deployments["environment"].astype("string").str.strip().str.casefold()
+        production = {label.strip().casefold() for label in production_environments}
+        elsewhere = int((environment.notna() & ~environment.isin(production)).sum())
+        if elsewhere:
+            findings.append(
+                (
+                    "Deployments outside production",
+                    elsewhere,
+                    "left out of every delivery figure (production_environments in the config)",
+                )
+            )
+    return findings
