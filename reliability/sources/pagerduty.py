@@ -594,21 +594,7 @@ def incidents_frame(
             }
         )
         ids.append(incident_id)
-    raw = pd.DataFrame(
-        rows,
-        columns=[
-            "id",
-            "service",
-            "severity",
-            "created_at",
-            "resolved_at",
-            "title",
-            "acknowledged_at",
-            "urgency",
-            "postmortem_url",
-        ],
-        dtype=object,
-    )
+    raw = pd.DataFrame(rows, columns=frames.INCIDENTS.column_names, dtype=object)
     frame = validate_records(raw, frames.INCIDENTS, "pagerduty", ids, "incident")
     notes = _notes(unmapped_services, mapping, skipped, unmapped_labels, no_resolve_time, times)
     return Loaded(frame, notes)

@@ -57,17 +57,7 @@ API_PATH = "/api/v2/incidents.json"
 API_INCIDENT_LIMIT = 50
 """``incidents.json`` lists only the most recent 50 incidents."""
 RESOLVED_STATUSES = ("resolved", "postmortem")
-COLUMNS = [
-    "id",
-    "service",
-    "severity",
-    "created_at",
-    "resolved_at",
-    "title",
-    "acknowledged_at",
-    "started_at",
-    "postmortem_url",
-]
+COLUMNS = frames.INCIDENTS.column_names
 
 
 @dataclass(frozen=True)
