@@ -45,6 +45,17 @@ class Log:
         print(line, file=sys.stderr, flush=True)
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _config(path: str | None) -> Config:
     from reliability.sources import config_or_sample
 
@@ -95,23 +106,21 @@ def _check_out_dir(out: str) -> None:
 
 def cmd_report(args: argparse.Namespace, log: Log) -> int:
     """Render the month's HTML report (fleet page, one page per service, metrics.json)."""
-    from reliability.report.build import build_report, start_kernels
+    from reliability.report.build import build_report
 
     _check_out_dir(args.out)
-    # The kernels start first: their start-up overlaps loading and computing the data.
-    with start_kernels(args.jobs) as pool:
-        config = _config(args.config)
-        month = _month(args.month, config)
-        log.info(f"rendering the report for {month}")
-        built = build_report(
-            config,
-            month,
-            Path(args.out),
-            config_path=args.config,
-            workers=args.jobs,
-            progress=sys.stderr.isatty(),
-            pool=pool,
-        )
+    config = _config(args.config)
+    month = _month(args.month, config)
+    log.info(f"rendering the report for {month}")
+    built = build_report(
+        config,
+        month,
+        Path(args.out),
+        config_path=args.config,
+        workers=args.jobs,
+        progress=sys.stderr.isatty(),
+        use_cache=args.use_cache,
+    )
     print(built.index)
     log.info(
         f"wrote {built.index} and {len(built.files) - 1} more files in {log.elapsed():.1f} s",
@@ -190,7 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = with_common(commands.add_parser("report", help="render the month's HTML report"))
     report.add_argument("--out", default="reports", help="folder for YYYY-MM/ (default: reports)")
     report.add_argument(
-        "--jobs", type=int, default=2, help="notebooks rendered in parallel (default: 2)"
+        "--jobs", type=_positive, default=2, help="notebooks rendered in parallel (default: 2)"
+    )
+    report.add_argument(
+        "--no-cache",
+        dest="use_cache",
+        action="store_false",
+        help="compute the earlier months too, instead of reading them from OUT/.cache",
     )
     report.set_defaults(handler=cmd_report)
 

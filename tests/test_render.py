@@ -1,4 +1,5 @@
-"""The rendering machinery: warm kernel pool, papermill engine, HTML export, atomic output."""
+"""The rendering machinery: forked workers, the in-process papermill engine, HTML export,
+atomic output."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import nbformat
-import papermill
 import plotly.graph_objects as go
 import plotly.io as pio
 import psutil
@@ -21,13 +23,8 @@ from papermill.engines import papermill_engines
 
 from reliability.errors import RenderError
 from reliability.report import plotting
-from reliability.report.kernels import KernelPool
-from reliability.report.render import (
-    ENGINE_NAME,
-    NotebookJob,
-    PooledKernelEngine,
-    render_notebooks,
-)
+from reliability.report.engine import ENGINE_NAME, InProcessEngine
+from reliability.report.render import NotebookJob, render_notebooks
 
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 PARAMETERS = NOTEBOOKS / "parameters.ipynb"
@@ -37,16 +34,9 @@ PLOTLYJS_SCRIPT = re.compile(r'<script[^>]*data-reliability="plotly.js"[^>]*>.*?
 MAX_REPORT_BYTES = 6_000_000
 
 
-def kernel_processes() -> set[int]:
-    """ipykernel processes started by this test process."""
-    found = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if any("ipykernel" in part for part in child.cmdline()):
-                found.add(child.pid)
-        except psutil.NoSuchProcess:
-            continue
-    return found
+def child_processes() -> set[int]:
+    """Processes started by this test process that are still there (zombies included)."""
+    return {child.pid for child in psutil.Process().children(recursive=True)}
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
@@ -62,15 +52,7 @@ def without_plotlyjs(html: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pool():
-    with KernelPool(2) as pool:
-        assert pool.wait_ready(60)
-        yield pool
-    assert pool.pids() == []
-
-
-@pytest.fixture(scope="module")
-def report(pool, tmp_path_factory) -> Path:
+def report(tmp_path_factory) -> Path:
     out_dir = tmp_path_factory.mktemp("reports") / "2026-10"
     jobs = [
         NotebookJob(
@@ -85,7 +67,7 @@ def report(pool, tmp_path_factory) -> Path:
         ),
     ]
     files = {"metrics.json": json.dumps({"month": "2026-10"}), "data/blob.bin": b"\x00\x01"}
-    written = render_notebooks(jobs, out_dir, files=files, progress=False, pool=pool)
+    written = render_notebooks(jobs, out_dir, files=files, progress=False)
     assert written == [
         out_dir / "index.html",
         out_dir / "services/checkout.html",
@@ -106,7 +88,7 @@ def browser():
 
 
 def test_engine_is_registered_with_papermill():
-    assert papermill_engines.get_engine(ENGINE_NAME) is PooledKernelEngine
+    assert papermill_engines.get_engine(ENGINE_NAME) is InProcessEngine
 
 
 @pytest.mark.parametrize("bad", ["../index.html", "/tmp/index.html", "."])
@@ -128,11 +110,12 @@ def test_parameters_must_be_plain_values(tmp_path):
         render_notebooks(jobs, tmp_path / "out", progress=False)
 
 
-def test_only_extra_files_need_no_kernel(tmp_path):
+def test_only_extra_files_need_no_worker(tmp_path):
+    before = child_processes()
     written = render_notebooks([], tmp_path / "out", files={"a/b.txt": "x"}, progress=False)
     assert written == [tmp_path / "out" / "a/b.txt"]
     assert (tmp_path / "out" / "a/b.txt").read_text() == "x"
-    assert kernel_processes() == set()
+    assert child_processes() == before
 
 
 def test_build_folders_of_killed_runs_are_removed(tmp_path):
@@ -272,40 +255,54 @@ def test_browser_check_sees_external_requests_and_dialogs(browser, tmp_path):
 
 
 @pytest.mark.slow
-def test_no_variable_leaks_between_notebooks_on_a_kernel(pool, tmp_path):
-    # three notebooks on two kernels: at least one kernel runs two of them
+def test_no_variable_leaks_between_notebooks(tmp_path):
+    # three notebooks on two workers: a worker process is never reused
     jobs = [
         NotebookJob(PARAMETERS, {"service": f"s{i}"}, Path(f"p{i}.html"), f"p{i}") for i in range(3)
     ]
-    for path in render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool):
+    for path in render_notebooks(jobs, tmp_path / "out", progress=False, workers=2):
         assert "leaked=False" in path.read_text()
 
 
 @pytest.mark.slow
-def test_papermill_execute_notebook_can_use_the_engine(pool, tmp_path):
+def test_papermill_execute_notebook_can_use_the_engine(tmp_path):
+    # The engine runs in the calling process: call papermill's own API from a fresh one.
     output = tmp_path / "executed.ipynb"
-
-    def run(kernel):
-        kernel.prepare(NOTEBOOKS)
-        return papermill.execute_notebook(
-            str(PARAMETERS),
-            str(output),
-            parameters={"service": "via-papermill"},
-            engine_name=ENGINE_NAME,
-            kernel_name="python3",
-            progress_bar=False,
-            kernel=kernel,
-        )
-
-    nb = pool.submit(run).result(timeout=120)
+    script = (
+        "import papermill, reliability.report.engine as e\n"
+        f"papermill.execute_notebook({str(PARAMETERS)!r}, {str(output)!r},"
+        " parameters={'service': 'via-papermill'}, engine_name=e.ENGINE_NAME,"
+        " kernel_name='python3', progress_bar=False)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=NOTEBOOKS, timeout=120)
+    nb = nbformat.read(output, as_version=4)
     tags = [cell.metadata.get("tags", []) for cell in nb.cells]
-    assert tags.index(["injected-parameters"]) == tags.index(["parameters"]) + 1
-    assert 'service = "via-papermill"' in nb.cells[tags.index(["injected-parameters"])].source
-    assert output.exists()
+    injected = tags.index(["injected-parameters"])
+    assert injected == tags.index(["parameters"]) + 1
+    assert 'service = "via-papermill"' in nb.cells[injected].source
+    outputs = {
+        cell.source.splitlines()[0]: cell.outputs for cell in nb.cells if cell.cell_type == "code"
+    }
+    streams = outputs["import sys"]
+    assert [(o.output_type, o.name) for o in streams] == [
+        ("stream", "stdout"),
+        ("stream", "stderr"),
+    ]
+    assert streams[0].text == "stdout-line-should-not-appear\n"
+    assert "UserWarning: warning-should-not-appear" in streams[1].text
+    shown = outputs["from IPython.display import HTML, Markdown, display"]
+    assert [o.output_type for o in shown] == ["display_data", "display_data"]
+    assert "via-papermill" in shown[0].data["text/markdown"]
+    result = outputs["def secret_function():"][0]
+    assert result.output_type == "execute_result"
+    assert result.data["text/plain"] == "'function-output-visible'"
+    counts = [cell.execution_count for cell in nb.cells if cell.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1))
+    assert all(cell.metadata.papermill.status == "completed" for cell in nb.cells)
 
 
 @pytest.mark.slow
-def test_a_failing_notebook_leaves_the_previous_report_intact(report, pool, tmp_path):
+def test_a_failing_notebook_leaves_the_previous_report_intact(report, tmp_path):
     reports = tmp_path / "reports"
     out_dir = reports / "2026-10"
     render_notebooks(
@@ -313,7 +310,6 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(report, pool, tmp_
         out_dir,
         files={"metrics.json": "{}"},
         progress=False,
-        pool=pool,
     )
     before = tree_bytes(out_dir)
     jobs = [
@@ -322,7 +318,7 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(report, pool, tmp_
         NotebookJob(CHARTS, {"service": "new"}, Path("services/new.html"), "New"),
     ]
     with pytest.raises(RenderError) as caught:
-        render_notebooks(jobs, out_dir, files={"metrics.json": "[]"}, progress=False, pool=pool)
+        render_notebooks(jobs, out_dir, files={"metrics.json": "[]"}, progress=False)
     message = str(caught.value)
     saved = reports / ".failed" / "2026-10" / "services" / "broken.ipynb"
     assert "\n" not in message
@@ -343,15 +339,16 @@ def test_a_failing_notebook_leaves_the_previous_report_intact(report, pool, tmp_
     assert 'service = "broken"' in nb.cells[injected].source
     errors = [o for cell in nb.cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert [e.ename for e in errors] == ["ValueError"]
+    assert any("boom for broken" in line for line in errors[0].traceback)
 
-    # the pool is still usable, and a successful run clears the stale debug notebook
-    render_notebooks(jobs[:1], out_dir, progress=False, pool=pool)
+    # a successful run clears the stale debug notebook
+    render_notebooks(jobs[:1], out_dir, progress=False)
     assert "Service <strong>new</strong>" in (out_dir / "index.html").read_text()
     assert not (reports / ".failed").exists()
 
 
 @pytest.mark.slow
-def test_other_notebooks_are_stopped_even_if_they_ignore_interrupts(pool, tmp_path):
+def test_other_notebooks_are_stopped_even_if_they_ignore_interrupts(tmp_path):
     stubborn = nbformat.v4.new_notebook()
     stubborn.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     stubborn.cells = [
@@ -364,75 +361,82 @@ def test_other_notebooks_are_stopped_even_if_they_ignore_interrupts(pool, tmp_pa
         NotebookJob(tmp_path / "stubborn.ipynb", {}, Path("stubborn.html"), "stubborn"),
         NotebookJob(FAILING, {}, Path("failing.html"), "failing"),
     ]
+    before = child_processes()
     started = time.monotonic()
     with pytest.raises(RenderError, match=r"failing\.ipynb"):
-        render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)
+        render_notebooks(jobs, tmp_path / "out", progress=False, workers=2)
     assert time.monotonic() - started < 20
-    # the killed kernel is replaced: both kernels work again
+    assert child_processes() == before
     jobs = [NotebookJob(PARAMETERS, {}, Path(f"{i}.html"), "ok") for i in range(3)]
-    assert len(render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)) == 3
+    assert len(render_notebooks(jobs, tmp_path / "out", progress=False)) == 3
 
 
 @pytest.mark.slow
-def test_unknown_parameters_are_reported(pool, tmp_path, caplog):
+def test_unknown_parameters_are_reported(tmp_path, caplog):
     jobs = [NotebookJob(PARAMETERS, {"servce": "typo"}, Path("a.html"), "a")]
-    render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)
+    render_notebooks(jobs, tmp_path / "out", progress=False)
     assert "parameters.ipynb: parameters not in its parameters cell: ['servce']" in caplog.text
 
 
-@pytest.mark.slow
-def test_a_dead_kernel_is_reported_and_replaced(pool, tmp_path):
-    dying = nbformat.v4.new_notebook()
-    dying.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    dying.cells = [
-        nbformat.v4.new_code_cell("x = 1"),
-        nbformat.v4.new_code_cell("import os\nos._exit(3)"),
-    ]
-    nbformat.write(dying, tmp_path / "dying.ipynb")
-    jobs = [NotebookJob(tmp_path / "dying.ipynb", {}, Path("dying.html"), "dying")]
-    with pytest.raises(
-        RenderError, match=r'dying\.ipynb failed at cell 1 "import os": DeadKernelError'
-    ):
-        render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)
-    # every kernel of the pool still works (the dead one is restarted on its next task)
-    jobs = [NotebookJob(PARAMETERS, {}, Path(f"{i}.html"), "ok") for i in range(3)]
-    assert len(render_notebooks(jobs, tmp_path / "out", progress=False, pool=pool)) == 3
+def _notebook(folder: Path, name: str, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
 
 
 @pytest.mark.slow
-def test_a_kernel_that_cannot_start_is_a_render_error(tmp_path):
-    jobs = [NotebookJob(PARAMETERS, {}, Path("a.html"), "a")]
-    with KernelPool(1, startup_timeout=0.001) as broken:
-        with pytest.raises(RenderError, match="a kernel did not start"):
-            render_notebooks(jobs, tmp_path / "out", progress=False, pool=broken)
+def test_a_notebook_that_kills_its_process_is_reported(tmp_path):
+    dying = _notebook(tmp_path, "dying", "x = 1", "import os\nos._exit(3)")
+    jobs = [NotebookJob(dying, {}, Path("dying.html"), "dying")]
+    with pytest.raises(RenderError) as caught:
+        render_notebooks(jobs, tmp_path / "out", progress=False)
+    assert str(caught.value) == (
+        'notebook dying.ipynb failed at cell 1 "import os": the process running it exited '
+        "with status 3; no executed notebook was saved"
+    )
     assert not (tmp_path / "out").exists()
+    jobs = [NotebookJob(PARAMETERS, {}, Path(f"{i}.html"), "ok") for i in range(3)]
+    assert len(render_notebooks(jobs, tmp_path / "out", progress=False)) == 3
 
 
 @pytest.mark.slow
-def test_own_pool_leaves_no_kernel_behind(tmp_path, pool):
-    ours = set(pool.pids())
+def test_a_cell_that_runs_too_long_is_stopped(tmp_path):
+    slow = _notebook(tmp_path, "slow", "import time", "time.sleep(60)")
+    jobs = [NotebookJob(slow, {}, Path("slow.html"), "slow")]
+    started = time.monotonic()
+    with pytest.raises(RenderError) as caught:
+        render_notebooks(jobs, tmp_path / "out", progress=False, timeout=1)
+    assert time.monotonic() - started < 20
+    message = str(caught.value)
+    assert message.startswith('notebook slow.ipynb failed at cell 1 "time.sleep(60)": ')
+    assert "CellTimeoutError: the cell ran longer than 1 s" in message
+
+
+@pytest.mark.slow
+def test_no_worker_is_left_behind(tmp_path):
+    before = child_processes()
     jobs = [
         NotebookJob(PARAMETERS, {}, Path("a.html"), "a"),
         NotebookJob(FAILING, {}, Path("b.html"), "b"),
     ]
     with pytest.raises(RenderError, match=r"failing\.ipynb"):
         render_notebooks(jobs, tmp_path / "out", workers=2, progress=False)
-    assert kernel_processes() - ours == set()
+    assert child_processes() == before
     assert not (tmp_path / "out").exists()
 
     written = render_notebooks(jobs[:1], tmp_path / "out", workers=2, progress=False)
     assert [p.name for p in written] == ["a.html"]
-    assert kernel_processes() - ours == set()
+    assert child_processes() == before
 
 
 @pytest.mark.slow
-def test_keyboard_interrupt_stops_every_kernel(tmp_path, pool):
-    ours = set(pool.pids())
-    slow = nbformat.v4.new_notebook()
-    slow.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    slow.cells = [nbformat.v4.new_code_cell("import time\ntime.sleep(120)")]
-    nbformat.write(slow, tmp_path / "slow.ipynb")
-    jobs = [NotebookJob(tmp_path / "slow.ipynb", {}, Path(f"{i}.html"), "slow") for i in range(3)]
+def test_keyboard_interrupt_stops_every_worker(tmp_path):
+    before = child_processes()
+    slow = _notebook(tmp_path, "slow", "import time\ntime.sleep(120)")
+    jobs = [NotebookJob(slow, {}, Path(f"{i}.html"), "slow") for i in range(3)]
     timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
     started = time.monotonic()
     timer.start()
@@ -442,6 +446,6 @@ def test_keyboard_interrupt_stops_every_kernel(tmp_path, pool):
     finally:
         timer.cancel()
     assert time.monotonic() - started < 30
-    assert kernel_processes() - ours == set()
+    assert child_processes() == before
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["slow.ipynb"]

@@ -1,7 +1,8 @@
 """``reliability report``: compute the month once, render every notebook, write atomically.
 
-The kernels start first, in the background, so their start-up overlaps loading the data and
-computing the metrics; the notebooks then read the prepared metrics instead of recomputing.
+The data is loaded and every metric computed here, once; the notebooks run in forked
+copies of this process (:mod:`reliability.report.render`) and find that data already in
+memory instead of recomputing it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-# Light imports only: a caller starts the kernels before pandas, plotly and nbconvert load.
-from reliability.report.kernels import DEFAULT_PRELOAD, KernelPool
 
 if TYPE_CHECKING:
     from reliability.config import Config
@@ -27,7 +25,8 @@ NOTEBOOKS_DIR = Path(
     os.environ.get("RELIABILITY_NOTEBOOKS", Path(__file__).resolve().parents[2] / "notebooks")
 )
 """Where the report notebooks live (the repository's ``notebooks/``)."""
-KERNEL_PRELOAD = (*DEFAULT_PRELOAD, "reliability.report.sections", "reliability.report.data")
+CACHE_DIR = Path(".cache") / "months"
+"""Computed months kept for later reports, inside the reports folder."""
 
 
 @dataclass(frozen=True)
@@ -38,55 +37,45 @@ class BuiltReport:
     files: list[Path]
 
 
-def start_kernels(workers: int = 2) -> KernelPool:
-    """Start the report's kernels in the background; use the pool as a context manager."""
-    return KernelPool(workers, preload=KERNEL_PRELOAD)
-
-
 def build_report(
     config: Config,
     month: Month,
     out_root: Path,
     *,
     config_path: str | None = None,
-    workers: int = 2,
+    workers: int | None = None,
     progress: bool = False,
     history_months: int = HISTORY_MONTHS,
     with_services: bool = True,
-    pool: KernelPool | None = None,
+    use_cache: bool = True,
 ) -> BuiltReport:
     """Render ``out_root/YYYY-MM/``: the fleet report, one page per service, metrics.json.
 
     ``with_services=False`` renders the fleet page alone (its service links then dangle).
-    ``pool`` is a started ``start_kernels()`` pool; without one, a pool is started here.
+    ``workers`` notebooks render at once (default: one per core, at most two). Earlier
+    months come from ``out_root/.cache/months`` when their inputs are unchanged
+    (``sources.cache``); ``use_cache=False`` computes them all afresh (and saves nothing).
     """
-    if pool is None:
-        pages = 1 + (len(config.services) if with_services else 0)
-        with start_kernels(min(workers, pages)) as own_pool:
-            return build_report(
-                config,
-                month,
-                out_root,
-                config_path=config_path,
-                workers=workers,
-                progress=progress,
-                history_months=history_months,
-                with_services=with_services,
-                pool=own_pool,
-            )
     from reliability.compute import to_json
-    from reliability.report.data import check_has_data, compute_report_data
+    from reliability.report.data import check_has_data, prepare_report_data, remember
+    from reliability.report.plotting import warm_up
     from reliability.report.render import NotebookJob, render_notebooks
     from reliability.report.sections import service_page
-    from reliability.sources import load_frames
+    from reliability.sources.cache import MonthCache
 
-    label = config_path or "built-in sample organisation"
-    frames = load_frames(config, month.history(history_months))
-    data = compute_report_data(config, month, frames, history_months, config_label=label)
+    data = prepare_report_data(
+        config,
+        month,
+        history_months,
+        config_label=config_path or "built-in sample organisation",
+        cache=MonthCache(Path(out_root) / CACHE_DIR) if use_cache else None,
+    )
     check_has_data(data)
+    warm_up()  # once here rather than in every forked notebook
     with tempfile.TemporaryDirectory(prefix="reliability-report-") as scratch:
         prepared = Path(scratch) / "report-data.pickle"
         data.save(prepared)
+        remember(prepared, data)  # the forked notebooks find it in memory
         common = {"month": month.label, "config": config_path, "prepared": str(prepared)}
         jobs = [
             NotebookJob(
@@ -113,6 +102,5 @@ def build_report(
             workers=workers,
             files={"metrics.json": metrics},
             progress=progress,
-            pool=pool,
         )
     return BuiltReport(index=out_dir / "index.html", files=written)

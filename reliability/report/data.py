@@ -7,6 +7,7 @@ own) and handed to the notebooks as a pickle, so every notebook shows the same n
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,10 @@ from reliability.errors import InputError, Problem
 from reliability.period import Month, last_complete_month, parse_month
 from reliability.report.build import HISTORY_MONTHS
 from reliability.sources import Frames, config_or_sample, load_frames
+from reliability.sources.cache import MonthCache, month_keys
 
 _PREPARED: dict[tuple[str, float], ReportData] = {}
-"""Prepared data already read in this process (a kernel renders several pages of one run)."""
+"""Prepared data already in this process: saved by it, or read once for several pages."""
 
 
 @dataclass
@@ -59,11 +61,19 @@ def compute_report_data(
     history_months: int = HISTORY_MONTHS,
     now: pd.Timestamp | None = None,
     config_label: str = "built-in sample organisation",
+    known: Mapping[Month, MonthlyMetrics] | None = None,
 ) -> ReportData:
-    """Metrics for ``month`` and the ``history_months - 1`` months before it, from ``frames``."""
+    """Metrics for ``month`` and the ``history_months - 1`` months before it, from ``frames``.
+
+    Earlier months found in ``known`` are taken from there instead of being computed.
+    """
     months = month.history(history_months)
+    known = known or {}
     # Earlier months feed the trends only: no alert replay, attribution or intervals there.
-    history = [compute_month(config, frames, m, now=now, detail=m == month) for m in months]
+    history = [
+        known[m] if m in known and m != month else compute_month(config, frames, m, now, m == month)
+        for m in months
+    ]
     current = history[-1]
     return ReportData(
         config=config,
@@ -73,6 +83,43 @@ def compute_report_data(
         deployments=in_period(frames.deployments, "deployed_at", month),
         config_label=config_label,
     )
+
+
+def prepare_report_data(
+    config: Config,
+    month: Month,
+    history_months: int = HISTORY_MONTHS,
+    *,
+    config_label: str = "built-in sample organisation",
+    cache: MonthCache | None = None,
+    now: pd.Timestamp | None = None,
+) -> ReportData:
+    """Load the sources and compute the report's months, reusing earlier months from ``cache``.
+
+    The report's own month is always loaded and computed; each earlier month is read from
+    ``cache`` when it holds that month under the same inputs (``sources.cache``), and every
+    complete month computed here is saved to it for the next report.
+    """
+    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    months = month.history(history_months)
+    keys = month_keys(config, months) if cache is not None else None
+    known: dict[Month, MonthlyMetrics] = {}
+    if cache is not None and keys is not None:
+        for earlier in months[:-1]:
+            hit = cache.get(earlier, keys[earlier])
+            if isinstance(hit, MonthlyMetrics) and hit.period == earlier:
+                known[earlier] = hit
+    # Sources load a run of consecutive months: from the oldest one not in the cache.
+    first = next(i for i, m in enumerate(months) if m not in known)
+    frames = load_frames(config, months[first:])
+    data = compute_report_data(
+        config, month, frames, history_months, now=now, config_label=config_label, known=known
+    )
+    if cache is not None and keys is not None:
+        for metrics in data.history:
+            if metrics.period not in known and metrics.period.end <= now:
+                cache.put(metrics.period, keys[metrics.period], metrics)
+    return data
 
 
 def load_report_data(
@@ -86,7 +133,7 @@ def load_report_data(
     (default: the last complete month)."""
     if prepared:
         path = Path(prepared)
-        key = (str(path), path.stat().st_mtime)
+        key = _prepared_key(path)
         if key not in _PREPARED:
             _PREPARED.clear()  # one run at a time: keep only the latest
             with path.open("rb") as handle:
@@ -94,17 +141,25 @@ def load_report_data(
         return _PREPARED[key]
     cfg = config_or_sample(config)
     period = last_complete_month(cfg.timezone) if not month else parse_month(month, cfg.timezone)
-    months = period.history(history_months)
-    frames = load_frames(cfg, months)
-    data = compute_report_data(
+    data = prepare_report_data(
         cfg,
         period,
-        frames,
         history_months,
         config_label=str(config) if config else "built-in sample organisation",
     )
     check_has_data(data)
     return data
+
+
+def _prepared_key(path: Path) -> tuple[str, float]:
+    return (str(path), path.stat().st_mtime)
+
+
+def remember(path: Path, data: ReportData) -> None:
+    """Keep ``data``, just saved to ``path``, for ``load_report_data(prepared=path)`` in this
+    process and the processes it forks (they then skip reading it back)."""
+    _PREPARED.clear()
+    _PREPARED[_prepared_key(path)] = data
 
 
 def check_has_data(data: ReportData) -> None:

@@ -127,9 +127,9 @@ def burndown(
                 row=row,
                 col=col,
             )
-        figure.add_hline(
-            y=100, line={"color": STATUS_COLORS["breached"], "width": 1}, row=row, col=col
-        )
+    # The 100% line of every panel, set at once: add_hline per panel costs 30 ms each.
+    panels = [index + 1 for index, key in enumerate(keys) if key in grouped]
+    figure.update_layout(shapes=[_budget_line(panel) for panel in panels])
     figure.update_yaxes(range=[0, ceiling * 100], ticksuffix="%")
     figure.update_xaxes(tickformat="%d %b", nticks=4)
     figure.update_annotations(font_size=11)
@@ -140,6 +140,21 @@ def burndown(
         legend={"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom", "x": 0},
     )
     return figure
+
+
+def _budget_line(panel: int) -> dict:
+    """A horizontal line at 100% across subplot ``panel`` (1-based, row by row)."""
+    suffix = "" if panel == 1 else str(panel)
+    return {
+        "type": "line",
+        "xref": f"x{suffix} domain",
+        "yref": f"y{suffix}",
+        "x0": 0,
+        "x1": 1,
+        "y0": 100,
+        "y1": 100,
+        "line": {"color": STATUS_COLORS["breached"], "width": 1},
+    }
 
 
 def _incidents_of(incidents: pd.DataFrame | None, service: str) -> pd.DataFrame | None:

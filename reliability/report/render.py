@@ -1,21 +1,22 @@
-"""Render report notebooks: papermill on a pool of warm kernels, nbconvert to self-contained HTML.
+"""Render report notebooks: papermill in forked workers, nbconvert to self-contained HTML.
 
-The expensive parts of rendering a notebook are starting a kernel, importing pandas and
-plotly in it, and setting up nbconvert's exporter. A :class:`KernelPool` starts ``N``
-kernels once (each owned by one worker thread), imports the heavy modules in them, and
-runs notebook after notebook on them; between two notebooks the user namespace is reset
-(``get_ipython().reset()``), so nothing a notebook defined leaks into the next one while
-the imported modules stay warm in ``sys.modules``. Parameters are injected the papermill
-way (``parameterize_notebook``: an ``injected-parameters`` cell after the cell tagged
-``parameters``) and the notebook is executed through a papermill engine registered as
-``reliability-pool`` in papermill's engine registry.
+Starting a Jupyter kernel, importing pandas and plotly in it and setting up nbconvert's
+exporter cost more than running a report notebook. So every notebook runs in a copy of
+this process made with ``fork()``: the copy has every module imported, nbconvert's
+exporter set up and the report's data in memory, executes the notebook in its own IPython
+shell through papermill (the ``reliability-inprocess`` engine of
+:mod:`reliability.report.engine`, parameters injected the papermill way:
+an ``injected-parameters`` cell after the cell tagged ``parameters``), exports it and
+writes the HTML. Up to ``workers`` copies run at once. A notebook cannot change what the
+next one sees (each starts from the same state), nor take the report command down with it.
 
 One :class:`~nbconvert.HTMLExporter` with the project's template
 (``templates/reliability``) exports every notebook: no code, no prompts, no stream output,
 no network requests, plotly.js inlined once per file that has a chart.
 
 :func:`render_notebooks` builds the whole report in a temporary sibling folder and swaps it
-into place, so a failed run leaves the previous report untouched.
+into place, so a failed run leaves the previous report untouched. Forking needs a POSIX
+system (Linux, macOS).
 """
 
 from __future__ import annotations
@@ -23,14 +24,18 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import gc
+import json
 import logging
 import numbers
 import os
 import re
+import selectors
 import shutil
+import signal
 import sys
-import threading
-from concurrent.futures import FIRST_EXCEPTION, wait
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,9 +43,8 @@ from typing import Any
 import nbformat
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
-from papermill.clientwrap import PapermillNotebookClient
-from papermill.engines import Engine, papermill_engines
-from papermill.exceptions import PapermillException, PapermillExecutionError
+from papermill.engines import papermill_engines
+from papermill.exceptions import PapermillExecutionError
 from papermill.execute import (
     prepare_notebook_metadata,
     raise_for_execution_errors,
@@ -48,29 +52,17 @@ from papermill.execute import (
 )
 from papermill.inspection import _infer_parameters
 from papermill.iorw import load_notebook_node
-from papermill.log import logger as papermill_logger
 from papermill.parameterize import parameterize_notebook
-from papermill.utils import remove_args
 from tqdm import tqdm
 
 from reliability.errors import RenderError
-from reliability.report.kernels import (
-    DEFAULT_PRELOAD,
-    KERNEL_NAME,
-    Kernel,
-    KernelPool,
-    default_workers,
-    pid_alive,
-)
+from reliability.report.engine import ENGINE_NAME, notebook_shell
 from reliability.report.plotting import PLOTLY_GRAPH_CLASS, plotlyjs_script
 
 __all__ = [
-    "DEFAULT_PRELOAD",
     "ENGINE_NAME",
     "TEMPLATE_NAME",
-    "KernelPool",
     "NotebookJob",
-    "PooledKernelEngine",
     "default_workers",
     "export_html",
     "get_exporter",
@@ -79,11 +71,29 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-ENGINE_NAME = "reliability-pool"
-"""The papermill engine that runs notebooks on the kernels of a :class:`KernelPool`."""
+KERNEL_NAME = "python3"
+"""The kernel a report notebook declares (papermill wants one; the engine runs in-process)."""
 TEMPLATE_NAME = "reliability"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
+KILL_WAIT_SECONDS = 5.0
+"""How long to wait for a killed worker to be gone."""
+
+
+def default_workers() -> int:
+    """The default number of notebooks rendered at once: one per core, at most two."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a reused id counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @dataclass
@@ -99,55 +109,6 @@ class NotebookJob:
     """Where the HTML goes, relative to the report folder (``Path("services/checkout.html")``)."""
     title: str
     """The HTML ``<title>``."""
-
-
-# --------------------------------------------------------------------------------------
-# The papermill engine
-# --------------------------------------------------------------------------------------
-
-
-class PooledKernelEngine(Engine):
-    """A papermill engine that executes on a running kernel of a :class:`KernelPool`.
-
-    Like papermill's ``NBClientEngine``, but the kernel manager and client are passed in
-    (``kernel=``) and left running afterwards.
-    """
-
-    @classmethod
-    def execute_managed_notebook(
-        cls,
-        nb_man,
-        kernel_name,
-        log_output=False,
-        stdout_file=None,
-        stderr_file=None,
-        start_timeout=60,
-        execution_timeout=None,
-        kernel: Kernel | None = None,
-        **kwargs,
-    ):
-        if kernel is None or kernel.km is None:
-            raise PapermillException(
-                f"the {ENGINE_NAME!r} engine needs a running kernel of a KernelPool (kernel=...)"
-            )
-        kwargs = remove_args(["input_path", "timeout", "startup_timeout"], **kwargs)
-        client = PapermillNotebookClient(
-            nb_man,
-            km=kernel.km,
-            kernel_name=kernel_name,
-            timeout=execution_timeout,
-            startup_timeout=start_timeout,
-            log=papermill_logger,
-            log_output=log_output,
-            stdout_file=stdout_file,
-            stderr_file=stderr_file,
-            **kwargs,
-        )
-        client.kc = kernel.kc  # so setup_kernel() neither starts nor shuts down a kernel
-        return client.execute()
-
-
-papermill_engines.register(ENGINE_NAME, PooledKernelEngine)
 
 
 # --------------------------------------------------------------------------------------
@@ -173,9 +134,6 @@ def get_exporter() -> HTMLExporter:
     warm.cells.append(nbformat.v4.new_markdown_cell("warm-up"))
     exporter.from_notebook_node(warm)
     return exporter
-
-
-_export_lock = threading.Lock()
 
 
 def _strip_for_report(nb: NotebookNode) -> bool:
@@ -225,8 +183,7 @@ def _export(nb: NotebookNode, title: str) -> tuple[str, str, bool]:
     has_chart = _strip_for_report(nb)
     nb.metadata["title"] = title
     exporter = get_exporter()
-    with _export_lock:
-        page, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    page, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     split = page.find("</head>") if has_chart else -1
     if split < 0:
         return page, "", False
@@ -322,12 +279,6 @@ def _describe_cell(cell: NotebookNode | None, source: _Source) -> str:
     return f'cell {position} "{_one_line(first_line, 80)}"'
 
 
-def _running_cell(nb: NotebookNode) -> NotebookNode | None:
-    """The last cell papermill started: the one running when execution broke off."""
-    started = [c for c in nb.cells if c.metadata.get("papermill", {}).get("start_time")]
-    return started[-1] if started else None
-
-
 def _save_debug(nb: NotebookNode, path: Path) -> str:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -338,15 +289,20 @@ def _save_debug(nb: NotebookNode, path: Path) -> str:
 
 
 def _run_job(
-    kernel: Kernel,
     job: NotebookJob,
     source: _Source,
     parameters: dict,
     html_path: Path,
     debug_path: Path,
-) -> Path:
-    """Execute one notebook on ``kernel``, export it, write the HTML (worker thread)."""
-    kernel.prepare(job.notebook.parent)
+    timeout: float | None,
+    report: Any,
+) -> None:
+    """Execute one notebook in this process, export it, write the HTML (a forked worker).
+
+    ``report(message)`` sends a message to the parent: the cell about to run, so that a
+    worker that dies can be blamed on its cell.
+    """
+    os.chdir(job.notebook.parent)
     nb = copy.deepcopy(source.nb)
     if parameters:
         nb = parameterize_notebook(
@@ -354,9 +310,7 @@ def _run_job(
         )
     nb = prepare_notebook_metadata(nb, str(job.notebook), None)
     nb = remove_error_markers(nb)
-    what = f"notebook {job.notebook.name}"
-    if parameters:
-        what += f" ({_summarise(parameters)})"
+    what = _what(job, parameters)
     try:
         nb = papermill_engines.execute_notebook_with_engine(
             ENGINE_NAME,
@@ -366,25 +320,18 @@ def _run_job(
             output_path=None,
             progress_bar=False,
             log_output=False,
-            execution_timeout=kernel.pool.execution_timeout,
-            kernel=kernel,
+            execution_timeout=timeout,
+            on_cell=lambda cell, _: report({"cell": _describe_cell(cell, source)}),
         )
-    except Exception as exc:  # the kernel died, a cell timed out, ...
-        kernel.broken = True  # it may still be running the cell: start afresh next time
-        if kernel.interrupted:
-            raise RenderError(f"{what} was interrupted") from exc
-        cell = _describe_cell(_running_cell(nb), source)
+    except Exception as exc:  # outside any cell: papermill itself failed
         saved = _save_debug(nb, debug_path)
-        message = _one_line(exc) or "no message"
         raise RenderError(
-            f"{what} failed at {cell}: {type(exc).__name__}: {message}; {saved}"
+            f"{what} failed: {type(exc).__name__}: {_one_line(exc) or 'no message'}; {saved}"
         ) from exc
     cells = list(nb.cells)  # before raise_for_execution_errors adds its marker cells
     try:
         raise_for_execution_errors(nb, None)
     except PapermillExecutionError as exc:
-        if kernel.interrupted:  # another notebook failed, or Ctrl-C: nothing to debug here
-            raise RenderError(f"{what} was interrupted") from None
         cell = _describe_cell(cells[exc.cell_index], source)
         saved = _save_debug(nb, debug_path)
         raise RenderError(
@@ -393,30 +340,37 @@ def _run_job(
         ) from None
     with _writing(html_path):
         _write_page(nb, job.title, html_path)
-    return html_path
+
+
+def _what(job: NotebookJob, parameters: dict) -> str:
+    what = f"notebook {job.notebook.name}"
+    if parameters:
+        what += f" ({_summarise(parameters)})"
+    return what
 
 
 def render_notebooks(
     jobs: list[NotebookJob],
     out_dir: Path,
     *,
-    workers: int = 2,
+    workers: int | None = None,
     files: dict[str, str | bytes] | None = None,
     progress: bool = True,
-    pool: KernelPool | None = None,
+    timeout: float | None = None,
 ) -> list[Path]:
     """Execute and export every job, then put the report into ``out_dir`` atomically.
 
     Everything (the HTML of every job and the extra ``files``, ``{relative path: text or
     bytes}``) is first written to a temporary sibling of ``out_dir``, which then replaces
     ``out_dir`` (the old folder is renamed away, the new one renamed in, the old one
-    deleted): a failed run leaves a previous ``out_dir`` as it was. Notebooks run on
-    ``pool`` if given, else on a pool of ``workers`` kernels made for this call.
+    deleted): a failed run leaves a previous ``out_dir`` as it was. Up to ``workers``
+    notebooks (default: :func:`default_workers`) run at once, each in a forked copy of
+    this process; ``timeout`` limits the seconds any one cell may run.
 
     A notebook that fails raises :class:`RenderError` with one line naming the notebook
     and its parameters, the cell, the exception, and where the partly executed notebook
     was saved (``<out_dir parent>/.failed/<out_dir name>/<output_html>.ipynb``); the other
-    notebooks are interrupted. Returns the written paths (inside ``out_dir``).
+    notebooks are stopped. Returns the written paths (inside ``out_dir``).
     """
     jobs = list(jobs)
     out_dir = Path(out_dir).absolute()
@@ -446,17 +400,14 @@ def render_notebooks(
     parent = out_dir.parent
     debug_dir = parent / ".failed" / out_dir.name
     build = parent / f".{out_dir.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
-
-    own_pool: KernelPool | None = None
     try:
         with _writing(out_dir):
             parent.mkdir(parents=True, exist_ok=True)
             _remove_leftovers(parent, out_dir.name)
             build.mkdir()
         if jobs:
-            if pool is None:
-                own_pool = pool = KernelPool(min(max(1, workers), len(jobs))).start()
-            _execute_all(jobs, parameters, html_paths, pool, build, debug_dir, progress, own_pool)
+            tasks = _tasks(jobs, parameters, html_paths, build, debug_dir)
+            _run_in_workers(tasks, workers or default_workers(), progress, timeout)
         with _writing(out_dir):
             for relative, content in extra.items():
                 target = build / relative
@@ -467,60 +418,115 @@ def render_notebooks(
                     target.write_text(content, encoding="utf-8")
             _swap_into_place(build, out_dir)
     except BaseException:
-        try:
-            if own_pool is not None:
-                own_pool.close(abort=True)
-                own_pool = None
-        finally:
-            shutil.rmtree(build, ignore_errors=True)
+        shutil.rmtree(build, ignore_errors=True)
         raise
-    finally:
-        if own_pool is not None:
-            own_pool.close()
     shutil.rmtree(debug_dir, ignore_errors=True)  # failures of earlier runs are stale now
     with contextlib.suppress(OSError):
         debug_dir.parent.rmdir()  # only if empty
     return [out_dir / r for r in html_paths] + [out_dir / r for r in extra]
 
 
-def _execute_all(
+def _tasks(
     jobs: list[NotebookJob],
     parameters: list[dict],
     html_paths: dict[PurePosixPath, NotebookJob],
-    pool: KernelPool,
     build: Path,
     debug_dir: Path,
-    progress: bool,
-    own_pool: KernelPool | None,
-) -> None:
-    get_exporter()  # set up nbconvert while the kernels start
+) -> list[tuple[NotebookJob, _Source, dict, Path, Path]]:
+    """Each job with its loaded source notebook and where its HTML and debug copy go."""
     sources: dict[Path, _Source] = {}
-    for job in jobs:
-        key = job.notebook.resolve()
-        if key not in sources:
-            sources[key] = _load_source(key)
     relative_of = {id(job): relative for relative, job in html_paths.items()}
-    futures = []
+    tasks = []
     for job, params in zip(jobs, parameters, strict=True):
         notebook = job.notebook.resolve()
+        if notebook not in sources:
+            sources[notebook] = _load_source(notebook)
         source = sources[notebook]
         unknown = sorted(set(params) - source.declared)
         if unknown and source.declared:
             log.warning("%s: parameters not in its parameters cell: %s", notebook.name, unknown)
         relative = relative_of[id(job)]
-        task = functools.partial(
-            _run_job,
-            job=NotebookJob(notebook, job.parameters, job.output_html, job.title),
-            source=source,
-            parameters=params,
-            html_path=build / relative,
-            debug_path=debug_dir / relative.with_suffix(".ipynb"),
+        resolved = NotebookJob(notebook, job.parameters, job.output_html, job.title)
+        tasks.append(
+            (resolved, source, params, build / relative, debug_dir / relative.with_suffix(".ipynb"))
         )
-        futures.append(pool.submit(task))
-    if own_pool is not None:
-        own_pool.shutdown()  # each kernel stops as soon as no notebook is left for it
-    bar = tqdm(
-        total=len(futures),
+    return tasks
+
+
+class _NoMonitorBar(tqdm):
+    """A progress bar without tqdm's monitor thread: this process forks while it is shown."""
+
+    monitor_interval = 0
+
+
+@dataclass
+class _Worker:
+    """A forked copy of this process rendering one notebook, and what it has told us."""
+
+    pid: int
+    pipe: int
+    what: str
+    cell: str | None = None
+    buffer: bytes = b""
+    result: dict | None = None
+
+
+def _prepare_to_fork() -> None:
+    """Do once, before forking, what every worker would otherwise do itself."""
+    get_exporter()
+    _plotlyjs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _fork_worker(task: tuple, timeout: float | None) -> _Worker:
+    """Start a worker for ``task``; it reports JSON lines through a pipe, then exits."""
+    job, source, params, html_path, debug_path = task
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking a process that has threads (numpy's, arrow's);
+        # the worker only runs Python code and never waits on a lock those threads hold.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the worker: never returns
+        status = 1
+        try:
+            os.close(read_end)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops it at once
+
+            def report(message: dict) -> None:
+                os.write(write_end, json.dumps(message).encode() + b"\n")
+
+            try:
+                notebook_shell()
+                _run_job(job, source, params, html_path, debug_path, timeout, report)
+            except RenderError as exc:
+                report({"error": str(exc)})
+            else:
+                report({"done": True})
+                status = 0
+        except BaseException:  # pragma: no cover - nothing sensible is left to do
+            pass
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    os.set_blocking(read_end, False)
+    return _Worker(pid=pid, pipe=read_end, what=_what(job, params))
+
+
+def _run_in_workers(
+    tasks: list[tuple], workers: int, progress: bool, timeout: float | None
+) -> None:
+    """Run every task in a forked worker, ``workers`` at a time; raise the first failure."""
+    _prepare_to_fork()
+    # Objects that exist now are left out of garbage collection until the workers are
+    # done: a collection in a worker would otherwise touch (and so copy) all of them.
+    gc.freeze()
+    pending = list(reversed(tasks))
+    running: dict[int, _Worker] = {}
+    selector = selectors.DefaultSelector()
+    bar = _NoMonitorBar(
+        total=len(tasks),
         desc="Rendering",
         unit="notebook",
         file=sys.stderr,
@@ -528,19 +534,82 @@ def _execute_all(
         leave=False,
     )
     try:
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                error = future.exception()
-                if error is not None:
-                    raise error
-            bar.update(len(done))
+        while pending or running:
+            while pending and len(running) < workers:
+                worker = _fork_worker(pending.pop(), timeout)
+                running[worker.pipe] = worker
+                selector.register(worker.pipe, selectors.EVENT_READ)
+            for key, _ in selector.select():
+                worker = running[key.fd]
+                if _read(worker):
+                    continue
+                selector.unregister(key.fd)
+                os.close(key.fd)
+                del running[key.fd]
+                _finish(worker)
+                bar.update(1)
     except BaseException:
-        pool.stop(futures)  # the other notebooks: cancelled, interrupted, killed if need be
+        for worker in running.values():
+            _kill(worker.pid)
         raise
     finally:
+        gc.unfreeze()
         bar.close()
+        for worker in running.values():
+            with contextlib.suppress(OSError):
+                os.close(worker.pipe)
+        selector.close()
+
+
+def _read(worker: _Worker) -> bool:
+    """Take in what the worker wrote; False once it closed its end (it exited)."""
+    while True:
+        try:
+            chunk = os.read(worker.pipe, 65536)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        lines = (worker.buffer + chunk).split(b"\n")
+        worker.buffer = lines.pop()
+        for line in lines:
+            message = json.loads(line)
+            if "cell" in message:
+                worker.cell = message["cell"]
+            else:
+                worker.result = message
+
+
+def _finish(worker: _Worker) -> None:
+    """Reap a worker whose pipe closed; raise RenderError unless it rendered its notebook."""
+    _, status = os.waitpid(worker.pid, 0)
+    if worker.result is not None and "error" in worker.result:
+        raise RenderError(worker.result["error"])
+    if worker.result is not None and status == 0:
+        return
+    if os.WIFSIGNALED(status):
+        how = f"was killed by signal {os.WTERMSIG(status)}"
+    else:
+        how = f"exited with status {os.waitstatus_to_exitcode(status)}"
+    where = f" at {worker.cell}" if worker.cell else ""
+    raise RenderError(
+        f"{worker.what} failed{where}: the process running it {how}; no executed notebook was saved"
+    )
+
+
+def _kill(pid: int) -> None:
+    """Kill a worker and reap it (whatever it was doing: its output is thrown away)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        time.sleep(0.005)
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:
