@@ -6,7 +6,7 @@ the page cache), of:
 a. baseline: a trivial one-cell notebook through stock papermill (a new kernel) and a new
    nbconvert exporter with the project's template;
 b. the whole report: 11 small notebooks (pandas + plotly, two figures each, the kind the
-   tests use) through ``render_notebooks`` with 2 workers, kernels started cold;
+   tests use) through ``render_notebooks`` with 2 forked workers;
 c. one such notebook through ``render_notebooks`` (a stand-in for the fleet report).
 
 Targets: b <= 3 x a, c <= 1.5 x a. ``--check`` exits 1 when a target is missed.

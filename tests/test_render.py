@@ -84,7 +84,7 @@ def browser():
         yield browser
 
 
-# -- fast checks, no kernel ------------------------------------------------------------
+# -- fast checks, no worker ------------------------------------------------------------
 
 
 def test_engine_is_registered_with_papermill():

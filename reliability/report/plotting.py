@@ -137,7 +137,7 @@ def setup_notebook_plotting() -> None:
 
     Sets ``plotly.io.renderers.default`` to the ``reliability`` renderer and
     ``plotly.io.templates.default`` to the shared ``reliability`` template. Safe to call
-    more than once, and on a kernel that already ran another notebook.
+    more than once, and in a process that already ran another notebook.
     """
     register()
     if pio.renderers.default != RENDERER_NAME:
@@ -147,7 +147,7 @@ def setup_notebook_plotting() -> None:
 
 
 def warm_up() -> None:
-    """Import and exercise plotly's validators and serialisers once (used by the kernel pool)."""
+    """Import and exercise plotly's validators and serialisers once (before forking workers)."""
     from plotly.subplots import make_subplots
 
     register()

@@ -18,6 +18,7 @@ by this package; one per month is kept (a newer key replaces the older one).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -139,4 +140,5 @@ class MonthCache:
                     entry.unlink(missing_ok=True)
         except OSError as exc:
             log.warning("could not save %s to the month cache %s: %s", month, self.folder, exc)
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
