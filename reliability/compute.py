@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from reliability.config import Config
+from reliability.errors import InputError, Problem
 from reliability.metrics import delivery, incidents, oncall, quality, slo, toil
 from reliability.period import Month, PartialMonth
 from reliability.sources import Frames
@@ -55,6 +56,28 @@ def worklog_in_period(worklog: pd.DataFrame | None, period: Month) -> pd.DataFra
     after = period.end.tz_convert(period.timezone).tz_localize(None).normalize()
     mask = (worklog["date"] >= first) & (worklog["date"] < after)
     return worklog.loc[mask].reset_index(drop=True)
+
+
+def require_data(metrics: MonthlyMetrics, deployments: pd.DataFrame | None, where: str) -> None:
+    """Raise InputError when the month has no SLI events, incidents, deployments or work log.
+
+    Such a month is almost always a wrong ``--month`` or a source pointing at the wrong
+    place; reporting it as zero incidents and no SLO data would read as a perfect month.
+    """
+    has_sli = metrics.slos is not None and bool((metrics.slos["total"] > 0).any())
+    has_rows = any(
+        frame is not None and not frame.empty for frame in (metrics.incidents, deployments)
+    )
+    if metrics.toil is not None and not metrics.toil.empty:
+        has_rows = has_rows or bool((metrics.toil["total_hours"] > 0).any())
+    if not has_sli and not has_rows:
+        raise InputError(
+            Problem(
+                where,
+                f"no data at all for {metrics.period} (no SLI events, incidents, deployments "
+                "or work log): check --month and the sources",
+            )
+        )
 
 
 def compute_month(

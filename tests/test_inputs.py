@@ -428,3 +428,16 @@ def test_blank_lines_still_count_in_row_numbers(workspace, capsys):
     code, _, err = run(workspace, capsys)
     assert code == 2
     assert "worklog.csv: row 6: column hours: must not be negative: -2" in err
+
+
+def test_rows_after_a_cell_with_line_breaks_keep_their_line_numbers(workspace, capsys):
+    (workspace / "incidents.csv").write_text(
+        "id,service,severity,created_at,resolved_at,acknowledged_at,title,caused_by\n"
+        'INC-1,checkout,SEV2,2026-10-01T00:00:00Z,2026-10-01T01:00:00Z,,"Checkout errors\n'
+        'after the ""cart"" change,\nsee the postmortem",D-1\n'
+        "\n"
+        "INC-2,checkout,SEV3,2026-10-02T00:00:00Z,not-a-time,,Slow pages,\n"
+    )
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert "incidents.csv: row 6: column resolved_at: " in err, err

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from reliability.compute import MonthlyMetrics, compute_month, in_period
+from reliability.compute import MonthlyMetrics, compute_month, in_period, require_data
 from reliability.config import Config
-from reliability.errors import InputError, Problem
 from reliability.period import Month, last_complete_month, parse_month
 from reliability.report.build import HISTORY_MONTHS
 from reliability.sources import Frames, config_or_sample, load_frames
@@ -164,18 +163,4 @@ def remember(path: Path, data: ReportData) -> None:
 
 def check_has_data(data: ReportData) -> None:
     """A month with no SLI events, incidents, deployments or work log is an error, not a report."""
-    current = data.current
-    has_sli = current.slos is not None and (current.slos["total"] > 0).any()
-    has_rows = any(
-        frame is not None and not frame.empty for frame in (current.incidents, data.deployments)
-    )
-    if current.toil is not None and not current.toil.empty:
-        has_rows = has_rows or bool((current.toil["total_hours"] > 0).any())
-    if not has_sli and not has_rows:
-        raise InputError(
-            Problem(
-                data.config_label,
-                f"no data at all for {data.month} (no SLI events, incidents, deployments or "
-                "work log): check --month and the sources",
-            )
-        )
+    require_data(data.current, data.deployments, data.config_label)

@@ -6,6 +6,7 @@ import glob
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reliability import frames
@@ -55,7 +56,7 @@ def read_raw(path: Path) -> tuple[pd.DataFrame, int | None]:
         raw = pd.read_csv(
             path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False
         )
-        raw.index = pd.RangeIndex(2, 2 + len(raw))  # line 1 is the header
+        raw.index = _record_lines(path, len(raw))
         if len(raw.columns):
             candidates = raw.index[raw.iloc[:, 0] == ""]
             blank = (raw.loc[candidates] == "").all(axis=1)
@@ -70,6 +71,34 @@ def read_raw(path: Path) -> tuple[pd.DataFrame, int | None]:
         raise InputError(Problem(str(path), f"cannot read the file: {message}")) from None
     except Exception as exc:  # pyarrow raises its own types for a corrupt Parquet file
         raise InputError(Problem(str(path), f"cannot read the file: {exc}")) from None
+
+
+def _record_lines(path: Path, rows: int) -> pd.Index:
+    """The line of the file on which each of the ``rows`` data records starts.
+
+    Usually line 2, 3, ... (line 1 is the header). A quoted cell may hold line breaks (a
+    title or description exported with newlines), and then a record spans several lines:
+    a line break ends a record only outside quotes, i.e. after an even number of ``"``
+    (an escaped ``""`` counts twice and keeps the parity). If that count does not give
+    as many records as the parser read, the simple numbering is used.
+    """
+    simple = pd.RangeIndex(2, 2 + rows)
+    data = np.fromfile(path, dtype=np.uint8)
+    quotes = data == ord('"')
+    if not quotes.any():
+        return simple
+    breaks = np.flatnonzero(data == ord("\n"))
+    inside = (np.cumsum(quotes)[breaks] % 2) == 1
+    if not inside.any():
+        return simple
+    ends = breaks[~inside]
+    # Record k + 1 starts after the k-th record-ending break: its line is 1 + the breaks before.
+    starts = np.searchsorted(breaks, ends, side="right") + 1
+    trailing = len(ends) == 0 or ends[-1] < len(data) - 1
+    records = len(ends) + (1 if trailing else 0)
+    if records - 1 < rows or len(starts) < rows:
+        return simple
+    return pd.Index(starts[:rows])
 
 
 def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
