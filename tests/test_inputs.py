@@ -289,7 +289,39 @@ def test_rows_repeated_across_files_are_an_error(workspace, capsys):
     (workspace / "reliability.yaml").write_text(config)
     code, _, err = run(workspace, capsys)
     assert code == 2
-    assert "3 rows repeat a timestamp + service + slo found in another file" in err
+    original, copy = workspace / "sli.csv", workspace / "sli-copy.csv"
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert lines[-1] == "error: 3 problem(s) in the input; nothing was written"
+    assert lines[:-1] == [
+        f"error: {copy}: row {row}: column timestamp: duplicate timestamp + service + slo "
+        f"{stamp}, checkout, availability (first seen in {original} row {row})"
+        for row, stamp in [
+            (2, "2026-10-01 00:00:00+00:00"),
+            (3, "2026-10-01 00:01:00+00:00"),
+            (4, "2026-10-01 00:02:00+00:00"),
+        ]
+    ]
+
+
+def test_many_rows_repeated_across_files_are_summarised(workspace, capsys):
+    header = "id,service,severity,created_at,resolved_at,acknowledged_at,title,caused_by\n"
+    body = "".join(
+        f"INC-{i},checkout,SEV3,2026-10-02T00:{i:02d}:00Z,,,Slow pages,\n" for i in range(15)
+    )
+    (workspace / "incidents.csv").write_text(header + body)
+    (workspace / "incidents-2.csv").write_text(header + body)
+    config = (workspace / "reliability.yaml").read_text()
+    config = config.replace("path: incidents.csv", "path: incidents*.csv")
+    (workspace / "reliability.yaml").write_text(config)
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 12  # ten rows, the rest summed up, the total
+    assert lines[0] == (
+        f"error: {workspace / 'incidents.csv'}: row 2: column id: duplicate id INC-0 "
+        f"(first seen in {workspace / 'incidents-2.csv'} row 2)"
+    )
+    assert lines[-2].endswith(": 5 more rows repeat a key (id) found in another file")
 
 
 CONFIG_CASES = {

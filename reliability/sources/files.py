@@ -108,11 +108,18 @@ def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
     from all files are reported together. Keys must be unique across the files too.
     """
     parts = []
+    rows = []
     problems: list[Problem] = []
     for path in paths:
         try:
             raw, first_row = read_raw(path)
+            numbers = (
+                raw.index.to_numpy(dtype=np.int64)
+                if first_row is None
+                else np.arange(first_row, first_row + len(raw))
+            )
             parts.append(frames.validate(raw, spec, str(path), first_row))
+            rows.append(numbers)
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -121,18 +128,57 @@ def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
         return parts[0]
     combined = frames.concat(parts, spec)
     if spec.unique:
-        duplicated = combined.duplicated(list(spec.unique))
-        if duplicated.any():
-            where = " + ".join(str(p) for p in paths)
-            first = combined.loc[duplicated, list(spec.unique)].iloc[0].to_dict()
-            raise InputError(
-                Problem(
-                    where,
-                    f"{int(duplicated.sum())} rows repeat a {' + '.join(spec.unique)} "
-                    f"found in another file, e.g. {first}",
-                )
-            )
+        _check_unique_across(combined, spec, paths, [len(p) for p in parts], rows)
     return combined
+
+
+def _check_unique_across(
+    combined: pd.DataFrame,
+    spec: frames.TableSpec,
+    paths: Sequence[Path],
+    sizes: list[int],
+    rows: list[np.ndarray],
+) -> None:
+    """Raise one problem per row (the first few) whose key another file already has.
+
+    Each file was checked on its own, so every repeat here is across files; a problem
+    names the row, its file, and the file and row where the key was first seen.
+    """
+    key = list(spec.unique)
+    duplicated = combined.duplicated(key, keep="first").to_numpy()
+    if not duplicated.any():
+        return
+    file_of = np.repeat(np.arange(len(paths)), sizes)
+    row_of = np.concatenate(rows)
+    keys = combined[key].reset_index(drop=True)
+    first = keys.loc[~keys.duplicated(keep="first")]
+    located = keys.merge(
+        first.assign(_file=file_of[first.index], _row=row_of[first.index]), on=key, how="left"
+    )
+    positions = np.flatnonzero(duplicated)
+    label = " + ".join(spec.unique)
+    found = []
+    for pos in positions[: frames.PROBLEMS_SHOWN_PER_CHECK]:
+        value = ", ".join(str(keys.iloc[pos][k]) for k in key)
+        origin = paths[int(located["_file"].iloc[pos])]
+        found.append(
+            Problem(
+                str(paths[file_of[pos]]),
+                f"duplicate {label} {value} (first seen in {origin} row "
+                f"{int(located['_row'].iloc[pos])})",
+                row=int(row_of[pos]),
+                column=spec.unique[0],
+            )
+        )
+    hidden = positions.size - len(found)
+    if hidden > 0:
+        found.append(
+            Problem(
+                " + ".join(str(p) for p in paths),
+                f"{hidden} more rows repeat a key ({label}) found in another file",
+            )
+        )
+    raise InputError(found)
 
 
 def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> pd.DataFrame:
