@@ -45,6 +45,10 @@ class Log:
         print(line, file=sys.stderr, flush=True)
 
 
+CELL_TIMEOUT_SECONDS = 600
+"""A report cell only draws what was computed before; one running this long is stuck."""
+
+
 def _positive(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -120,6 +124,7 @@ def cmd_report(args: argparse.Namespace, log: Log) -> int:
         workers=args.jobs,
         progress=sys.stderr.isatty(),
         use_cache=args.use_cache,
+        cell_timeout=args.cell_timeout,
     )
     print(built.index)
     log.info(
@@ -200,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="reports", help="folder for YYYY-MM/ (default: reports)")
     report.add_argument(
         "--jobs", type=_positive, default=2, help="notebooks rendered in parallel (default: 2)"
+    )
+    report.add_argument(
+        "--cell-timeout",
+        type=_positive,
+        default=CELL_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"stop a notebook cell after this long (default: {CELL_TIMEOUT_SECONDS})",
     )
     report.add_argument(
         "--no-cache",

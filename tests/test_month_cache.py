@@ -48,8 +48,10 @@ def test_a_second_report_computes_only_its_own_month(tmp_path, computed):
     config = sample_config()
     cache = MonthCache(tmp_path / "cache")
     first = prepare_report_data(config, MONTH, cache=cache, now=AFTER)
-    assert computed == ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
-    assert entries(cache.folder) == computed
+    months = ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
+    # the report's month once more, as a trend month is computed, for the cache
+    assert computed == [*months, "2026-10"]
+    assert entries(cache.folder) == months
 
     computed.clear()
     second = prepare_report_data(config, MONTH, cache=cache, now=AFTER)
@@ -60,6 +62,15 @@ def test_a_second_report_computes_only_its_own_month(tmp_path, computed):
     fresh = prepare_report_data(config, MONTH, cache=None, now=AFTER)
     assert len(computed) == 6
     assert as_json(fresh) == as_json(first)
+
+
+def test_a_cached_month_equals_one_computed_for_a_later_report(tmp_path):
+    config = sample_config()
+    cache = MonthCache(tmp_path / "cache")
+    prepare_report_data(config, Month(2026, 9), cache=cache, now=AFTER)  # September's report
+    october = prepare_report_data(config, MONTH, cache=cache, now=AFTER)  # reads September
+    fresh = prepare_report_data(config, MONTH, cache=None, now=AFTER)
+    assert as_json(october) == as_json(fresh)  # no detail left over from September's report
 
 
 def test_a_month_in_progress_is_not_kept(tmp_path, computed):
@@ -77,16 +88,22 @@ def test_editing_an_input_file_recomputes_every_month(tmp_path, computed):
     before = sorted(p.name for p in cache.folder.iterdir())
     assert len(before) == 6
 
-    computed.clear()
-    prepare_report_data(config, MONTH, cache=cache, now=AFTER)
-    assert computed == ["2026-10"]
-
     incidents = tmp_path / "org" / "incidents.csv"
     stat = incidents.stat()
     os.utime(incidents, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     computed.clear()
     prepare_report_data(config, MONTH, cache=cache, now=AFTER)
-    assert len(computed) == 6
+    assert computed == ["2026-10"]  # a new time stamp alone changes nothing
+
+    # the same size and time stamp, another severity: the content is what counts
+    text = incidents.read_text()
+    assert ",SEV2," in text
+    incidents.write_text(text.replace(",SEV2,", ",SEV1,", 1))
+    os.utime(incidents, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert incidents.stat().st_size == stat.st_size
+    computed.clear()
+    prepare_report_data(config, MONTH, cache=cache, now=AFTER)
+    assert computed == [*[m.label for m in MONTH.history(6)], "2026-10"]
     after = sorted(p.name for p in cache.folder.iterdir())
     assert len(after) == 6  # one entry per month: the stale ones were replaced
     assert set(after).isdisjoint(before)

@@ -449,3 +449,189 @@ def test_keyboard_interrupt_stops_every_worker(tmp_path):
     assert child_processes() == before
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["slow.ipynb"]
+
+
+# -- what the engine records, as a kernel would ----------------------------------------
+
+
+def _execute_in_subprocess(notebook: Path, output: Path, timeout: float | None = None) -> None:
+    """papermill.execute_notebook with the engine, in a process of its own (it takes it over)."""
+    script = (
+        "import papermill, reliability.report.engine as e\n"
+        f"papermill.execute_notebook({str(notebook)!r}, {str(output)!r},"
+        f" engine_name=e.ENGINE_NAME, kernel_name='python3', progress_bar=False,"
+        f" execution_timeout={timeout!r})\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=False, timeout=120, capture_output=True)
+
+
+@pytest.mark.slow
+def test_engine_output_matches_what_a_kernel_records(tmp_path):
+    notebook = _notebook(
+        tmp_path,
+        "displays",
+        "from IPython.display import HTML, Image, display, clear_output\n"
+        "handle = display(HTML('STATUS: computing'), display_id=True)",
+        "handle.update(HTML('STATUS: done'))",
+        "display(HTML('TABLE-v1'))\nclear_output(wait=True)",
+        "display(HTML('first'))\nclear_output(wait=True)\ndisplay(HTML('second'))",
+        "PNG = bytes.fromhex('89504e470d0a1a0a')\n"
+        "class Picture:\n"
+        "    def _repr_png_(self):\n"
+        "        return PNG\n"
+        "Picture()",
+        "   ",
+        "print('out'); print('err', file=__import__('sys').stderr); 6 * 7",
+    )
+    output = tmp_path / "executed.ipynb"
+    _execute_in_subprocess(notebook, output)
+    nb = nbformat.read(output, as_version=4)
+    nbformat.validate(nb)  # no kernel-only fields (such as "transient") in the outputs
+    outs = [cell.outputs for cell in nb.cells]
+    assert outs[0][0].data["text/html"] == "STATUS: done"  # updated from a later cell
+    assert outs[1] == []
+    assert [o.data["text/html"] for o in outs[2]] == ["TABLE-v1"]  # wait: nothing came after
+    assert [o.data["text/html"] for o in outs[3]] == ["second"]
+    assert outs[4][0].data["image/png"] == "iVBORw0KGgo="  # base64, as the kernel sends it
+    assert outs[5] == []
+    assert [(o.output_type, o.get("name")) for o in outs[6]] == [
+        ("stream", "stdout"),
+        ("stream", "stderr"),
+        ("execute_result", None),
+    ]
+    assert outs[6][2].data["text/plain"] == "42"
+    counts = [cell.execution_count for cell in nb.cells]
+    assert counts == [1, 2, 3, 4, 5, None, 6]
+
+
+@pytest.mark.slow
+def test_a_timeout_cannot_be_swallowed_by_the_cell(tmp_path):
+    notebook = _notebook(
+        tmp_path,
+        "retry",
+        "import time\n"
+        "for attempt in range(20):\n"
+        "    try:\n"
+        "        time.sleep(0.5)\n"
+        "    except Exception:\n"
+        "        pass",
+    )
+    output = tmp_path / "executed.ipynb"
+    started = time.monotonic()
+    _execute_in_subprocess(notebook, output, timeout=1)
+    assert time.monotonic() - started < 8
+    nb = nbformat.read(output, as_version=4)
+    (cell,) = [cell for cell in nb.cells if cell.cell_type == "code"]
+    (error,) = cell.outputs
+    assert (error.ename, error.evalue) == ("CellTimeoutError", "the cell ran longer than 1 s")
+
+
+def test_the_engine_will_not_replace_a_running_ipython_shell():
+    script = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance()\n"
+        "from reliability.report.engine import new_shell\n"
+        "try:\n"
+        "    new_shell()\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "PapermillException" in result.stdout
+    assert "cannot run inside Jupyter or IPython" in result.stdout
+
+
+# -- workers: what a notebook cannot do to the run -------------------------------------
+
+
+@pytest.mark.slow
+def test_processes_a_notebook_starts_neither_stall_nor_outlive_the_run(tmp_path):
+    marker = tmp_path / "helper.pid"
+    notebook = _notebook(
+        tmp_path,
+        "helper",
+        "import subprocess, sys\n"
+        "helper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        f"open({str(marker)!r}, 'w').write(str(helper.pid))",
+        "from IPython.display import HTML\nHTML('<p id=\"done\">done</p>')",
+    )
+    started = time.monotonic()
+    render_notebooks([NotebookJob(notebook, {}, Path("a.html"), "a")], tmp_path / "out")
+    assert time.monotonic() - started < 30
+    helper = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while psutil.pid_exists(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not psutil.pid_exists(helper) or psutil.Process(helper).status() == "zombie"
+    assert 'id="done"' in (tmp_path / "out" / "a.html").read_text()
+
+
+@pytest.mark.slow
+def test_an_export_failure_is_named_as_such(tmp_path):
+    notebook = _notebook(
+        tmp_path,
+        "surrogate",
+        "x = 1",
+        "from IPython.display import HTML\nHTML('bad \\udcff byte')",
+        "y = 2",
+    )
+    with pytest.raises(RenderError) as caught:
+        render_notebooks([NotebookJob(notebook, {}, Path("s.html"), "s")], tmp_path / "out")
+    message = str(caught.value)
+    assert message.startswith("notebook surrogate.ipynb failed while exporting it to HTML: ")
+    assert "UnicodeEncodeError" in message
+    assert "executed notebook could not be saved" in message  # it holds the same text
+    assert "y = 2" not in message
+
+
+@pytest.mark.slow
+def test_output_below_python_stays_off_stdout(tmp_path):
+    notebook = _notebook(tmp_path, "noisy", "import os\nos.system('echo from-a-subprocess')")
+    script = (
+        "from pathlib import Path\n"
+        "from reliability.report.render import NotebookJob, render_notebooks\n"
+        f"render_notebooks([NotebookJob(Path({str(notebook)!r}), {{}}, Path('n.html'), 'n')],"
+        f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
+        "print('the report path')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout == "the report path\n"
+    assert "from-a-subprocess" in result.stderr
+
+
+@pytest.mark.slow
+def test_rendering_works_from_a_process_running_ipython(tmp_path):
+    script = (
+        "from pathlib import Path\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "shell.user_ns['leak_marker'] = True\n"
+        "from reliability.report.render import NotebookJob, render_notebooks\n"
+        f"render_notebooks([NotebookJob(Path({str(PARAMETERS)!r}), {{}}, Path('p.html'), 'p')],"
+        f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    assert "leaked=False" in (tmp_path / "out" / "p.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_cell_that_defeats_the_timeout_is_stopped_from_outside(tmp_path):
+    stuck = _notebook(
+        tmp_path,
+        "stuck",
+        "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(120)",
+    )
+    before = child_processes()
+    started = time.monotonic()
+    with pytest.raises(RenderError) as caught:
+        render_notebooks([NotebookJob(stuck, {}, Path("s.html"), "s")], tmp_path / "out", timeout=1)
+    assert time.monotonic() - started < 20
+    assert str(caught.value).startswith(
+        'notebook stuck.ipynb failed at cell 0 "import signal, time": the cell ran longer '
+        "than 1 s and was stopped"
+    )
+    assert child_processes() == before

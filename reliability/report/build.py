@@ -48,6 +48,7 @@ def build_report(
     history_months: int = HISTORY_MONTHS,
     with_services: bool = True,
     use_cache: bool = True,
+    cell_timeout: float | None = None,
 ) -> BuiltReport:
     """Render ``out_root/YYYY-MM/``: the fleet report, one page per service, metrics.json.
 
@@ -55,9 +56,15 @@ def build_report(
     ``workers`` notebooks render at once (default: one per core, at most two). Earlier
     months come from ``out_root/.cache/months`` when their inputs are unchanged
     (``sources.cache``); ``use_cache=False`` computes them all afresh (and saves nothing).
+    ``cell_timeout`` stops a notebook cell that runs longer (seconds; None: no limit).
     """
     from reliability.compute import to_json
-    from reliability.report.data import check_has_data, prepare_report_data, remember
+    from reliability.report.data import (
+        check_has_data,
+        forget_prepared,
+        prepare_report_data,
+        remember,
+    )
     from reliability.report.plotting import warm_up
     from reliability.report.render import NotebookJob, render_notebooks
     from reliability.report.sections import service_page
@@ -96,11 +103,15 @@ def build_report(
         ]
         metrics = json.dumps(to_json(data.current), indent=2) + "\n"
         out_dir = Path(out_root) / month.label
-        written = render_notebooks(
-            jobs,
-            out_dir,
-            workers=workers,
-            files={"metrics.json": metrics},
-            progress=progress,
-        )
+        try:
+            written = render_notebooks(
+                jobs,
+                out_dir,
+                workers=workers,
+                files={"metrics.json": metrics},
+                progress=progress,
+                timeout=cell_timeout,
+            )
+        finally:
+            forget_prepared()
     return BuiltReport(index=out_dir / "index.html", files=written)

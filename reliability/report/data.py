@@ -115,9 +115,14 @@ def prepare_report_data(
         config, month, frames, history_months, now=now, config_label=config_label, known=known
     )
     if cache is not None and keys is not None:
-        for metrics in data.history:
+        for metrics in data.history[:-1]:
             if metrics.period not in known and metrics.period.end <= now:
                 cache.put(metrics.period, keys[metrics.period], metrics)
+        # The report's month is kept as the next report's trend month will read it: the
+        # light computation, not this one with alert replay, attribution and intervals.
+        if month.end <= now and not cache.has(month, keys[month]):
+            light = compute_month(config, frames, month, now, False)
+            cache.put(month, keys[month], light)
     return data
 
 
@@ -159,6 +164,11 @@ def remember(path: Path, data: ReportData) -> None:
     process and the processes it forks (they then skip reading it back)."""
     _PREPARED.clear()
     _PREPARED[_prepared_key(path)] = data
+
+
+def forget_prepared() -> None:
+    """Drop the prepared data kept by :func:`remember` or read by ``load_report_data``."""
+    _PREPARED.clear()
 
 
 def check_has_data(data: ReportData) -> None:

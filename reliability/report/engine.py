@@ -4,23 +4,35 @@ A Jupyter kernel is a separate process that must start, import pandas and plotly
 then talk to papermill over ZeroMQ; for a report rendered right after its data was
 computed, all of that is waste. ``reliability report`` instead forks its own process
 once per notebook (:mod:`reliability.report.render`): the copy already has every module
-imported and the month's data in memory, and runs the notebook here, in an
-:class:`~IPython.core.interactiveshell.InteractiveShell` whose outputs are captured into
-the notebook the way a kernel's would be (``display_data``, ``execute_result``,
-``stream`` and ``error`` outputs, with execution counts).
+imported and the month's data in memory, and runs the notebook here, in a new
+:class:`NotebookShell` that records outputs into the notebook as nbclient records a
+kernel's messages:
+
+* ``display_data`` and ``execute_result`` bundles, binary data (PNG, JPEG) base64-encoded;
+* ``stream`` outputs for ``sys.stdout`` and ``sys.stderr`` (output written below Python,
+  by a subprocess or a C library, is not captured);
+* ``error`` outputs with the formatted traceback;
+* ``display(..., display_id=...)`` updates applied to every output shown under that id,
+  in any cell, and ``clear_output(wait=True)`` clearing only when the next output comes;
+* execution counts from 1, and matplotlib's inline backend (when matplotlib is used).
 
 The engine is registered with papermill as ``reliability-inprocess``::
 
     papermill.execute_notebook("in.ipynb", "out.ipynb", engine_name="reliability-inprocess")
 
-It runs the notebook in the calling process and leaves that process's IPython shell
-behind: use it in a process made for the purpose (a forked worker), not in a long-lived
-one. Notebooks run in Jupyter are unaffected; they use a normal kernel.
+It runs the notebook in the calling process, with a fresh namespace each time, and leaves
+that process's IPython shell, warnings filters and imported modules as the notebook left
+them: use it in a process made for the purpose (a forked worker), not a long-lived one. It
+refuses to run inside Jupyter or IPython, whose shell it would replace. Notebooks opened in
+Jupyter are unaffected: they use a normal kernel.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import io
+import os
 import signal
 import sys
 import threading
@@ -33,16 +45,22 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.interactiveshell import InteractiveShell
 from nbformat import NotebookNode
 from papermill.engines import Engine, papermill_engines
+from papermill.exceptions import PapermillException
 from traitlets import Type
 from traitlets.config import Config
 
-__all__ = ["ENGINE_NAME", "CellTimeoutError", "InProcessEngine", "notebook_shell"]
+__all__ = ["ENGINE_NAME", "CellTimeoutError", "InProcessEngine", "NotebookShell", "new_shell"]
 
 ENGINE_NAME = "reliability-inprocess"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
-class CellTimeoutError(Exception):
-    """A cell ran longer than the engine's ``execution_timeout``."""
+class CellTimeoutError(BaseException):
+    """A cell ran longer than the engine's ``execution_timeout``.
+
+    A ``BaseException``, like the KeyboardInterrupt a kernel's timeout sends, so that a
+    cell's ``except Exception`` cannot swallow it.
+    """
 
 
 def _output(output_type: str, **fields: Any) -> NotebookNode:
@@ -51,75 +69,116 @@ def _output(output_type: str, **fields: Any) -> NotebookNode:
     return NotebookNode(output_type=output_type, **fields)
 
 
-class _CellOutputs:
-    """The outputs of the cell being executed, in the order they were produced."""
+def _mime_bundle(data: dict) -> NotebookNode:
+    """A display bundle as a notebook stores it: binary values (PNG, JPEG) in base64."""
+    return NotebookNode(
+        {
+            mime: base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+            for mime, value in data.items()
+        }
+    )
+
+
+class _NotebookOutputs:
+    """Where outputs go: the running cell's list, and every output shown under a display id."""
 
     def __init__(self) -> None:
-        self.outputs: list[NotebookNode] = []
+        self.cell: list[NotebookNode] = []
+        self.by_display_id: dict[str, list[NotebookNode]] = {}
+        self.clear_on_next = False
+
+    def start_cell(self) -> list[NotebookNode]:
+        self.cell = []
+        self.clear_on_next = False
+        return self.cell
+
+    def _append(self, output: NotebookNode) -> None:
+        if self.clear_on_next:
+            self.cell.clear()
+            self.clear_on_next = False
+        self.cell.append(output)
 
     def stream(self, name: str, text: str) -> None:
         if not text:
             return
-        last = self.outputs[-1] if self.outputs else None
+        last = self.cell[-1] if self.cell and not self.clear_on_next else None
         if last is not None and last.output_type == "stream" and last.name == name:
             last.text += text
         else:
-            self.outputs.append(_output("stream", name=name, text=text))
+            self._append(_output("stream", name=name, text=text))
 
-    def display(self, data: dict, metadata: dict | None, transient: dict | None) -> None:
-        display_id = (transient or {}).get("display_id")
-        output = _output("display_data", data=NotebookNode(data), metadata=metadata or {})
+    def display(self, data: dict, metadata: dict | None, display_id: str | None) -> None:
+        output = _output("display_data", data=_mime_bundle(data), metadata=metadata or {})
+        self._append(output)
         if display_id is not None:
-            output["transient"] = {"display_id": display_id}
-        self.outputs.append(output)
+            self.by_display_id.setdefault(display_id, []).append(output)
 
-    def update(self, data: dict, metadata: dict | None, transient: dict | None) -> None:
-        """``display(..., update=True)``: replace every output shown under the same id."""
-        display_id = (transient or {}).get("display_id")
-        for index, output in enumerate(self.outputs):
-            if output.get("transient", {}).get("display_id") == display_id:
-                replaced = _output("display_data", data=NotebookNode(data), metadata=metadata or {})
-                replaced["transient"] = {"display_id": display_id}
-                self.outputs[index] = replaced
+    def update(self, data: dict, metadata: dict | None, display_id: str | None) -> None:
+        """``display(..., update=True)``: every output shown under that id, in any cell."""
+        for output in self.by_display_id.get(display_id, []):
+            output["data"] = _mime_bundle(data)
+            output["metadata"] = metadata or {}
+
+    def result(self, data: dict, metadata: dict | None, count: int) -> None:
+        self._append(
+            _output(
+                "execute_result",
+                data=_mime_bundle(data),
+                metadata=metadata or {},
+                execution_count=count,
+            )
+        )
+
+    def error(self, name: str, value: str, traceback: list[str]) -> None:
+        self._append(_output("error", ename=name, evalue=value, traceback=traceback))
+
+    def clear(self, wait: bool) -> None:
+        if wait:
+            self.clear_on_next = True
+        else:
+            self.cell.clear()
 
 
-class _StreamWriter:
-    """A text file object that appends what is written to the cell's stream output."""
+class _StreamWriter(io.TextIOBase):
+    """``sys.stdout`` / ``sys.stderr`` while a notebook runs: text goes to the running cell."""
 
-    def __init__(self, cell: _CellOutputs, name: str) -> None:
-        self._cell = cell
-        self.name = name
-        self.encoding = "utf-8"
-        self.errors = "replace"
+    def __init__(self, outputs: _NotebookOutputs, name: str) -> None:
+        super().__init__()
+        self._outputs = outputs
+        self._name = name
 
-    def write(self, text: str) -> int:
-        self._cell.stream(self.name, str(text))
-        return len(text)
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"<{self._name}>"
 
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
 
     def writable(self) -> bool:
         return True
 
-    def readable(self) -> bool:
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._outputs.stream(self._name, text)
+        return len(text)
+
+    def isatty(self) -> bool:
         return False
 
 
 class _Publisher(DisplayPublisher):
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        cell = self.shell.cell_outputs
-        (cell.update if update else cell.display)(data, metadata, transient)
+        display_id = (transient or {}).get("display_id")
+        outputs = self.shell.outputs
+        if update:
+            outputs.update(data, metadata, display_id)
+        else:
+            outputs.display(data, metadata, display_id)
 
     def clear_output(self, wait: bool = False) -> None:
-        self.shell.cell_outputs.outputs.clear()
+        self.shell.outputs.clear(wait)
 
 
 class _ResultHook(DisplayHook):
@@ -129,14 +188,7 @@ class _ResultHook(DisplayHook):
         pass
 
     def write_format_data(self, format_dict, md_dict=None) -> None:
-        self.shell.cell_outputs.outputs.append(
-            _output(
-                "execute_result",
-                data=NotebookNode(format_dict),
-                metadata=md_dict or {},
-                execution_count=self.prompt_count,
-            )
-        )
+        self.shell.outputs.result(format_dict, md_dict, self.prompt_count)
 
     def finish_displayhook(self) -> None:
         pass
@@ -149,34 +201,27 @@ class NotebookShell(InteractiveShell):
     displayhook_class = Type(_ResultHook)
 
     def __init__(self, **kwargs: Any) -> None:
-        self.cell_outputs = _CellOutputs()
+        self.outputs = _NotebookOutputs()
         super().__init__(**kwargs)
 
+    def init_virtualenv(self) -> None:
+        """Leave ``sys.path`` alone: the notebook runs in this interpreter's environment."""
+
     def _showtraceback(self, etype, evalue, stb) -> None:
-        self.cell_outputs.outputs.append(
-            _output(
-                "error",
-                ename=getattr(etype, "__name__", str(etype)),
-                evalue=str(evalue),
-                traceback=list(stb),
-            )
-        )
+        self.outputs.error(getattr(etype, "__name__", str(etype)), str(evalue), list(stb))
 
     def run_notebook_cell(
         self, source: str, timeout: float | None = None
-    ) -> tuple[list, int, bool]:
-        """Run one cell; return its outputs, its execution count, and whether it succeeded."""
-        self.cell_outputs = _CellOutputs()
+    ) -> tuple[list[NotebookNode], int | None, bool]:
+        """Run one cell; return its outputs, its execution count (None for an empty cell,
+        which is not run), and whether it succeeded."""
+        outputs = self.outputs.start_cell()
+        if not source.strip():
+            return outputs, None, True
         count = self.execution_count
-        stdout, stderr = sys.stdout, sys.stderr
-        sys.stdout = _StreamWriter(self.cell_outputs, "stdout")
-        sys.stderr = _StreamWriter(self.cell_outputs, "stderr")
-        try:
-            with _time_limit(timeout):
-                result = self.run_cell(source, store_history=True)
-        finally:
-            sys.stdout, sys.stderr = stdout, stderr
-        return self.cell_outputs.outputs, count, result.success
+        with _time_limit(timeout):
+            result = self.run_cell(source, store_history=True)
+        return outputs, count, result.success
 
 
 @contextlib.contextmanager
@@ -198,10 +243,30 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def notebook_shell() -> NotebookShell:
-    """This process's notebook shell (created on first use, without a history database)."""
-    if NotebookShell.initialized():
-        return NotebookShell.instance()
+@contextlib.contextmanager
+def _captured_streams(outputs: _NotebookOutputs) -> Iterator[None]:
+    stdout, stderr = sys.stdout, sys.stderr
+    sys.stdout = _StreamWriter(outputs, "stdout")
+    sys.stderr = _StreamWriter(outputs, "stderr")
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def new_shell() -> NotebookShell:
+    """A new notebook shell with an empty namespace, replacing an earlier one of this engine.
+
+    Raises PapermillException in a process that has another IPython shell (Jupyter,
+    IPython): the engine would replace the shell that process is using.
+    """
+    if InteractiveShell.initialized():
+        if not isinstance(InteractiveShell.instance(), NotebookShell):
+            raise PapermillException(
+                f"the {ENGINE_NAME!r} engine cannot run inside Jupyter or IPython, whose shell "
+                "it would replace; run it in a process of its own"
+            )
+        InteractiveShell.clear_instance()
     config = Config()
     config.HistoryManager.enabled = False
     return NotebookShell.instance(config=config)
@@ -220,10 +285,10 @@ def _default_warning_filters() -> None:
 
 
 class InProcessEngine(Engine):
-    """Executes the notebook's code cells in this process's :func:`notebook_shell`.
+    """Executes the notebook's code cells in a new :class:`NotebookShell` of this process.
 
     Stops at the first failing cell, like papermill's default engine. ``on_cell`` (a
-    callable taking the cell and its index) is told before each cell runs.
+    callable taking the cell and its index) is told before each code cell runs.
     """
 
     @classmethod
@@ -236,25 +301,27 @@ class InProcessEngine(Engine):
         on_cell: Callable[[NotebookNode, int], None] | None = None,
         **kwargs,
     ):
-        shell = notebook_shell()
+        shell = new_shell()
         _default_warning_filters()
-        for index, cell in enumerate(nb_man.nb.cells):
-            nb_man.cell_start(cell, index)
-            try:
-                if cell.cell_type != "code":
-                    continue
-                if on_cell is not None:
-                    on_cell(cell, index)
-                outputs, count, success = shell.run_notebook_cell(
-                    cell.source, timeout=execution_timeout
-                )
-                cell.outputs = outputs
-                cell.execution_count = count
-                if not success:
-                    nb_man.cell_exception(cell, cell_index=index)
-                    break
-            finally:
-                nb_man.cell_complete(cell, cell_index=index)
+        os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)  # as ipykernel sets it
+        with _captured_streams(shell.outputs):
+            for index, cell in enumerate(nb_man.nb.cells):
+                nb_man.cell_start(cell, index)
+                try:
+                    if cell.cell_type != "code":
+                        continue
+                    if on_cell is not None:
+                        on_cell(cell, index)
+                    outputs, count, success = shell.run_notebook_cell(
+                        cell.source, timeout=execution_timeout
+                    )
+                    cell.outputs = outputs
+                    cell.execution_count = count
+                    if not success:
+                        nb_man.cell_exception(cell, cell_index=index)
+                        break
+                finally:
+                    nb_man.cell_complete(cell, cell_index=index)
 
 
 papermill_engines.register(ENGINE_NAME, InProcessEngine)

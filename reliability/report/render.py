@@ -36,11 +36,13 @@ import signal
 import sys
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
+from IPython.core.interactiveshell import InteractiveShell
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
 from papermill.engines import papermill_engines
@@ -56,7 +58,7 @@ from papermill.parameterize import parameterize_notebook
 from tqdm import tqdm
 
 from reliability.errors import RenderError
-from reliability.report.engine import ENGINE_NAME, notebook_shell
+from reliability.report.engine import ENGINE_NAME
 from reliability.report.plotting import PLOTLY_GRAPH_CLASS, plotlyjs_script
 
 __all__ = [
@@ -299,8 +301,9 @@ def _run_job(
 ) -> None:
     """Execute one notebook in this process, export it, write the HTML (a forked worker).
 
-    ``report(message)`` sends a message to the parent: the cell about to run, so that a
-    worker that dies can be blamed on its cell.
+    ``report(message)`` sends a message to the parent: the cell about to run (so that a
+    worker that dies can be blamed on its cell, and a cell that runs too long stopped), and
+    when the export starts.
     """
     os.chdir(job.notebook.parent)
     nb = copy.deepcopy(source.nb)
@@ -338,8 +341,18 @@ def _run_job(
             f"{what} failed at {cell}: {exc.ename}: {_one_line(exc.evalue) or 'no message'}; "
             f"{saved}"
         ) from None
-    with _writing(html_path):
-        _write_page(nb, job.title, html_path)
+    report({"phase": "export"})
+    try:
+        with _writing(html_path):
+            _write_page(nb, job.title, html_path)
+    except RenderError:
+        raise
+    except Exception as exc:  # nbconvert, the template, text that cannot be encoded
+        saved = _save_debug(nb, debug_path)
+        raise RenderError(
+            f"{what} failed while exporting it to HTML: {type(exc).__name__}: "
+            f"{_one_line(exc) or 'no message'}; {saved}"
+        ) from exc
 
 
 def _what(job: NotebookJob, parameters: dict) -> str:
@@ -467,8 +480,15 @@ class _Worker:
     pipe: int
     what: str
     cell: str | None = None
+    cell_started: float = 0.0
+    exporting: bool = False
     buffer: bytes = b""
     result: dict | None = None
+
+
+TIMEOUT_GRACE_SECONDS = 5.0
+"""How long past its limit a cell may run before its worker is killed from outside (the
+limit is first enforced inside the worker, which can save the executed notebook)."""
 
 
 def _prepare_to_fork() -> None:
@@ -480,38 +500,81 @@ def _prepare_to_fork() -> None:
 
 
 def _fork_worker(task: tuple, timeout: float | None) -> _Worker:
-    """Start a worker for ``task``; it reports JSON lines through a pipe, then exits."""
-    job, source, params, html_path, debug_path = task
+    """Start a worker for ``task``; it reports JSON lines through a pipe, then exits.
+
+    The worker leads its own process group, so that it and anything its notebook starts
+    can be killed together, and a Ctrl-C at the terminal reaches only this process (which
+    then kills the workers). SIGINT is blocked while forking: an interrupt cannot land in
+    the worker before it is set up, nor in this process before the worker is registered.
+    """
+    job, params = task[0], task[2]
     read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about forking a process that has threads (numpy's, arrow's);
-        # the worker only runs Python code and never waits on a lock those threads hold.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # the worker: never returns
-        status = 1
-        try:
-            os.close(read_end)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C stops it at once
-
-            def report(message: dict) -> None:
-                os.write(write_end, json.dumps(message).encode() + b"\n")
-
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking a process that has threads (numpy's,
+            # arrow's); the worker runs Python code only and takes none of their locks.
+            warnings.simplefilter("ignore", DeprecationWarning)
             try:
-                notebook_shell()
-                _run_job(job, source, params, html_path, debug_path, timeout, report)
-            except RenderError as exc:
-                report({"error": str(exc)})
-            else:
-                report({"done": True})
-                status = 0
-        except BaseException:  # pragma: no cover - nothing sensible is left to do
-            pass
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    os.set_blocking(read_end, False)
-    return _Worker(pid=pid, pipe=read_end, what=_what(job, params))
+                pid = os.fork()
+            except OSError as exc:
+                os.close(read_end)
+                os.close(write_end)
+                raise RenderError(
+                    f"could not start a process for {_what(job, params)}: {exc.strerror or exc}"
+                    " (too many processes or too little memory? try --jobs 1)"
+                ) from None
+        if pid == 0:
+            _worker_main(read_end, write_end, task, timeout)  # never returns
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # also done by the worker; whichever runs first
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        return _Worker(pid=pid, pipe=read_end, what=_what(job, params))
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _worker_main(read_end: int, write_end: int, task: tuple, timeout: float | None) -> None:
+    """The forked worker: render one notebook, report the outcome, exit (never returns)."""
+    status = 1
+    try:
+        os.close(read_end)
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        # This process's stdout carries the report's path for scripts: output a notebook
+        # writes below Python (a subprocess, a C library) goes to stderr instead.
+        os.dup2(2, 1)
+        # A shell copied from a parent that runs Jupyter or IPython is not this worker's to
+        # keep: the notebook gets a new one of its own.
+        InteractiveShell.clear_instance()
+        job, source, params, html_path, debug_path = task
+
+        def report(message: dict) -> None:
+            data = json.dumps(message).encode() + b"\n"
+            while data:
+                data = data[os.write(write_end, data) :]
+
+        try:
+            _run_job(job, source, params, html_path, debug_path, timeout, report)
+        except RenderError as exc:
+            report({"error": str(exc)})
+        except Exception as exc:
+            report(
+                {
+                    "error": f"{_what(job, params)} failed: {type(exc).__name__}: "
+                    f"{_one_line(exc) or 'no message'}"
+                }
+            )
+        else:
+            report({"done": True})
+            status = 0
+    except BaseException:  # pragma: no cover - the parent reports the exit status
+        pass
+    finally:
+        os._exit(status)
 
 
 def _run_in_workers(
@@ -539,15 +602,19 @@ def _run_in_workers(
                 worker = _fork_worker(pending.pop(), timeout)
                 running[worker.pipe] = worker
                 selector.register(worker.pipe, selectors.EVENT_READ)
-            for key, _ in selector.select():
+            for key, _ in selector.select(_poll_interval(running.values(), timeout)):
                 worker = running[key.fd]
-                if _read(worker):
+                if _read(worker) and worker.result is None:
                     continue
+                # Finished: it said so (processes its notebook started may still hold
+                # the pipe open), or it closed the pipe by exiting.
                 selector.unregister(key.fd)
                 os.close(key.fd)
                 del running[key.fd]
                 _finish(worker)
                 bar.update(1)
+            for worker in list(running.values()):
+                _check_deadline(worker, timeout)
     except BaseException:
         for worker in running.values():
             _kill(worker.pid)
@@ -559,6 +626,31 @@ def _run_in_workers(
             with contextlib.suppress(OSError):
                 os.close(worker.pipe)
         selector.close()
+
+
+def _poll_interval(workers: Iterable[_Worker], timeout: float | None) -> float | None:
+    """How long to wait for the workers: until the next cell deadline, if there is a limit."""
+    if timeout is None:
+        return None
+    deadlines = [
+        w.cell_started + timeout + TIMEOUT_GRACE_SECONDS for w in workers if w.cell_started
+    ]
+    if not deadlines:
+        return 1.0
+    return max(0.05, min(deadlines) - time.monotonic())
+
+
+def _check_deadline(worker: _Worker, timeout: float | None) -> None:
+    """Kill a worker whose cell ignored the limit inside it (C code, a swallowed error)."""
+    if timeout is None or not worker.cell_started or worker.exporting:
+        return
+    if time.monotonic() < worker.cell_started + timeout + TIMEOUT_GRACE_SECONDS:
+        return
+    _kill(worker.pid)
+    raise RenderError(
+        f"{worker.what} failed at {worker.cell}: the cell ran longer than {timeout:g} s and "
+        "was stopped; no executed notebook was saved"
+    )
 
 
 def _read(worker: _Worker) -> bool:
@@ -576,40 +668,59 @@ def _read(worker: _Worker) -> bool:
             message = json.loads(line)
             if "cell" in message:
                 worker.cell = message["cell"]
+                worker.cell_started = time.monotonic()
+            elif "phase" in message:
+                worker.exporting = True
             else:
                 worker.result = message
 
 
 def _finish(worker: _Worker) -> None:
-    """Reap a worker whose pipe closed; raise RenderError unless it rendered its notebook."""
-    _, status = os.waitpid(worker.pid, 0)
+    """Stop and reap a finished worker (and whatever it started); raise unless it succeeded."""
+    status = _kill(worker.pid)
     if worker.result is not None and "error" in worker.result:
         raise RenderError(worker.result["error"])
-    if worker.result is not None and status == 0:
+    if worker.result is not None:
         return
-    if os.WIFSIGNALED(status):
-        how = f"was killed by signal {os.WTERMSIG(status)}"
-    else:
+    if status is not None and os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        name = signal.Signals(number).name if number in signal.Signals else str(number)
+        how = f"was killed by {name}"
+        if number == signal.SIGKILL:
+            how += " (out of memory?)"
+    elif status is not None:
         how = f"exited with status {os.waitstatus_to_exitcode(status)}"
-    where = f" at {worker.cell}" if worker.cell else ""
+    else:
+        how = "did not exit"
+    where = " while exporting it to HTML" if worker.exporting else ""
+    if not where and worker.cell:
+        where = f" at {worker.cell}"
     raise RenderError(
         f"{worker.what} failed{where}: the process running it {how}; no executed notebook was saved"
     )
 
 
-def _kill(pid: int) -> None:
-    """Kill a worker and reap it (whatever it was doing: its output is thrown away)."""
+def _kill(pid: int) -> int | None:
+    """Kill a worker's process group (it and what its notebook started), reap the worker.
+
+    Returns the worker's wait status, or None if it could not be reaped in time. A worker
+    that already reported its result is done, so killing it loses nothing.
+    """
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)  # in case it had not made its own group yet
     deadline = time.monotonic() + KILL_WAIT_SECONDS
-    while time.monotonic() < deadline:
+    while True:
         try:
-            done, _ = os.waitpid(pid, os.WNOHANG)
+            done, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return
+            return None
         if done:
-            return
-        time.sleep(0.005)
+            return status
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.002)
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:

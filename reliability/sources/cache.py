@@ -1,19 +1,29 @@
 """A folder of computed months, so a report does not recompute the months before its own.
 
 A report shows six months of trends; only its own month is new. Each complete month a
-report computes is saved here under a key made of everything its numbers depend on:
+report computes is saved here (as computed for a trend: without the detail only the
+report's own month shows, such as alert replay) under a key made of what its numbers
+depend on:
 
-* this package's code (every ``.py`` file of ``reliability``) and the pandas version;
+* this package's code (every ``.py`` file of ``reliability``), the versions of Python and
+  of the libraries that compute or parse (pandas, numpy, scipy, pyarrow, pydantic, tzdata);
 * the whole config (services, SLOs, time zone, sources);
 * the month;
-* each input: for ``csv`` and ``parquet`` sources, every file's path, size and
-  modification time; the ``sample`` source is fixed by the code.
+* each input: for ``csv`` and ``parquet`` sources, every file's path and a hash of its
+  content; the ``sample`` source is fixed by the code.
 
-A month is read back only under the same key, so an edited file, config or upgrade means
-it is computed afresh. Sources on servers (Prometheus, PagerDuty, Statuspage, GitHub)
-cannot be fingerprinted without fetching them, so a config that uses one is never cached.
-The report's own month is always computed from the sources. Entries are pickles written
-by this package; one per month is kept (a newer key replaces the older one).
+A month is read back only under the same key, so an edited or added file, a changed config
+or an upgrade means it is computed afresh. With file sources that is also the case when
+next month's data is appended to a file or added as a new file matching a glob: the cache
+then only spares re-runs of a month, which is all it promises. Sources on servers
+(Prometheus, PagerDuty, Statuspage, GitHub) cannot be fingerprinted without fetching them,
+so a config that uses one is never cached. The report's own month is always computed from
+the sources.
+
+File loaders read whole files, so a month computed in one report saw the same rows as it
+would in another; a loader that fetched only the months asked for would have to keep that
+true before its kind is cached. Entries are pickles written by this package; one per month
+is kept (a newer key replaces the older one).
 """
 
 from __future__ import annotations
@@ -21,16 +31,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 import pickle
 import re
+import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from reliability.config import Config
 from reliability.errors import InputError
@@ -46,15 +58,36 @@ FIXED_KINDS = frozenset({"sample"})
 _ENTRY = re.compile(r"^(\d{4}-\d{2})-[0-9a-f]{64}\.pickle$")
 
 
+VERSIONED = ("pandas", "numpy", "scipy", "pyarrow", "pydantic", "tzdata")
+"""Libraries whose version can change a computed month (or how it unpickles)."""
+STALE_TEMPORARY_SECONDS = 3600
+
+
 @functools.cache
 def code_fingerprint() -> str:
-    """A hash of every module of this package, and the pandas version it pickles with."""
+    """A hash of every module of this package and of the versions of what it computes with.
+
+    Only regular files count (an editor's lock file is a dangling symlink named ``.#x.py``).
+    """
     root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(pd.__version__.encode())
+    digest = hashlib.sha256(sys.version.encode())
+    for name in VERSIONED:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "-"
+        digest.update(f"{name}={version};".encode())
     for path in sorted(root.rglob("*.py")):
+        if path.is_symlink() or not path.is_file():
+            continue
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _content_hash(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "blake2b").hexdigest()
 
 
 def _source_fingerprint(config: Config, role: str) -> Any:
@@ -72,11 +105,7 @@ def _source_fingerprint(config: Config, role: str) -> Any:
         paths = source_paths(source, config, role)
     except InputError as exc:  # reported when the month is loaded
         raise LookupError("the source's files are missing") from exc
-    found = []
-    for path in paths:
-        stat = path.stat()
-        found.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
-    return found
+    return [[str(path.resolve()), _content_hash(path)] for path in paths]
 
 
 def month_keys(config: Config, months: Sequence[Month]) -> dict[Month, str] | None:
@@ -88,12 +117,14 @@ def month_keys(config: Config, months: Sequence[Month]) -> dict[Month, str] | No
         }
     except (LookupError, OSError):
         return None
-    identity = {
-        "code": code_fingerprint(),
-        "config": config.model_dump(mode="json"),
-        "base_dir": str(Path(config.base_dir).resolve()),
-        "inputs": inputs,
-    }
+    try:
+        identity = {
+            "code": code_fingerprint(),
+            "config": config.model_dump(mode="json"),
+            "inputs": inputs,
+        }
+    except OSError:  # the package's own files could not be read
+        return None
     keys = {}
     for month in months:
         text = json.dumps({**identity, "month": [month.label, month.timezone]}, sort_keys=True)
@@ -122,23 +153,40 @@ class MonthCache:
             log.debug("ignoring unreadable cache entry %s: %s", path, exc)
             return None
 
+    def has(self, month: Month, key: str) -> bool:
+        """Whether an entry for ``month`` under ``key`` exists (it may still be unreadable)."""
+        return self._path(month, key).is_file()
+
     def put(self, month: Month, key: str, value: Any) -> None:
         """Save ``value`` for ``month`` atomically and drop older entries of that month.
 
         A cache that cannot be written only costs time later, so errors are logged, not raised.
         """
         path = self._path(month, key)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary: Path | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with temporary.open("wb") as handle:
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle, name = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+            temporary = Path(name)
+            with os.fdopen(handle, "wb") as file:
+                pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, path)
-            for entry in self.folder.iterdir():
-                match = _ENTRY.match(entry.name)
-                if match and match.group(1) == month.label and entry != path:
-                    entry.unlink(missing_ok=True)
+            temporary = None
+            self._remove_older(month, path)
         except OSError as exc:
             log.warning("could not save %s to the month cache %s: %s", month, self.folder, exc)
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    temporary.unlink(missing_ok=True)
+
+    def _remove_older(self, month: Month, kept: Path) -> None:
+        """Other entries of ``month``, and temporary files of writers that were killed."""
+        now = time.time()
+        for entry in self.folder.iterdir():
+            match = _ENTRY.match(entry.name)
+            if match and match.group(1) == month.label and entry != kept:
+                entry.unlink(missing_ok=True)
+            elif entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat().st_mtime > STALE_TEMPORARY_SECONDS:
+                        entry.unlink()
