@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import io
 import os
 import signal
@@ -49,7 +50,14 @@ from papermill.exceptions import PapermillException
 from traitlets import Type
 from traitlets.config import Config
 
-__all__ = ["ENGINE_NAME", "CellTimeoutError", "InProcessEngine", "NotebookShell", "new_shell"]
+__all__ = [
+    "ENGINE_NAME",
+    "CellTimeoutError",
+    "InProcessEngine",
+    "NotebookShell",
+    "new_shell",
+    "preload",
+]
 
 ENGINE_NAME = "reliability-inprocess"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -270,6 +278,23 @@ def new_shell() -> NotebookShell:
     config = Config()
     config.HistoryManager.enabled = False
     return NotebookShell.instance(config=config)
+
+
+SHELL_MODULES = (
+    "bdb",
+    "IPython.core.application",
+    "IPython.core.completer",
+    "IPython.core.crashhandler",
+    "IPython.core.magics",
+    "IPython.core.oinspect",
+)
+"""What creating and running a shell imports beyond this module's own imports."""
+
+
+def preload() -> None:
+    """Import what a new shell will need, so processes forked after this do not each do it."""
+    for name in SHELL_MODULES:
+        importlib.import_module(name)
 
 
 def _default_warning_filters() -> None:

@@ -147,14 +147,32 @@ def setup_notebook_plotting() -> None:
 
 
 def warm_up() -> None:
-    """Import and exercise plotly's validators and serialisers once (before forking workers)."""
+    """Build and serialise one figure with every kind of trace and shape the report draws.
+
+    plotly sets up each kind on first use (validators, narwhals for pandas input); done
+    once before ``reliability report`` forks its workers, it is not done in every one.
+    """
+    import pandas as pd
     from plotly.subplots import make_subplots
 
     register()
-    figure = make_subplots(rows=1, cols=2)
+    figure = make_subplots(rows=1, cols=3, subplot_titles=["a", "b", "c"])
     figure.update_layout(template=TEMPLATE_NAME)
-    figure.add_scatter(x=[0, 1], y=[0, 1], row=1, col=1)
-    figure.add_bar(x=["a"], y=[1], row=1, col=2)
+    values = pd.Series([0.0, 1.0])
+    figure.add_scatter(
+        x=pd.Series(pd.to_datetime(["2026-01-01", "2026-01-02"], utc=True)),
+        y=values,
+        mode="lines+markers",
+        line={"dash": "dot"},
+        marker={"symbol": "x", "line": {"width": 1}},
+        row=1,
+        col=1,
+    )
+    figure.add_bar(x=["a"], y=[1], marker={"pattern": {"shape": "/"}}, row=1, col=2)
+    figure.add_box(x=values, boxpoints="all", marker={"size": 4}, line={"width": 1}, row=1, col=3)
+    figure.add_hline(y=0.5, line={"width": 1}, row=1, col=1)
+    figure.add_annotation(text="x", showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    figure.update_annotations(font_size=11)
     ReportRenderer().to_mimebundle(figure.to_dict())
 
 

@@ -59,6 +59,7 @@ from tqdm import tqdm
 
 from reliability.errors import RenderError
 from reliability.report.engine import ENGINE_NAME
+from reliability.report.engine import preload as preload_engine
 from reliability.report.plotting import PLOTLY_GRAPH_CLASS, plotlyjs_script
 
 __all__ = [
@@ -131,9 +132,17 @@ def get_exporter() -> HTMLExporter:
         sanitize_html=False,
         theme="light",
     )
-    # Compile the templates now rather than on the first real notebook.
+    # Compile the templates, and let BeautifulSoup and the markdown renderer set up their
+    # tables, now rather than on the first real notebook (or in every forked worker).
     warm = nbformat.v4.new_notebook()
-    warm.cells.append(nbformat.v4.new_markdown_cell("warm-up"))
+    warm.cells.append(nbformat.v4.new_markdown_cell("## Warm-up\n\n*a* & `b`, [c](#d)"))
+    shown = nbformat.v4.new_code_cell("")
+    shown.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": "<p>a &amp; b&nbsp;&lt;c&gt; &#8212;</p>"}
+        )
+    ]
+    warm.cells.append(shown)
     exporter.from_notebook_node(warm)
     return exporter
 
@@ -495,6 +504,7 @@ def _prepare_to_fork() -> None:
     """Do once, before forking, what every worker would otherwise do itself."""
     get_exporter()
     _plotlyjs()
+    preload_engine()
     sys.stdout.flush()
     sys.stderr.flush()
 
