@@ -49,6 +49,17 @@ CELL_TIMEOUT_SECONDS = 600
 """A report cell only draws what was computed before; one running this long is stuck."""
 
 
+def _seconds_or_zero(text: str) -> float | None:
+    """An argparse type: seconds (a number of at least 0); 0 means no limit (None)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {text}")
+    return value or None
+
+
 def _positive(text: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -208,10 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument(
         "--cell-timeout",
-        type=_positive,
+        type=_seconds_or_zero,
         default=CELL_TIMEOUT_SECONDS,
         metavar="SECONDS",
-        help=f"stop a notebook cell after this long (default: {CELL_TIMEOUT_SECONDS})",
+        help=f"stop a notebook cell after this long; 0: no limit (default: {CELL_TIMEOUT_SECONDS})",
     )
     report.add_argument(
         "--no-cache",

@@ -473,3 +473,19 @@ def test_rows_after_a_cell_with_line_breaks_keep_their_line_numbers(workspace, c
     code, _, err = run(workspace, capsys)
     assert code == 2
     assert "incidents.csv: row 6: column resolved_at: " in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--jobs", "0"], "argument --jobs: must be at least 1, got 0"),
+        (["--cell-timeout", "-1"], "argument --cell-timeout: must be 0 (no limit) or more"),
+        (["--cell-timeout", "soon"], "argument --cell-timeout: 'soon' is not a number"),
+        (["--cell-timeout", "nan"], "argument --cell-timeout: must be 0 (no limit) or more"),
+    ],
+)
+def test_bad_report_options(capsys, args, expected):
+    with pytest.raises(SystemExit) as exited:
+        main(["report", *args])
+    assert exited.value.code == 2
+    assert expected in capsys.readouterr().err

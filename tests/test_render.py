@@ -473,6 +473,7 @@ def test_engine_output_matches_what_a_kernel_records(tmp_path):
         "from IPython.display import HTML, Image, display, clear_output\n"
         "handle = display(HTML('STATUS: computing'), display_id=True)",
         "handle.update(HTML('STATUS: done'))",
+        "display(HTML('STATUS: final'), display_id=handle.display_id)",
         "display(HTML('TABLE-v1'))\nclear_output(wait=True)",
         "display(HTML('first'))\nclear_output(wait=True)\ndisplay(HTML('second'))",
         "PNG = bytes.fromhex('89504e470d0a1a0a')\n"
@@ -488,8 +489,11 @@ def test_engine_output_matches_what_a_kernel_records(tmp_path):
     nb = nbformat.read(output, as_version=4)
     nbformat.validate(nb)  # no kernel-only fields (such as "transient") in the outputs
     outs = [cell.outputs for cell in nb.cells]
-    assert outs[0][0].data["text/html"] == "STATUS: done"  # updated from a later cell
+    # updated from later cells, also by showing the same display id again
+    assert outs[0][0].data["text/html"] == "STATUS: final"
     assert outs[1] == []
+    assert outs[2][0].data["text/html"] == "STATUS: final"
+    del outs[2]
     assert [o.data["text/html"] for o in outs[2]] == ["TABLE-v1"]  # wait: nothing came after
     assert [o.data["text/html"] for o in outs[3]] == ["second"]
     assert outs[4][0].data["image/png"] == "iVBORw0KGgo="  # base64, as the kernel sends it
@@ -501,7 +505,7 @@ def test_engine_output_matches_what_a_kernel_records(tmp_path):
     ]
     assert outs[6][2].data["text/plain"] == "42"
     counts = [cell.execution_count for cell in nb.cells]
-    assert counts == [1, 2, 3, 4, 5, None, 6]
+    assert counts == [1, 2, 3, 4, 5, 6, None, 7]
 
 
 @pytest.mark.slow
@@ -635,3 +639,93 @@ def test_a_cell_that_defeats_the_timeout_is_stopped_from_outside(tmp_path):
         "than 1 s and was stopped"
     )
     assert child_processes() == before
+
+
+@pytest.mark.slow
+def test_a_worker_killed_by_a_signal_is_named_even_if_its_pipe_stays_open(tmp_path):
+    # the notebook forks a process that keeps the worker's pipe open, then the worker dies
+    killed = _notebook(
+        tmp_path,
+        "killed",
+        "import os, signal, time\nif os.fork() == 0:\n    time.sleep(300)\n    os._exit(0)",
+        "os.kill(os.getpid(), signal.SIGKILL)",
+    )
+    before = child_processes()
+    started = time.monotonic()
+    with pytest.raises(RenderError) as caught:
+        render_notebooks([NotebookJob(killed, {}, Path("k.html"), "k")], tmp_path / "out")
+    assert time.monotonic() - started < 20
+    assert str(caught.value) == (
+        'notebook killed.ipynb failed at cell 1 "os.kill(os.getpid(), signal.SIGKILL)": the '
+        "process running it was killed by SIGKILL (out of memory?); no executed notebook was "
+        "saved"
+    )
+    assert child_processes() == before  # the forked helper went with its worker's group
+
+
+@pytest.mark.slow
+def test_a_cell_reading_stdin_fails_at_once(tmp_path):
+    asking = _notebook(tmp_path, "asking", "answer = input('password: ')")
+    with pytest.raises(RenderError, match=r'at cell 0 "answer = input.*EOFError'):
+        render_notebooks([NotebookJob(asking, {}, Path("a.html"), "a")], tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_the_engine_starts_every_notebook_afresh_in_one_process(tmp_path):
+    first = _notebook(tmp_path, "first", "secret = 1")
+    second = _notebook(
+        tmp_path,
+        "second",
+        "from IPython.display import HTML, display\n"
+        "display(HTML(f'<p>leaked={\"secret\" in globals()}</p>'))",
+    )
+    script = (
+        "import papermill, reliability.report.engine as e\n"
+        f"folder = {str(tmp_path)!r}\n"
+        "for name in ('first', 'second'):\n"
+        "    papermill.execute_notebook(f'{folder}/{name}.ipynb', f'{folder}/{name}-out.ipynb',"
+        " engine_name=e.ENGINE_NAME, kernel_name='python3', progress_bar=False)\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    assert first.exists()
+    nb = nbformat.read(second.with_name("second-out.ipynb"), as_version=4)
+    (output,) = nb.cells[0].outputs
+    assert output.output_type == "display_data"
+    assert output.data["text/html"] == "<p>leaked=False</p>"
+
+
+@pytest.mark.slow
+def test_terminating_the_report_process_stops_its_workers_and_their_processes(tmp_path):
+    helper_pid = tmp_path / "helper.pid"
+    notebook = _notebook(
+        tmp_path,
+        "long",
+        "import subprocess, sys, time\n"
+        "helper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
+        f"open({str(helper_pid)!r}, 'w').write(str(helper.pid))\n"
+        "time.sleep(300)",
+    )
+    script = (
+        "from pathlib import Path\n"
+        "from reliability.report.render import NotebookJob, render_notebooks\n"
+        f"render_notebooks([NotebookJob(Path({str(notebook)!r}), {{}}, Path('l.html'), 'l')],"
+        f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
+    )
+    report = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not helper_pid.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    helper = int(helper_pid.read_text())
+    workers = [p.pid for p in psutil.Process(report.pid).children()]
+    assert workers
+    report.send_signal(signal.SIGTERM)
+    assert report.wait(timeout=20) == 128 + signal.SIGTERM
+    gone_by = time.monotonic() + 10
+    for pid in [*workers, helper]:
+        while psutil.pid_exists(pid) and time.monotonic() < gone_by:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                break
+            time.sleep(0.05)
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert not (tmp_path / "out").exists()

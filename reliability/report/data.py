@@ -6,6 +6,7 @@ own) and handed to the notebooks as a pickle, so every notebook shows the same n
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,9 @@ from reliability.config import Config
 from reliability.period import Month, last_complete_month, parse_month
 from reliability.report.build import HISTORY_MONTHS
 from reliability.sources import Frames, config_or_sample, load_frames
-from reliability.sources.cache import MonthCache, month_keys
+from reliability.sources.cache import MonthCache, fixed_inputs, month_keys
+
+log = logging.getLogger(__name__)
 
 _PREPARED: dict[tuple[str, float], ReportData] = {}
 """Prepared data already in this process: saved by it, or read once for several pages."""
@@ -120,9 +123,15 @@ def prepare_report_data(
                 cache.put(metrics.period, keys[metrics.period], metrics)
         # The report's month is kept as the next report's trend month will read it: the
         # light computation, not this one with alert replay, attribution and intervals.
-        if month.end <= now and not cache.has(month, keys[month]):
-            light = compute_month(config, frames, month, now, False)
-            cache.put(month, keys[month], light)
+        # Only worth it when next month's inputs leave its key as it is (the sample); with
+        # files, next month's rows change every key.
+        if fixed_inputs(config) and month.end <= now and not cache.has(month, keys[month]):
+            try:
+                light = compute_month(config, frames, month, now, False)
+            except Exception as exc:  # the report does not need it
+                log.warning("could not prepare %s for the month cache: %s", month, exc)
+            else:
+                cache.put(month, keys[month], light)
     return data
 
 

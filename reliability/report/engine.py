@@ -55,6 +55,7 @@ __all__ = [
     "CellTimeoutError",
     "InProcessEngine",
     "NotebookShell",
+    "forget_shells",
     "new_shell",
     "preload",
 ]
@@ -116,6 +117,9 @@ class _NotebookOutputs:
             self._append(_output("stream", name=name, text=text))
 
     def display(self, data: dict, metadata: dict | None, display_id: str | None) -> None:
+        """A new output; shown under a display id, it also updates the earlier ones."""
+        if display_id is not None:
+            self.update(data, metadata, display_id)
         output = _output("display_data", data=_mime_bundle(data), metadata=metadata or {})
         self._append(output)
         if display_id is not None:
@@ -262,19 +266,29 @@ def _captured_streams(outputs: _NotebookOutputs) -> Iterator[None]:
         sys.stdout, sys.stderr = stdout, stderr
 
 
+def forget_shells() -> None:
+    """Forget this process's IPython shell, whatever its class (in a forked copy of a
+    process that runs Jupyter or IPython, that shell belongs to the parent)."""
+    for cls in (InteractiveShell, NotebookShell):
+        instance = cls._instance
+        if instance is not None:
+            type(instance).clear_instance()
+        cls.clear_instance()
+
+
 def new_shell() -> NotebookShell:
     """A new notebook shell with an empty namespace, replacing an earlier one of this engine.
 
     Raises PapermillException in a process that has another IPython shell (Jupyter,
     IPython): the engine would replace the shell that process is using.
     """
-    if InteractiveShell.initialized():
-        if not isinstance(InteractiveShell.instance(), NotebookShell):
+    for existing in (InteractiveShell._instance, NotebookShell._instance):
+        if existing is not None and not isinstance(existing, NotebookShell):
             raise PapermillException(
                 f"the {ENGINE_NAME!r} engine cannot run inside Jupyter or IPython, whose shell "
                 "it would replace; run it in a process of its own"
             )
-        InteractiveShell.clear_instance()
+    forget_shells()
     config = Config()
     config.HistoryManager.enabled = False
     return NotebookShell.instance(config=config)
@@ -337,9 +351,13 @@ class InProcessEngine(Engine):
                         continue
                     if on_cell is not None:
                         on_cell(cell, index)
-                    outputs, count, success = shell.run_notebook_cell(
-                        cell.source, timeout=execution_timeout
-                    )
+                    try:
+                        outputs, count, success = shell.run_notebook_cell(
+                            cell.source, timeout=execution_timeout
+                        )
+                    except CellTimeoutError as exc:  # fired outside the cell's code (a hook)
+                        shell.outputs.error(type(exc).__name__, str(exc), [str(exc)])
+                        outputs, count, success = shell.outputs.cell, None, False
                     cell.outputs = outputs
                     cell.execution_count = count
                     if not success:

@@ -34,15 +34,15 @@ import selectors
 import shutil
 import signal
 import sys
+import threading
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
-from IPython.core.interactiveshell import InteractiveShell
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
 from papermill.engines import papermill_engines
@@ -58,7 +58,7 @@ from papermill.parameterize import parameterize_notebook
 from tqdm import tqdm
 
 from reliability.errors import RenderError
-from reliability.report.engine import ENGINE_NAME
+from reliability.report.engine import ENGINE_NAME, forget_shells
 from reliability.report.engine import preload as preload_engine
 from reliability.report.plotting import PLOTLY_GRAPH_CLASS, plotlyjs_script
 
@@ -488,16 +488,27 @@ class _Worker:
     pid: int
     pipe: int
     what: str
+    pidfd: int | None = None
     cell: str | None = None
     cell_started: float = 0.0
     exporting: bool = False
     buffer: bytes = b""
     result: dict | None = None
+    status: int | None = None
+    """The wait status, once reaped."""
+    reaped: bool = False
 
 
-TIMEOUT_GRACE_SECONDS = 5.0
-"""How long past its limit a cell may run before its worker is killed from outside (the
-limit is first enforced inside the worker, which can save the executed notebook)."""
+POLL_SECONDS = 0.5
+"""How often to look for workers that exited where the system cannot tell us (no pidfd)."""
+
+
+def _grace(timeout: float) -> float:
+    """How long past its limit a cell may run before its worker is killed from outside.
+
+    The limit is first enforced inside the worker, which then saves the executed notebook;
+    this is for a cell stuck where the in-worker limit cannot reach it (C code)."""
+    return max(5.0, 0.1 * timeout)
 
 
 def _prepare_to_fork() -> None:
@@ -512,54 +523,63 @@ def _prepare_to_fork() -> None:
 def _fork_worker(task: tuple, timeout: float | None) -> _Worker:
     """Start a worker for ``task``; it reports JSON lines through a pipe, then exits.
 
-    The worker leads its own process group, so that it and anything its notebook starts
-    can be killed together, and a Ctrl-C at the terminal reaches only this process (which
-    then kills the workers). SIGINT is blocked while forking: an interrupt cannot land in
-    the worker before it is set up, nor in this process before the worker is registered.
+    Call with SIGINT blocked (see :func:`_run_in_workers`). The worker leads its own process
+    group, so that it and anything its notebook starts can be killed together, and a
+    Ctrl-C at the terminal reaches only this process, which then kills the workers.
     """
     job, params = task[0], task[2]
     read_end, write_end = os.pipe()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        with warnings.catch_warnings():
-            # Python 3.12+ warns about forking a process that has threads (numpy's,
-            # arrow's); the worker runs Python code only and takes none of their locks.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            try:
-                pid = os.fork()
-            except OSError as exc:
-                os.close(read_end)
-                os.close(write_end)
-                raise RenderError(
-                    f"could not start a process for {_what(job, params)}: {exc.strerror or exc}"
-                    " (too many processes or too little memory? try --jobs 1)"
-                ) from None
-        if pid == 0:
-            _worker_main(read_end, write_end, task, timeout)  # never returns
+    parent = os.getpid()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns about forking a process that has threads (numpy's, arrow's);
+        # the worker runs Python code only and takes none of their locks.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(read_end)
+            os.close(write_end)
+            raise RenderError(
+                f"could not start a process for {_what(job, params)}: {exc.strerror or exc}"
+                " (too many processes or too little memory? try --jobs 1)"
+            ) from None
+    if pid == 0:
+        _worker_main(read_end, write_end, task, timeout, parent)  # never returns
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)  # also done by the worker; whichever runs first
+    os.close(write_end)
+    os.set_blocking(read_end, False)
+    worker = _Worker(pid=pid, pipe=read_end, what=_what(job, params))
+    if hasattr(os, "pidfd_open"):
         with contextlib.suppress(OSError):
-            os.setpgid(pid, pid)  # also done by the worker; whichever runs first
-        os.close(write_end)
-        os.set_blocking(read_end, False)
-        return _Worker(pid=pid, pipe=read_end, what=_what(job, params))
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+            worker.pidfd = os.pidfd_open(pid)
+    return worker
 
 
-def _worker_main(read_end: int, write_end: int, task: tuple, timeout: float | None) -> None:
+def _worker_main(
+    read_end: int, write_end: int, task: tuple, timeout: float | None, parent: int
+) -> None:
     """The forked worker: render one notebook, report the outcome, exit (never returns)."""
     status = 1
     try:
         os.close(read_end)
         with contextlib.suppress(OSError):
             os.setpgid(0, 0)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        _die_with(parent)
+        # Not in the terminal's foreground group any more: reading the terminal (input(),
+        # a password prompt) or writing to it under `stty tostop` would stop the worker.
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(stdin, 0)
+        os.close(stdin)
+        sys.stdin = open(0, closefd=False, encoding="utf-8")  # input() gets EOFError
+        for stop in (signal.SIGTTIN, signal.SIGTTOU):
+            signal.signal(stop, signal.SIG_IGN)
         # This process's stdout carries the report's path for scripts: output a notebook
         # writes below Python (a subprocess, a C library) goes to stderr instead.
         os.dup2(2, 1)
-        # A shell copied from a parent that runs Jupyter or IPython is not this worker's to
-        # keep: the notebook gets a new one of its own.
-        InteractiveShell.clear_instance()
+        forget_shells()  # one copied from a parent that runs Jupyter is not the notebook's
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         job, source, params, html_path, debug_path = task
 
         def report(message: dict) -> None:
@@ -571,7 +591,7 @@ def _worker_main(read_end: int, write_end: int, task: tuple, timeout: float | No
             _run_job(job, source, params, html_path, debug_path, timeout, report)
         except RenderError as exc:
             report({"error": str(exc)})
-        except Exception as exc:
+        except BaseException as exc:  # anything else, named rather than lost
             report(
                 {
                     "error": f"{_what(job, params)} failed: {type(exc).__name__}: "
@@ -587,6 +607,49 @@ def _worker_main(read_end: int, write_end: int, task: tuple, timeout: float | No
         os._exit(status)
 
 
+def _die_with(parent: int) -> None:
+    """Have the system kill this worker if the report process dies (Linux), however it dies."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # it died before the request was made
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) back while a worker is forked and registered, then restore the
+    signal mask as it was (a pending Ctrl-C is raised then, with the worker registered)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextlib.contextmanager
+def _terminations_as_exit() -> Iterator[None]:
+    """While rendering, SIGTERM and SIGHUP end this process through its clean-up (which
+    kills the workers and whatever their notebooks started) instead of around it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _run_in_workers(
     tasks: list[tuple], workers: int, progress: bool, timeout: float | None
 ) -> None:
@@ -596,7 +659,7 @@ def _run_in_workers(
     # done: a collection in a worker would otherwise touch (and so copy) all of them.
     gc.freeze()
     pending = list(reversed(tasks))
-    running: dict[int, _Worker] = {}
+    running: list[_Worker] = []
     selector = selectors.DefaultSelector()
     bar = _NoMonitorBar(
         total=len(tasks),
@@ -606,65 +669,111 @@ def _run_in_workers(
         disable=not progress,
         leave=False,
     )
+
+    def retire(worker: _Worker) -> None:
+        """Stop watching a worker and kill what is left of it (it has reported or exited)."""
+        running.remove(worker)
+        for fd in (worker.pipe, worker.pidfd):
+            if fd is not None:
+                selector.unregister(fd)
+                os.close(fd)
+        _kill(worker)
+
     try:
-        while pending or running:
-            while pending and len(running) < workers:
-                worker = _fork_worker(pending.pop(), timeout)
-                running[worker.pipe] = worker
-                selector.register(worker.pipe, selectors.EVENT_READ)
-            for key, _ in selector.select(_poll_interval(running.values(), timeout)):
-                worker = running[key.fd]
-                if _read(worker) and worker.result is None:
-                    continue
-                # Finished: it said so (processes its notebook started may still hold
-                # the pipe open), or it closed the pipe by exiting.
-                selector.unregister(key.fd)
-                os.close(key.fd)
-                del running[key.fd]
-                _finish(worker)
-                bar.update(1)
-            for worker in list(running.values()):
-                _check_deadline(worker, timeout)
+        with _terminations_as_exit():
+            while pending or running:
+                while pending and len(running) < workers:
+                    with _interrupts_deferred():
+                        worker = _fork_worker(pending.pop(), timeout)
+                        running.append(worker)
+                        selector.register(worker.pipe, selectors.EVENT_READ, worker)
+                        if worker.pidfd is not None:
+                            selector.register(worker.pidfd, selectors.EVENT_READ, worker)
+                events = selector.select(_poll(running, timeout))
+                ready = {id(key.data) for key, _ in events}
+                for worker in list(running):
+                    open_pipe = _read(worker) if id(worker) in ready else True
+                    if open_pipe and worker.result is None and not _exited(worker):
+                        if _past_deadline(worker, timeout):
+                            retire(worker)
+                            raise _timed_out(worker, timeout)
+                        continue
+                    # Finished: it said so (a process its notebook started may still hold
+                    # the pipe open), closed the pipe, or exited.
+                    _read(worker)
+                    retire(worker)
+                    _raise_unless_done(worker)
+                    bar.update(1)
     except BaseException:
-        for worker in running.values():
-            _kill(worker.pid)
+        for worker in running:
+            _kill(worker)
         raise
     finally:
         gc.unfreeze()
         bar.close()
-        for worker in running.values():
-            with contextlib.suppress(OSError):
-                os.close(worker.pipe)
+        for worker in running:
+            for fd in (worker.pipe, worker.pidfd):
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
         selector.close()
 
 
-def _poll_interval(workers: Iterable[_Worker], timeout: float | None) -> float | None:
-    """How long to wait for the workers: until the next cell deadline, if there is a limit."""
+def _poll(workers: list[_Worker], timeout: float | None) -> float:
+    """How long to wait for news: until the next cell deadline, at most a minute, or a short
+    while where the system cannot tell us that a worker exited (no pidfd)."""
+    longest = POLL_SECONDS if any(w.pidfd is None for w in workers) else 60.0
     if timeout is None:
-        return None
+        return longest
     deadlines = [
-        w.cell_started + timeout + TIMEOUT_GRACE_SECONDS for w in workers if w.cell_started
+        w.cell_started + timeout + _grace(timeout)
+        for w in workers
+        if w.cell_started and not w.exporting
     ]
     if not deadlines:
-        return 1.0
-    return max(0.05, min(deadlines) - time.monotonic())
+        return longest
+    return min(longest, max(0.05, min(deadlines) - time.monotonic()))
 
 
-def _check_deadline(worker: _Worker, timeout: float | None) -> None:
-    """Kill a worker whose cell ignored the limit inside it (C code, a swallowed error)."""
+def _exited(worker: _Worker) -> bool:
+    """Whether the worker process has exited; it is left a zombie, so its process id (and
+    group id) stays reserved until :func:`_kill` has killed the group and reaped it."""
+    if worker.reaped:
+        return True
+    try:
+        return os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
+
+
+def _reap(worker: _Worker) -> bool:
+    """Collect the worker's exit status if it has exited; whether it is gone."""
+    try:
+        done, status = os.waitpid(worker.pid, os.WNOHANG)
+    except ChildProcessError:
+        worker.reaped = True
+        return True
+    if done:
+        worker.status, worker.reaped = status, True
+    return worker.reaped
+
+
+def _past_deadline(worker: _Worker, timeout: float | None) -> bool:
+    """Whether the running cell has outlived its limit and the in-worker limit's grace."""
     if timeout is None or not worker.cell_started or worker.exporting:
-        return
-    if time.monotonic() < worker.cell_started + timeout + TIMEOUT_GRACE_SECONDS:
-        return
-    _kill(worker.pid)
-    raise RenderError(
+        return False
+    return time.monotonic() > worker.cell_started + timeout + _grace(timeout)
+
+
+def _timed_out(worker: _Worker, timeout: float) -> RenderError:
+    return RenderError(
         f"{worker.what} failed at {worker.cell}: the cell ran longer than {timeout:g} s and "
         "was stopped; no executed notebook was saved"
     )
 
 
 def _read(worker: _Worker) -> bool:
-    """Take in what the worker wrote; False once it closed its end (it exited)."""
+    """Take in what the worker wrote; False once the pipe is closed at the other end."""
     while True:
         try:
             chunk = os.read(worker.pipe, 65536)
@@ -685,23 +794,25 @@ def _read(worker: _Worker) -> bool:
                 worker.result = message
 
 
-def _finish(worker: _Worker) -> None:
-    """Stop and reap a finished worker (and whatever it started); raise unless it succeeded."""
-    status = _kill(worker.pid)
+def _raise_unless_done(worker: _Worker) -> None:
+    """Raise RenderError for a retired worker unless it rendered its notebook."""
     if worker.result is not None and "error" in worker.result:
         raise RenderError(worker.result["error"])
     if worker.result is not None:
         return
+    status = worker.status
     if status is not None and os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        name = signal.Signals(number).name if number in signal.Signals else str(number)
-        how = f"was killed by {name}"
+        try:
+            how = f"was killed by {signal.Signals(number).name}"
+        except ValueError:
+            how = f"was killed by signal {number}"
         if number == signal.SIGKILL:
             how += " (out of memory?)"
     elif status is not None:
         how = f"exited with status {os.waitstatus_to_exitcode(status)}"
     else:
-        how = "did not exit"
+        how = "ended"
     where = " while exporting it to HTML" if worker.exporting else ""
     if not where and worker.cell:
         where = f" at {worker.cell}"
@@ -710,27 +821,24 @@ def _finish(worker: _Worker) -> None:
     )
 
 
-def _kill(pid: int) -> int | None:
-    """Kill a worker's process group (it and what its notebook started), reap the worker.
+def _kill(worker: _Worker) -> None:
+    """Kill a worker's process group (it and what its notebook started) and reap the worker.
 
-    Returns the worker's wait status, or None if it could not be reaped in time. A worker
-    that already reported its result is done, so killing it loses nothing.
+    The worker is reaped only here, after its group was killed: until then its id cannot
+    be reused, so no other process is hit. A worker that already reported its result is
+    done, so killing it loses nothing.
     """
+    if worker.pid == 0:
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)  # in case it had not made its own group yet
-    deadline = time.monotonic() + KILL_WAIT_SECONDS
-    while True:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return None
-        if done:
-            return status
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.002)
+        os.killpg(worker.pid, signal.SIGKILL)
+    if not worker.reaped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGKILL)  # in case it had not made its own group yet
+        deadline = time.monotonic() + KILL_WAIT_SECONDS
+        while not _reap(worker) and time.monotonic() < deadline:
+            time.sleep(0.002)
+    worker.pid = 0  # never signalled again
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:

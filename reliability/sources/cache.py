@@ -7,7 +7,8 @@ depend on:
 
 * this package's code (every ``.py`` file of ``reliability``), the versions of Python and
   of the libraries that compute or parse (pandas, numpy, scipy, pyarrow, pydantic, tzdata);
-* the whole config (services, SLOs, time zone, sources);
+* the whole config (services, SLOs, time zone, sources), and the system's rules for its
+  time zone;
 * the month;
 * each input: for ``csv`` and ``parquet`` sources, every file's path and a hash of its
   content; the ``sample`` source is fixed by the code.
@@ -40,6 +41,7 @@ import re
 import sys
 import tempfile
 import time
+import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,13 +50,14 @@ from reliability.config import Config
 from reliability.errors import InputError
 from reliability.period import Month
 
-__all__ = ["MonthCache", "month_keys"]
+__all__ = ["MonthCache", "fixed_inputs", "month_keys"]
 
 log = logging.getLogger(__name__)
 
 FILE_KINDS = frozenset({"csv", "parquet"})
 FIXED_KINDS = frozenset({"sample"})
 """Source kinds whose data depends on the code alone."""
+ROLE_NAMES = ("metrics", "incidents", "deployments", "worklog")
 _ENTRY = re.compile(r"^(\d{4}-\d{2})-[0-9a-f]{64}\.pickle$")
 
 
@@ -67,7 +70,8 @@ STALE_TEMPORARY_SECONDS = 3600
 def code_fingerprint() -> str:
     """A hash of every module of this package and of the versions of what it computes with.
 
-    Only regular files count (an editor's lock file is a dangling symlink named ``.#x.py``).
+    Only files that can be read count (an editor's lock file is a dangling symlink named
+    ``.#x.py``); a symlinked module counts like any other.
     """
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256(sys.version.encode())
@@ -78,7 +82,7 @@ def code_fingerprint() -> str:
             version = "-"
         digest.update(f"{name}={version};".encode())
     for path in sorted(root.rglob("*.py")):
-        if path.is_symlink() or not path.is_file():
+        if not path.is_file():
             continue
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
@@ -108,19 +112,33 @@ def _source_fingerprint(config: Config, role: str) -> Any:
     return [[str(path.resolve()), _content_hash(path)] for path in paths]
 
 
+def _zone_fingerprint(name: str) -> str:
+    """The system's rules for time zone ``name`` (Python reads them before tzdata's)."""
+    for root in zoneinfo.TZPATH:
+        path = Path(root) / name
+        if path.is_file():
+            return _content_hash(path)
+    return "tzdata"
+
+
+def fixed_inputs(config: Config) -> bool:
+    """Whether every configured source gives the same data for a month run after run (the
+    sample), so that the next report will read this report's month back from the cache."""
+    sources = [getattr(config.sources, role) for role in ROLE_NAMES]
+    return all(source is None or source.kind in FIXED_KINDS for source in sources)
+
+
 def month_keys(config: Config, months: Sequence[Month]) -> dict[Month, str] | None:
     """The cache key of each month under ``config``, or None if its inputs cannot be pinned."""
     try:
-        inputs = {
-            role: _source_fingerprint(config, role)
-            for role in ("metrics", "incidents", "deployments", "worklog")
-        }
+        inputs = {role: _source_fingerprint(config, role) for role in ROLE_NAMES}
     except (LookupError, OSError):
         return None
     try:
         identity = {
             "code": code_fingerprint(),
             "config": config.model_dump(mode="json"),
+            "zone": _zone_fingerprint(config.timezone),
             "inputs": inputs,
         }
     except OSError:  # the package's own files could not be read
