@@ -18,7 +18,9 @@ would. b and c are measured twice:
   rows change every key, and the first-run figures apply);
 * first run (``--no-cache``): all six months loaded and computed.
 
-Targets (as scheduled): b <= 1.5 x a, c <= 3 x a. Also prints the HTML sizes.
+Targets (as scheduled): b <= 1.5 x a, c <= 3 x a, with a's fastest run (the stock path now
+and then takes about 4 s; a median of a would flatter the ratios). Also prints
+the HTML sizes.
 """
 
 from __future__ import annotations
@@ -90,13 +92,17 @@ def main() -> int:
         pages = sorted(p.stat().st_size for p in (work / "reports" / MONTH.label).rglob("*.html"))
 
     median = {name: statistics.median(values) for name, values in times.items()}
+    # The stock path now and then takes about 4 s instead of 0.6, which would flatter every
+    # ratio; the baseline is its fastest run, the conservative choice.
+    base = min(times["baseline"])
     print(f"report benchmark, sample organisation {MONTH}, median of {args.runs} (seconds)")
     for name, label in labels.items():
         runs = ", ".join(f"{t:.2f}" for t in times[name])
-        ratio = "" if name == "baseline" else f"  {median[name] / median['baseline']:5.2f}x"
+        ratio = "" if name == "baseline" else f"  {median[name] / base:5.2f}x"
         print(f"  {label:<72} {median[name]:6.2f}{ratio}  [{runs}]")
-    fleet_ratio = median["fleet"] / median["baseline"]
-    report_ratio = median["report"] / median["baseline"]
+    fleet_ratio = median["fleet"] / base
+    report_ratio = median["report"] / base
+    print(f"  baseline: fastest run {base:.2f} s (ratios are medians over it)")
     print(f"  fleet / baseline  = {fleet_ratio:.2f}  (target <= {FLEET_TARGET})")
     print(f"  report / baseline = {report_ratio:.2f}  (target <= {REPORT_TARGET})")
     print(
