@@ -55,8 +55,10 @@ def _seconds_or_zero(text: str) -> float | None:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 (no limit) or more, got {text}")
+    if not 0 <= value <= 10_000_000:
+        raise argparse.ArgumentTypeError(
+            f"must be from 0 (no limit) to 10000000 seconds, got {text}"
+        )
     return value or None
 
 

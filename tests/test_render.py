@@ -687,7 +687,7 @@ def test_the_engine_starts_every_notebook_afresh_in_one_process(tmp_path):
         " engine_name=e.ENGINE_NAME, kernel_name='python3', progress_bar=False)\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
-    assert first.exists()
+    assert first.with_name("first-out.ipynb").exists()
     nb = nbformat.read(second.with_name("second-out.ipynb"), as_version=4)
     (output,) = nb.cells[0].outputs
     assert output.output_type == "display_data"
@@ -695,37 +695,120 @@ def test_the_engine_starts_every_notebook_afresh_in_one_process(tmp_path):
 
 
 @pytest.mark.slow
-def test_terminating_the_report_process_stops_its_workers_and_their_processes(tmp_path):
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _report_process(tmp_path: Path, *, before: str = "") -> tuple[subprocess.Popen, Path]:
+    """A process rendering a notebook that starts a helper process and then sleeps."""
     helper_pid = tmp_path / "helper.pid"
     notebook = _notebook(
         tmp_path,
         "long",
         "import subprocess, sys, time\n"
         "helper = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\n"
-        f"open({str(helper_pid)!r}, 'w').write(str(helper.pid))\n"
-        "time.sleep(300)",
+        f"open({str(helper_pid)!r} + '.tmp', 'w').write(str(helper.pid))\n"
+        f"__import__('os').replace({str(helper_pid)!r} + '.tmp', {str(helper_pid)!r})\n"
+        "time.sleep(float(__import__('os').environ.get('NAP', '300')))",
     )
     script = (
-        "from pathlib import Path\n"
+        before + "from pathlib import Path\n"
         "from reliability.report.render import NotebookJob, render_notebooks\n"
         f"render_notebooks([NotebookJob(Path({str(notebook)!r}), {{}}, Path('l.html'), 'l')],"
         f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
     )
-    report = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not helper_pid.exists() and time.monotonic() < deadline:
+    return subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL), helper_pid
+
+
+def _wait_for(path: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.2)
+    assert path.exists()
+
+
+@pytest.mark.slow
+def test_terminating_the_report_process_stops_its_workers_and_their_processes(tmp_path):
+    report, helper_pid = _report_process(tmp_path)
+    _wait_for(helper_pid)
     helper = int(helper_pid.read_text())
     workers = [p.pid for p in psutil.Process(report.pid).children()]
     assert workers
     report.send_signal(signal.SIGTERM)
-    assert report.wait(timeout=20) == 128 + signal.SIGTERM
+    assert report.wait(timeout=20) == -signal.SIGTERM  # it dies by the signal, as it would
     gone_by = time.monotonic() + 10
     for pid in [*workers, helper]:
-        while psutil.pid_exists(pid) and time.monotonic() < gone_by:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                break
+        while not _gone(pid) and time.monotonic() < gone_by:
             time.sleep(0.05)
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+        assert _gone(pid)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_an_ignored_hangup_stays_ignored(tmp_path, monkeypatch):
+    # as under nohup: the report goes on and is written
+    monkeypatch.setenv("NAP", "1.5")
+    report, helper_pid = _report_process(
+        tmp_path, before="import signal\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+    )
+    _wait_for(helper_pid)
+    report.send_signal(signal.SIGHUP)
+    assert report.wait(timeout=60) == 0
+    assert (tmp_path / "out" / "l.html").exists()
+    assert _gone(int(helper_pid.read_text()))
+
+
+@pytest.mark.slow
+def test_rendering_without_pidfd_or_waitid(tmp_path):
+    # macOS has neither before Python 3.13: exits are then found by polling
+    dying = _notebook(tmp_path, "dying", "import os\nos._exit(3)")
+    script = (
+        "import os\n"
+        "del os.pidfd_open, os.waitid\n"
+        "from pathlib import Path\n"
+        "from reliability.errors import RenderError\n"
+        "from reliability.report.render import NotebookJob, render_notebooks\n"
+        f"render_notebooks([NotebookJob(Path({str(PARAMETERS)!r}), {{}}, Path('p.html'), 'p')],"
+        f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
+        "try:\n"
+        f"    render_notebooks([NotebookJob(Path({str(dying)!r}), {{}}, Path('d.html'), 'd')],"
+        f" Path({str(tmp_path / 'out2')!r}), progress=False)\n"
+        "except RenderError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert "leaked=False" in (tmp_path / "out" / "p.html").read_text()
+    assert "the process running it exited with status 3" in result.stdout
+
+
+@pytest.mark.slow
+def test_a_cell_that_replaces_its_process_is_reported_as_such(tmp_path):
+    replaced = _notebook(tmp_path, "replaced", "import os\nos.execv('/bin/sleep', ['sleep', '30'])")
+    started = time.monotonic()
+    with pytest.raises(RenderError) as caught:
+        render_notebooks([NotebookJob(replaced, {}, Path("r.html"), "r")], tmp_path / "out")
+    assert time.monotonic() - started < 20
+    assert "closed its connection to the report without a result" in str(caught.value)
+    assert 'at cell 0 "import os"' in str(caught.value)
+
+
+@pytest.mark.slow
+def test_a_timeout_outside_the_cell_code_is_a_cell_error(tmp_path):
+    hooked = _notebook(
+        tmp_path,
+        "hooked",
+        "import time\nget_ipython().events.register('post_run_cell', lambda r: time.sleep(3))",
+        "x = 1",
+    )
+    with pytest.raises(RenderError) as caught:
+        render_notebooks(
+            [NotebookJob(hooked, {}, Path("h.html"), "h")], tmp_path / "out", timeout=1
+        )
+    message = str(caught.value)
+    assert "CellTimeoutError: the cell ran longer than 1 s" in message
+    assert "executed notebook saved to" in message

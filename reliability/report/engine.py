@@ -29,6 +29,7 @@ Jupyter are unaffected: they use a normal kernel.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import importlib
@@ -61,6 +62,8 @@ __all__ = [
 ]
 
 ENGINE_NAME = "reliability-inprocess"
+MAX_TIMEOUT_SECONDS = 10_000_000
+"""Longer limits (the system timer cannot hold much more) mean no limit."""
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
@@ -239,7 +242,11 @@ class NotebookShell(InteractiveShell):
 @contextlib.contextmanager
 def _time_limit(seconds: float | None) -> Iterator[None]:
     """Raise CellTimeoutError in the cell after ``seconds`` (main thread only, else no limit)."""
-    if not seconds or threading.current_thread() is not threading.main_thread():
+    if (
+        not seconds
+        or seconds > MAX_TIMEOUT_SECONDS
+        or threading.current_thread() is not threading.main_thread()
+    ):
         yield
         return
 
@@ -272,6 +279,9 @@ def forget_shells() -> None:
     for cls in (InteractiveShell, NotebookShell):
         instance = cls._instance
         if instance is not None:
+            if isinstance(instance, NotebookShell):  # ours: let it and its namespace go
+                atexit.unregister(instance.atexit_operations)
+                instance.user_ns.clear()
             type(instance).clear_instance()
         cls.clear_instance()
 

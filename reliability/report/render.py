@@ -498,6 +498,8 @@ class _Worker:
     status: int | None = None
     """The wait status, once reaped."""
     reaped: bool = False
+    stopped: bool = False
+    """Killed by us while still running without a result (its pipe had closed)."""
 
 
 POLL_SECONDS = 0.5
@@ -517,16 +519,18 @@ def _prepare_to_fork() -> None:
     get_exporter()
     _plotlyjs()
     preload_engine()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
 
 
-def _fork_worker(task: tuple, timeout: float | None) -> _Worker:
+def _fork_worker(task: tuple, timeout: float | None, dispositions: dict[int, Any]) -> _Worker:
     """Start a worker for ``task``; it reports JSON lines through a pipe, then exits.
 
-    Call with SIGINT blocked (see :func:`_run_in_workers`). The worker leads its own process
-    group, so that it and anything its notebook starts can be killed together, and a
-    Ctrl-C at the terminal reaches only this process, which then kills the workers.
+    The worker leads its own process group, so that it and anything its notebook starts
+    can be killed together, and a Ctrl-C at the terminal reaches only this process, which
+    then kills the workers. ``dispositions``: SIGTERM's and SIGHUP's before rendering, which
+    the worker puts back.
     """
     job, params = task[0], task[2]
     read_end, write_end = os.pipe()
@@ -545,7 +549,7 @@ def _fork_worker(task: tuple, timeout: float | None) -> _Worker:
                 " (too many processes or too little memory? try --jobs 1)"
             ) from None
     if pid == 0:
-        _worker_main(read_end, write_end, task, timeout, parent)  # never returns
+        _worker_main(read_end, write_end, task, timeout, parent, dispositions)  # never returns
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)  # also done by the worker; whichever runs first
     os.close(write_end)
@@ -558,7 +562,12 @@ def _fork_worker(task: tuple, timeout: float | None) -> _Worker:
 
 
 def _worker_main(
-    read_end: int, write_end: int, task: tuple, timeout: float | None, parent: int
+    read_end: int,
+    write_end: int,
+    task: tuple,
+    timeout: float | None,
+    parent: int,
+    dispositions: dict[int, Any],
 ) -> None:
     """The forked worker: render one notebook, report the outcome, exit (never returns)."""
     status = 1
@@ -580,7 +589,8 @@ def _worker_main(
         os.dup2(2, 1)
         forget_shells()  # one copied from a parent that runs Jupyter is not the notebook's
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        for sig, handler in dispositions.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         job, source, params, html_path, debug_path = task
 
         def report(message: dict) -> None:
@@ -619,40 +629,96 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
+TERMINATING = (signal.SIGTERM, signal.SIGHUP)
+DEFERRED = (signal.SIGINT, *TERMINATING)
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived while rendering: clean up, then die by the signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise _Terminated(signum)
+
+
 @contextlib.contextmanager
-def _interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT (Ctrl-C) back while a worker is forked and registered, then restore the
-    signal mask as it was (a pending Ctrl-C is raised then, with the worker registered)."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+def _terminations_caught() -> Iterator[dict[int, Any]]:
+    """While rendering, SIGTERM and SIGHUP at their default action raise :class:`_Terminated`,
+    so that the clean-up (killing the workers and what their notebooks started) runs first.
+
+    Yields the dispositions as they were, for the workers to put back. An ignored signal
+    (``nohup``) stays ignored and a caller's own handler stays in charge; outside the main
+    thread nothing changes (Python runs signal handlers in the main thread only).
+    """
+    before = {sig: signal.getsignal(sig) for sig in TERMINATING}
+    installed = []
+    if threading.current_thread() is threading.main_thread():
+        for sig, handler in before.items():
+            if handler == signal.SIG_DFL:
+                signal.signal(sig, _raise_terminated)
+                installed.append(sig)
     try:
-        yield
+        yield before
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig in installed:
+            signal.signal(sig, before[sig])
 
 
 @contextlib.contextmanager
-def _terminations_as_exit() -> Iterator[None]:
-    """While rendering, SIGTERM and SIGHUP end this process through its clean-up (which
-    kills the workers and whatever their notebooks started) instead of around it."""
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back while workers are forked, registered or killed.
+
+    Their Python handlers (which would raise in the middle of it) are swapped for one that
+    only notes the signal; afterwards the handlers are put back and run for what was noted.
+    A signal mask would not do: it is per thread, and a signal delivered to another thread
+    still makes the main thread raise. Only the main thread runs handlers, so elsewhere
+    there is nothing to hold back.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    noted: list[int] = []
+    previous = {}
+    for sig in DEFERRED:
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            previous[sig] = signal.signal(sig, lambda signum, frame: noted.append(signum))
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        for signum in noted:
+            previous[signum](signum, None)
 
 
 def _run_in_workers(
     tasks: list[tuple], workers: int, progress: bool, timeout: float | None
 ) -> None:
-    """Run every task in a forked worker, ``workers`` at a time; raise the first failure."""
+    """Run every task in a forked worker, ``workers`` at a time; raise the first failure.
+
+    On SIGTERM or SIGHUP (at their default action) the workers are killed and then this
+    process dies by the signal, as it would have without the report.
+    """
+    try:
+        with _terminations_caught() as dispositions:
+            _run_all(tasks, workers, progress, timeout, dispositions)
+    except _Terminated as stop:
+        signal.raise_signal(stop.signum)  # the default action again: the process ends
+        raise
+
+
+def _run_all(
+    tasks: list[tuple],
+    workers: int,
+    progress: bool,
+    timeout: float | None,
+    dispositions: dict[int, Any],
+) -> None:
     _prepare_to_fork()
     # Objects that exist now are left out of garbage collection until the workers are
     # done: a collection in a worker would otherwise touch (and so copy) all of them.
@@ -670,42 +736,43 @@ def _run_in_workers(
     )
 
     def retire(worker: _Worker) -> None:
-        """Stop watching a worker and kill what is left of it (it has reported or exited)."""
-        running.remove(worker)
-        for fd in (worker.pipe, worker.pidfd):
-            if fd is not None:
-                selector.unregister(fd)
-                os.close(fd)
-        _kill(worker)
+        """Kill what is left of a worker (it has reported or exited) and stop watching it."""
+        with _signals_deferred():
+            worker.stopped = worker.result is None and not _exited(worker)
+            _kill_all([worker])
+            for fd in (worker.pipe, worker.pidfd):
+                if fd is not None:
+                    selector.unregister(fd)
+                    os.close(fd)
+            running.remove(worker)
 
     try:
-        with _terminations_as_exit():
-            while pending or running:
-                while pending and len(running) < workers:
-                    with _interrupts_deferred():
-                        worker = _fork_worker(pending.pop(), timeout)
-                        running.append(worker)
-                        selector.register(worker.pipe, selectors.EVENT_READ, worker)
-                        if worker.pidfd is not None:
-                            selector.register(worker.pidfd, selectors.EVENT_READ, worker)
-                events = selector.select(_poll(running, timeout))
-                ready = {id(key.data) for key, _ in events}
-                for worker in list(running):
-                    open_pipe = _read(worker) if id(worker) in ready else True
-                    if open_pipe and worker.result is None and not _exited(worker):
-                        if _past_deadline(worker, timeout):
-                            retire(worker)
-                            raise _timed_out(worker, timeout)
-                        continue
-                    # Finished: it said so (a process its notebook started may still hold
-                    # the pipe open), closed the pipe, or exited.
-                    _read(worker)
-                    retire(worker)
-                    _raise_unless_done(worker)
-                    bar.update(1)
+        while pending or running:
+            while pending and len(running) < workers:
+                with _signals_deferred():
+                    worker = _fork_worker(pending.pop(), timeout, dispositions)
+                    running.append(worker)
+                    selector.register(worker.pipe, selectors.EVENT_READ, worker)
+                    if worker.pidfd is not None:
+                        selector.register(worker.pidfd, selectors.EVENT_READ, worker)
+            events = selector.select(_poll(running, timeout))
+            ready = {id(key.data) for key, _ in events}
+            for worker in list(running):
+                open_pipe = _read(worker) if id(worker) in ready else True
+                if open_pipe and worker.result is None and not _exited(worker):
+                    if _past_deadline(worker, timeout):
+                        retire(worker)
+                        raise _timed_out(worker, timeout)
+                    continue
+                # Finished: it said so (a process its notebook started may still hold the
+                # pipe open), closed the pipe, or exited.
+                _read(worker)
+                retire(worker)
+                _raise_unless_done(worker)
+                bar.update(1)
     except BaseException:
-        for worker in running:
-            _kill(worker)
+        with _signals_deferred():
+            _kill_all(running)
         raise
     finally:
         gc.unfreeze()
@@ -739,6 +806,8 @@ def _exited(worker: _Worker) -> bool:
     group id) stays reserved until :func:`_kill` has killed the group and reaped it."""
     if worker.reaped:
         return True
+    if not hasattr(os, "waitid"):  # macOS before Python 3.13: reap it now instead
+        return _reap(worker)
     try:
         return os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
@@ -812,6 +881,11 @@ def _raise_unless_done(worker: _Worker) -> None:
         how = f"exited with status {os.waitstatus_to_exitcode(status)}"
     else:
         how = "ended"
+    if worker.stopped:
+        how = (
+            "closed its connection to the report without a result (did a cell replace the "
+            "process or close its files?) and was stopped"
+        )
     where = " while exporting it to HTML" if worker.exporting else ""
     if not where and worker.cell:
         where = f" at {worker.cell}"
@@ -820,24 +894,26 @@ def _raise_unless_done(worker: _Worker) -> None:
     )
 
 
-def _kill(worker: _Worker) -> None:
-    """Kill a worker's process group (it and what its notebook started) and reap the worker.
+def _kill_all(workers: list[_Worker]) -> None:
+    """Kill workers' process groups (each worker and what its notebook started), then reap
+    the workers.
 
-    The worker is reaped only here, after its group was killed: until then its id cannot
-    be reused, so no other process is hit. A worker that already reported its result is
-    done, so killing it loses nothing.
+    Every group is signalled before any worker is waited for. A worker is reaped only here,
+    after its group was killed: until then its id cannot be reused, so no other process is
+    hit. A worker that already reported its result is done, so killing it loses nothing.
     """
-    if worker.pid == 0:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(worker.pid, signal.SIGKILL)
-    if not worker.reaped:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(worker.pid, signal.SIGKILL)  # in case it had not made its own group yet
-        deadline = time.monotonic() + KILL_WAIT_SECONDS
-        while not _reap(worker) and time.monotonic() < deadline:
+    live = [worker for worker in workers if worker.pid]
+    for worker in live:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        if not worker.reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)  # in case it had no group of its own yet
+    deadline = time.monotonic() + KILL_WAIT_SECONDS
+    for worker in live:
+        while not worker.reaped and not _reap(worker) and time.monotonic() < deadline:
             time.sleep(0.002)
-    worker.pid = 0  # never signalled again
+        worker.pid = 0  # never signalled again
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:
