@@ -498,6 +498,7 @@ class _Worker:
     status: int | None = None
     """The wait status, once reaped."""
     reaped: bool = False
+    killed: bool = False
     stopped: bool = False
     """Killed by us while still running without a result (its pipe had closed)."""
 
@@ -725,6 +726,7 @@ def _run_all(
     gc.freeze()
     pending = list(reversed(tasks))
     running: list[_Worker] = []
+    dying: list[_Worker] = []  # killed, not reaped yet (tearing down takes milliseconds)
     selector = selectors.DefaultSelector()
     bar = _NoMonitorBar(
         total=len(tasks),
@@ -739,12 +741,13 @@ def _run_all(
         """Kill what is left of a worker (it has reported or exited) and stop watching it."""
         with _signals_deferred():
             worker.stopped = worker.result is None and not _exited(worker)
-            _kill_all([worker])
+            _kill_all([worker], wait=False)
             for fd in (worker.pipe, worker.pidfd):
                 if fd is not None:
                     selector.unregister(fd)
                     os.close(fd)
             running.remove(worker)
+            dying.append(worker)
 
     try:
         while pending or running:
@@ -756,6 +759,7 @@ def _run_all(
                     if worker.pidfd is not None:
                         selector.register(worker.pidfd, selectors.EVENT_READ, worker)
             events = selector.select(_poll(running, timeout))
+            dying[:] = [worker for worker in dying if not _reap(worker)]
             ready = {id(key.data) for key, _ in events}
             for worker in list(running):
                 open_pipe = _read(worker) if id(worker) in ready else True
@@ -768,6 +772,8 @@ def _run_all(
                 # pipe open), closed the pipe, or exited.
                 _read(worker)
                 retire(worker)
+                if worker.result is None:  # the exit status tells what happened
+                    _reap_all([worker], KILL_WAIT_SECONDS)
                 _raise_unless_done(worker)
                 bar.update(1)
     except BaseException:
@@ -775,6 +781,7 @@ def _run_all(
             _kill_all(running)
         raise
     finally:
+        _reap_all(dying, KILL_WAIT_SECONDS)
         gc.unfreeze()
         bar.close()
         for worker in running:
@@ -816,6 +823,8 @@ def _exited(worker: _Worker) -> bool:
 
 def _reap(worker: _Worker) -> bool:
     """Collect the worker's exit status if it has exited; whether it is gone."""
+    if worker.reaped:
+        return True
     try:
         done, status = os.waitpid(worker.pid, os.WNOHANG)
     except ChildProcessError:
@@ -894,26 +903,34 @@ def _raise_unless_done(worker: _Worker) -> None:
     )
 
 
-def _kill_all(workers: list[_Worker]) -> None:
-    """Kill workers' process groups (each worker and what its notebook started), then reap
-    the workers.
+def _kill_all(workers: list[_Worker], wait: bool = True) -> None:
+    """Kill workers' process groups (each worker and what its notebook started); with
+    ``wait``, also reap the workers (else :func:`_reap` them later).
 
-    Every group is signalled before any worker is waited for. A worker is reaped only here,
-    after its group was killed: until then its id cannot be reused, so no other process is
-    hit. A worker that already reported its result is done, so killing it loses nothing.
+    Every group is signalled before any worker is waited for, and each only once. A worker
+    is reaped only after its group was killed: until then its id cannot be reused, so no
+    other process is hit. A worker that already reported its result is done, so killing it
+    loses nothing.
     """
-    live = [worker for worker in workers if worker.pid]
-    for worker in live:
+    for worker in workers:
+        if worker.killed:
+            continue
+        worker.killed = True
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(worker.pid, signal.SIGKILL)
         if not worker.reaped:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)  # in case it had no group of its own yet
-    deadline = time.monotonic() + KILL_WAIT_SECONDS
-    for worker in live:
-        while not worker.reaped and not _reap(worker) and time.monotonic() < deadline:
+    if wait:
+        _reap_all(workers, KILL_WAIT_SECONDS)
+
+
+def _reap_all(workers: list[_Worker], seconds: float) -> None:
+    """Wait up to ``seconds`` in all for killed workers to be gone, reaping them."""
+    deadline = time.monotonic() + seconds
+    for worker in workers:
+        while not _reap(worker) and time.monotonic() < deadline:
             time.sleep(0.002)
-        worker.pid = 0  # never signalled again
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:
