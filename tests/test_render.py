@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import papermill
 import plotly.graph_objects as go
 import plotly.io as pio
 import psutil
@@ -812,3 +813,57 @@ def test_a_timeout_outside_the_cell_code_is_a_cell_error(tmp_path):
     message = str(caught.value)
     assert "CellTimeoutError: the cell ran longer than 1 s" in message
     assert "executed notebook saved to" in message
+
+
+def _comparable(nb: nbformat.NotebookNode) -> list[list[dict]]:
+    """Each cell's outputs without what differs between runs (tracebacks' file names)."""
+    cells = []
+    for cell in nb.cells:
+        outputs = []
+        for output in cell.get("outputs", []):
+            shown = {"output_type": output.output_type}
+            if "data" in output:
+                shown["data"] = {k: v for k, v in output.data.items() if k != "text/plain"}
+                shown["text/plain"] = output.data.get("text/plain", "")[:40]
+            if output.output_type == "stream":
+                shown.update(name=output.name, text=output.text.splitlines()[0])
+            if output.output_type == "error":
+                shown.update(ename=output.ename, evalue=output.evalue)
+            if "execution_count" in output:
+                shown["execution_count"] = output.execution_count
+            outputs.append(shown)
+        cells.append(outputs)
+    return cells
+
+
+@pytest.mark.slow
+def test_the_engine_records_what_a_real_kernel_does(tmp_path):
+    notebook = _notebook(
+        tmp_path,
+        "same",
+        "from IPython.display import HTML, Markdown, display, clear_output\n"
+        "h = display(HTML('<b>first</b>'), display_id=True)\n"
+        "print('to stdout')",
+        "h.update(Markdown('*second*'))\n'a result'",
+        "display(HTML('gone'))\nclear_output(wait=True)\ndisplay(HTML('kept'))",
+        "",
+        "import sys\nprint('to stderr', file=sys.stderr)\n{'key': [1, 2]}",
+        "class Picture:\n"
+        "    def __repr__(self):\n"
+        "        return 'Picture'\n"
+        "    def _repr_png_(self):\n"
+        "        return bytes.fromhex('89504e470d0a1a0a')\n"
+        "Picture()",
+        "raise KeyError('missing')",
+    )
+    kernel_out, engine_out = tmp_path / "kernel.ipynb", tmp_path / "engine.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError):
+        papermill.execute_notebook(
+            str(notebook), str(kernel_out), kernel_name="python3", progress_bar=False
+        )
+    _execute_in_subprocess(notebook, engine_out)
+    kernel = nbformat.read(kernel_out, as_version=4)
+    engine = nbformat.read(engine_out, as_version=4)
+    assert _comparable(engine) == _comparable(kernel)
+    counts = [[c.get("execution_count") for c in nb.cells] for nb in (engine, kernel)]
+    assert counts[0] == counts[1]
