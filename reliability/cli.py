@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -34,6 +35,9 @@ class Log:
     def info(self, message: str, **fields: object) -> None:
         self._emit("info", message, fields)
 
+    def warning(self, message: str, **fields: object) -> None:
+        self._emit("warning", message, fields)
+
     def error(self, message: str, **fields: object) -> None:
         self._emit("error", message, fields)
 
@@ -41,8 +45,25 @@ class Log:
         if self.fmt == "json":
             line = json.dumps({"level": level, "message": message, **fields}, default=str)
         else:
-            line = message if level == "info" else f"error: {message}"
+            line = message if level == "info" else f"{level}: {message}"
         print(line, file=sys.stderr, flush=True)
+
+
+class _ToLog(logging.Handler):
+    """The package's own warnings (a cache that cannot be written, a parameter no notebook
+    declares) on stderr in the run's format, instead of Python's bare last-resort lines."""
+
+    def __init__(self, log: Log):
+        super().__init__(logging.WARNING)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed message must not break the run
+            message = str(record.msg)
+        emit = self.log.error if record.levelno >= logging.ERROR else self.log.warning
+        emit(message, source=record.name)
 
 
 CELL_TIMEOUT_SECONDS = 600
@@ -257,6 +278,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     log = Log(args.log_format)
+    package_log = logging.getLogger("reliability")
+    handler = _ToLog(log)
+    package_log.addHandler(handler)
     try:
         return args.handler(args, log)
     except InputError as exc:
@@ -277,3 +301,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"internal error: {type(exc).__name__}: {exc} (set RELIABILITY_DEBUG=1 for details)"
         )
         return 1
+    finally:
+        package_log.removeHandler(handler)

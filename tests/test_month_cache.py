@@ -158,7 +158,7 @@ def test_a_cache_that_cannot_be_written_costs_only_time(tmp_path, caplog):
     blocker.write_text("a file where the folder should be")
     data = prepare_report_data(sample_config(), MONTH, cache=MonthCache(blocker), now=AFTER)
     assert len(data.history) == 6
-    assert "could not save" in caplog.text
+    assert caplog.text.count("could not write the month cache") == 1
 
 
 @pytest.mark.slow
@@ -170,3 +170,21 @@ def test_report_no_cache_writes_no_cache(tmp_path, capsys):
     assert main(["report", "--month", "2026-10", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [".cache", "2026-10"]
     assert len(list((out / ".cache" / "months").glob("*.pickle"))) == 6
+
+
+@pytest.mark.slow
+def test_a_cache_problem_is_one_warning_line_in_the_run_s_format(tmp_path, capsys):
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / ".cache").write_text("a file where the cache folder should be")
+    args = ["--log-format", "json", "report", "--month", "2026-10", "--out", str(out)]
+    assert main(args) == 0
+    lines = capsys.readouterr().err.splitlines()
+    records = [json.loads(line) for line in lines]  # every stderr line is JSON
+    warnings = [r for r in records if r["level"] == "warning"]
+    assert [w["message"] for w in warnings] == [
+        f"could not write the month cache {out / '.cache' / 'months'} (Not a directory): "
+        "months are computed again next time"
+    ]
+    assert warnings[0]["source"] == "reliability.sources.cache"
+    assert (out / "2026-10" / "index.html").exists()

@@ -155,6 +155,7 @@ class MonthCache:
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
+        self.unwritable = False
 
     def _path(self, month: Month, key: str) -> Path:
         return self.folder / f"{month.label}-{key}.pickle"
@@ -178,8 +179,11 @@ class MonthCache:
     def put(self, month: Month, key: str, value: Any) -> None:
         """Save ``value`` for ``month`` atomically and drop older entries of that month.
 
-        A cache that cannot be written only costs time later, so errors are logged, not raised.
+        A cache that cannot be written only costs time later, so the first error is logged
+        (once per run, not once per month) and nothing more is tried.
         """
+        if self.unwritable:
+            return
         path = self._path(month, key)
         temporary: Path | None = None
         try:
@@ -192,7 +196,12 @@ class MonthCache:
             temporary = None
             self._remove_older(month, path)
         except OSError as exc:
-            log.warning("could not save %s to the month cache %s: %s", month, self.folder, exc)
+            self.unwritable = True
+            log.warning(
+                "could not write the month cache %s (%s): months are computed again next time",
+                self.folder,
+                exc.strerror or exc,
+            )
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     temporary.unlink(missing_ok=True)
