@@ -867,3 +867,20 @@ def test_the_engine_records_what_a_real_kernel_does(tmp_path):
     assert _comparable(engine) == _comparable(kernel)
     counts = [[c.get("execution_count") for c in nb.cells] for nb in (engine, kernel)]
     assert counts[0] == counts[1]
+
+
+@pytest.mark.slow
+def test_an_export_that_hangs_is_stopped(tmp_path, monkeypatch):
+    import reliability.report.render as render
+
+    monkeypatch.setattr(render, "_write_page", lambda *args: time.sleep(120))  # forked too
+    started = time.monotonic()
+    with pytest.raises(RenderError) as caught:
+        render_notebooks(
+            [NotebookJob(PARAMETERS, {}, Path("p.html"), "p")], tmp_path / "out", timeout=1
+        )
+    assert time.monotonic() - started < 20
+    assert str(caught.value) == (
+        "notebook parameters.ipynb failed: exporting it to HTML took longer than 1 s and was "
+        "stopped; no executed notebook was saved"
+    )

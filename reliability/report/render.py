@@ -292,10 +292,16 @@ def _describe_cell(cell: NotebookNode | None, source: _Source) -> str:
 
 
 def _save_debug(nb: NotebookNode, path: Path) -> str:
+    """Save the executed notebook of a failed run (whole or not at all: a worker killed
+    while writing leaves no truncated file under the final name)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(path))
+        nbformat.write(nb, str(temporary))
+        os.replace(temporary, path)
     except Exception as exc:  # the error being reported matters more
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
         return f"executed notebook could not be saved ({_one_line(exc, 80)})"
     return f"executed notebook saved to {path}"
 
@@ -798,11 +804,7 @@ def _poll(workers: list[_Worker], timeout: float | None) -> float:
     longest = POLL_SECONDS if any(w.pidfd is None for w in workers) else 60.0
     if timeout is None:
         return longest
-    deadlines = [
-        w.cell_started + timeout + _grace(timeout)
-        for w in workers
-        if w.cell_started and not w.exporting
-    ]
+    deadlines = [w.cell_started + timeout + _grace(timeout) for w in workers if w.cell_started]
     if not deadlines:
         return longest
     return min(longest, max(0.05, min(deadlines) - time.monotonic()))
@@ -836,17 +838,19 @@ def _reap(worker: _Worker) -> bool:
 
 
 def _past_deadline(worker: _Worker, timeout: float | None) -> bool:
-    """Whether the running cell has outlived its limit and the in-worker limit's grace."""
-    if timeout is None or not worker.cell_started or worker.exporting:
+    """Whether the running cell (or the export, limited alike) has outlived its limit and
+    the in-worker limit's grace."""
+    if timeout is None or not worker.cell_started:
         return False
     return time.monotonic() > worker.cell_started + timeout + _grace(timeout)
 
 
 def _timed_out(worker: _Worker, timeout: float) -> RenderError:
-    return RenderError(
-        f"{worker.what} failed at {worker.cell}: the cell ran longer than {timeout:g} s and "
-        "was stopped; no executed notebook was saved"
-    )
+    if worker.exporting:
+        what = f"failed: exporting it to HTML took longer than {timeout:g} s"
+    else:
+        what = f"failed at {worker.cell}: the cell ran longer than {timeout:g} s"
+    return RenderError(f"{worker.what} {what} and was stopped; no executed notebook was saved")
 
 
 def _read(worker: _Worker) -> bool:
@@ -867,6 +871,7 @@ def _read(worker: _Worker) -> bool:
                 worker.cell_started = time.monotonic()
             elif "phase" in message:
                 worker.exporting = True
+                worker.cell_started = time.monotonic()  # the export has the same limit
             else:
                 worker.result = message
 
