@@ -812,7 +812,7 @@ def _poll(workers: list[_Worker], timeout: float | None) -> float:
 
 def _exited(worker: _Worker) -> bool:
     """Whether the worker process has exited; it is left a zombie, so its process id (and
-    group id) stays reserved until :func:`_kill` has killed the group and reaped it."""
+    group id) stays reserved until :func:`_kill_all` has killed the group and reaped it."""
     if worker.reaped:
         return True
     if not hasattr(os, "waitid"):  # macOS before Python 3.13: reap it now instead
