@@ -591,15 +591,22 @@ def test_an_export_failure_is_named_as_such(tmp_path):
     assert "y = 2" not in message
 
 
+def _render_line(notebook: Path, out: Path, page: str) -> str:
+    """Python source that renders ``notebook`` to ``out/<page>.html``, for a subprocess."""
+    return (
+        f"render_notebooks([NotebookJob(Path({str(notebook)!r}), {{}}, Path('{page}.html'),"
+        f" '{page}')], Path({str(out)!r}), progress=False)\n"
+    )
+
+
 @pytest.mark.slow
 def test_output_below_python_stays_off_stdout(tmp_path):
     notebook = _notebook(tmp_path, "noisy", "import os\nos.system('echo from-a-subprocess')")
     script = (
         "from pathlib import Path\n"
         "from reliability.report.render import NotebookJob, render_notebooks\n"
-        f"render_notebooks([NotebookJob(Path({str(notebook)!r}), {{}}, Path('n.html'), 'n')],"
-        f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
-        "print('the report path')\n"
+        + _render_line(notebook, tmp_path / "out", "n")
+        + "print('the report path')\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
@@ -616,8 +623,7 @@ def test_rendering_works_from_a_process_running_ipython(tmp_path):
         "shell = InteractiveShell.instance()\n"
         "shell.user_ns['leak_marker'] = True\n"
         "from reliability.report.render import NotebookJob, render_notebooks\n"
-        f"render_notebooks([NotebookJob(Path({str(PARAMETERS)!r}), {{}}, Path('p.html'), 'p')],"
-        f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
+        + _render_line(PARAMETERS, tmp_path / "out", "p")
     )
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     assert "leaked=False" in (tmp_path / "out" / "p.html").read_text()
@@ -718,8 +724,7 @@ def _report_process(tmp_path: Path, *, before: str = "") -> tuple[subprocess.Pop
     script = (
         before + "from pathlib import Path\n"
         "from reliability.report.render import NotebookJob, render_notebooks\n"
-        f"render_notebooks([NotebookJob(Path({str(notebook)!r}), {{}}, Path('l.html'), 'l')],"
-        f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
+        + _render_line(notebook, tmp_path / "out", "l")
     )
     return subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL), helper_pid
 
@@ -772,12 +777,10 @@ def test_rendering_without_pidfd_or_waitid(tmp_path):
         "from pathlib import Path\n"
         "from reliability.errors import RenderError\n"
         "from reliability.report.render import NotebookJob, render_notebooks\n"
-        f"render_notebooks([NotebookJob(Path({str(PARAMETERS)!r}), {{}}, Path('p.html'), 'p')],"
-        f" Path({str(tmp_path / 'out')!r}), progress=False)\n"
-        "try:\n"
-        f"    render_notebooks([NotebookJob(Path({str(dying)!r}), {{}}, Path('d.html'), 'd')],"
-        f" Path({str(tmp_path / 'out2')!r}), progress=False)\n"
-        "except RenderError as exc:\n"
+        + _render_line(PARAMETERS, tmp_path / "out", "p")
+        + "try:\n    "
+        + _render_line(dying, tmp_path / "out2", "d")
+        + "except RenderError as exc:\n"
         "    print(exc)\n"
     )
     result = subprocess.run(
