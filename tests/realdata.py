@@ -1,36 +1,20 @@
-"""Where the shared real-data files live: ``shared/realdata`` beside the repository.
-
-In this workspace and in the CI clone the layout is ``<parent>/main`` (the repository) next to
-``<parent>/shared/realdata``. A missing file fails the test with a clear message; it is never
-skipped, because a silently skipped real-data test proves nothing.
-"""
+"""The real public data the tests read: ``tests/data/realdata`` (origins in its README)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-REALDATA = Path(
-    os.environ.get("RELIABILITY_REALDATA")
-    or Path(__file__).resolve().parents[2] / "shared" / "realdata"
-)
-"""The real-data folder (override with the ``RELIABILITY_REALDATA`` environment variable)."""
+REALDATA = Path(__file__).resolve().parent / "data" / "realdata"
+"""The real-data folder inside the repository."""
 
 
 def realdata(relative: str) -> Path:
-    """The path of a real-data file, failing the test when it is missing."""
+    """The path of a real-data file (a missing one is an error, never a skip)."""
     path = REALDATA / relative
     if not path.is_file():
-        pytest.fail(
-            f"real-data file {path} is missing: the tests expect the shared/realdata folder "
-            "beside the repository (see shared/realdata/README.md), or RELIABILITY_REALDATA "
-            "pointing at it",
-            pytrace=False,
-        )
+        raise FileNotFoundError(f"real-data file {path} is missing from the repository")
     return path
 
 
