@@ -109,11 +109,12 @@ def _month(text: str | None, config: Config) -> Month:
 def cmd_compute(args: argparse.Namespace, log: Log) -> int:
     """Print one month's numbers as JSON, CSV or text tables."""
     from reliability.compute import compute_month, to_json, to_tables
+    from reliability.period import Span
     from reliability.sources import load_frames
 
     config = _config(args.config)
     month = _month(args.month, config)
-    frames = load_frames(config, [month])
+    frames = load_frames(config, Span.of([month]))
     result = compute_month(config, frames, month)
     if args.format == "json":
         print(json.dumps(to_json(result), indent=2))
@@ -191,11 +192,12 @@ def cmd_sample(args: argparse.Namespace, log: Log) -> int:
 def cmd_validate(args: argparse.Namespace, log: Log) -> int:
     """Load the config and every source for a month; list every problem, or what was found."""
     from reliability.compute import compute_month
+    from reliability.period import Span
     from reliability.sources import load_frames
 
     config = _config(args.config)
     month = _month(args.month, config)
-    frames = load_frames(config, [month])
+    frames = load_frames(config, Span.of([month]))
     result = compute_month(config, frames, month)
     found = {
         "metrics": frames.sli,

@@ -15,9 +15,9 @@ import pandas as pd
 
 from reliability.config import Config
 from reliability.errors import InputError, Problem
+from reliability.frames import Frames
 from reliability.metrics import delivery, incidents, oncall, quality, slo, toil
 from reliability.period import Month, PartialMonth
-from reliability.sources import Frames
 
 
 @dataclass

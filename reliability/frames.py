@@ -120,6 +120,18 @@ WORKLOG = TableSpec(
 TABLES: dict[str, TableSpec] = {t.name: t for t in (SLI, INCIDENTS, DEPLOYMENTS, WORKLOG)}
 
 
+@dataclass
+class Frames:
+    """The canonical inputs for a span of time; ``None`` where no source is configured."""
+
+    sli: pd.DataFrame | None = None
+    incidents: pd.DataFrame | None = None
+    deployments: pd.DataFrame | None = None
+    worklog: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    """Data-quality findings reported by the sources themselves."""
+
+
 class _Problems:
     """Collects problems for one file, listing the first few rows of each kind of problem."""
 

@@ -88,6 +88,39 @@ class PartialMonth(Month):
         return full if self.until is None else min(full, max(self.until, self.start))
 
 
+@dataclass(frozen=True)
+class Span:
+    """The instants ``[start, end)`` (UTC) that sources load: the report's months plus the
+    lookback before them that the alert replay needs."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    timezone: str = "UTC"
+
+    @classmethod
+    def of(cls, months: Sequence[Month], lookback: pd.Timedelta | None = None) -> Span:
+        """Consecutive ``months`` (oldest first) and ``lookback`` before the first of them."""
+        if not months:
+            raise ValueError("at least one month is needed")
+        start = months[0].start - (lookback if lookback is not None else pd.Timedelta(0))
+        return cls(start, months[-1].end, months[0].timezone)
+
+    @property
+    def months(self) -> list[Month]:
+        """The calendar months (in ``timezone``) that overlap the span, oldest first."""
+        local = self.start.tz_convert(self.timezone)
+        month = Month(local.year, local.month, self.timezone)
+        result = []
+        while month.start < self.end:
+            result.append(month)
+            month = month.next()
+        return result
+
+    def contains(self, instants: pd.Series) -> pd.Series:
+        """Boolean mask of the UTC instants that fall inside the span."""
+        return (instants >= self.start) & (instants < self.end)
+
+
 def local_midnights(
     days: Sequence[pd.Timestamp] | pd.DatetimeIndex, timezone: str
 ) -> pd.DatetimeIndex:

@@ -113,12 +113,13 @@ def test_rates_of_a_month_in_progress_divide_by_the_elapsed_part():
     """Ten days into October: deployments per week over 10 days, pages per shift over 20."""
     from reliability.compute import compute_month
     from reliability.period import Month
+    from reliability.period import Span
     from reliability.sources import load_frames
     from reliability.sources.sample import sample_config
 
     config = sample_config()
     october = Month(2026, 10)
-    frames = load_frames(config, [october])
+    frames = load_frames(config, Span.of([october]))
     now = october.start + pd.Timedelta(days=10)
     so_far = frames.deployments.loc[frames.deployments["deployed_at"] < now]
     frames.deployments = so_far  # as a real source would have it ten days in

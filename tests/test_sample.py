@@ -12,7 +12,7 @@ from pandas.testing import assert_frame_equal
 
 from reliability import frames
 from reliability.config import load_config
-from reliability.period import Month
+from reliability.period import Month, Span
 from reliability.sources import files, load_frames, sample
 
 MONTHS = [Month(2020, 1), Month(2024, 2), Month(2026, 10), Month(2030, 12)]
@@ -409,7 +409,7 @@ def test_load_frames_uses_the_sample_loader():
     month = Month(2026, 10)
     expected = generated(month.label)
 
-    result = load_frames(config, [month])
+    result = load_frames(config, Span.of([month]))
 
     assert_frame_equal(result.sli, expected["sli"], check_exact=True)
     assert_frame_equal(result.incidents, expected["incidents"], check_exact=True)
@@ -434,7 +434,7 @@ def test_write_sample_round_trips(tmp_path):
         assert source.path == f"{key}.csv"
         result = files.read_table(files.source_paths(source, config, key), SPECS[key])
         assert_frame_equal(result, expected[key], check_exact=True)
-    loaded = load_frames(config, [month])
+    loaded = load_frames(config, Span.of([month]))
     assert_frame_equal(loaded.sli, expected["sli"], check_exact=True)
 
 

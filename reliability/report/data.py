@@ -16,9 +16,10 @@ import pandas as pd
 
 from reliability.compute import MonthlyMetrics, compute_month, in_period, require_data
 from reliability.config import Config
-from reliability.period import Month, last_complete_month, parse_month
+from reliability.frames import Frames
+from reliability.period import Month, Span, last_complete_month, parse_month
 from reliability.report.build import HISTORY_MONTHS
-from reliability.sources import Frames, config_or_sample, load_frames
+from reliability.sources import config_or_sample, load_frames
 from reliability.sources.cache import MonthCache, fixed_inputs, month_keys
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def prepare_report_data(
                 known[earlier] = hit
     # Sources load a run of consecutive months: from the oldest one not in the cache.
     first = next(i for i, m in enumerate(months) if m not in known)
-    frames = load_frames(config, months[first:])
+    frames = load_frames(config, Span.of(months[first:]))
     data = compute_report_data(
         config, month, frames, history_months, now=now, config_label=config_label, known=known
     )

@@ -14,7 +14,8 @@ import pandas as pd
 from reliability import frames
 from reliability.config import Config, Source, load_config
 from reliability.errors import InputError, Problem
-from reliability.period import Month
+from reliability.frames import Frames
+from reliability.period import Month, Span
 
 ROLES: dict[str, frames.TableSpec] = {
     "metrics": frames.SLI,
@@ -35,18 +36,6 @@ class Loaded:
 
 
 Loader = Callable[[Source, Config, str, Sequence[Month]], "pd.DataFrame | Loaded"]
-
-
-@dataclass
-class Frames:
-    """The canonical inputs for a span of months; ``None`` where no source is configured."""
-
-    sli: pd.DataFrame | None = None
-    incidents: pd.DataFrame | None = None
-    deployments: pd.DataFrame | None = None
-    worklog: pd.DataFrame | None = None
-    notes: list[str] = field(default_factory=list)
-    """Data-quality findings reported by the sources themselves."""
 
 
 def _lazy(module: str) -> Loader:
@@ -72,12 +61,13 @@ LOADERS: dict[str, Loader] = {
 """Every source kind the config may name, and its loader."""
 
 
-def load_frames(config: Config, months: Sequence[Month]) -> Frames:
-    """Load every configured source for ``months`` (consecutive, oldest first).
+def load_frames(config: Config, span: Span) -> Frames:
+    """Load every configured source for ``span`` (rows outside it may come back too).
 
     Problems from all sources are gathered and raised together, so one run lists them all.
     """
     loaders = LOADERS
+    months = span.months
     result = Frames()
     problems: list[Problem] = []
     attribute = {"metrics": "sli"}
