@@ -17,9 +17,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from reliability.config import Config
 from reliability.errors import InputError, Problem, ReliabilityError
-from reliability.period import Month, last_complete_month, parse_month
 
 
 class Log:
@@ -94,28 +92,14 @@ def _positive(text: str) -> int:
     return value
 
 
-def _config(path: str | None) -> Config:
-    from reliability.sources import config_or_sample
-
-    return config_or_sample(path)
-
-
-def _month(text: str | None, config: Config) -> Month:
-    if text is None:
-        return last_complete_month(config.timezone)
-    return parse_month(text, config.timezone)
-
-
 def cmd_compute(args: argparse.Namespace, log: Log) -> int:
     """Print one month's numbers as JSON, CSV or text tables."""
-    from reliability.compute import compute_month, to_json, to_tables
-    from reliability.period import Span
-    from reliability.sources import load_frames
+    from reliability import pipeline
+    from reliability.results import to_json, to_tables
 
-    config = _config(args.config)
-    month = _month(args.month, config)
-    frames = load_frames(config, Span.of([month]))
-    result = compute_month(config, frames, month)
+    config = pipeline.load_config(args.config)
+    month = pipeline.resolve_month(args.month, config)
+    _, result = pipeline.compute(config, month)
     if args.format == "json":
         print(json.dumps(to_json(result), indent=2))
     else:
@@ -145,20 +129,25 @@ def _check_out_dir(out: str) -> None:
 
 def cmd_report(args: argparse.Namespace, log: Log) -> int:
     """Render the month's HTML report (fleet page, one page per service, metrics.json)."""
+    from reliability import pipeline
+    from reliability.cache import CACHE_DIR, MonthCache
     from reliability.report.build import build_report
 
     _check_out_dir(args.out)
-    config = _config(args.config)
-    month = _month(args.month, config)
+    config = pipeline.load_config(args.config)
+    month = pipeline.resolve_month(args.month, config)
     log.info(f"rendering the report for {month}")
-    built = build_report(
+    results = pipeline.report_results(
         config,
         month,
+        cache=MonthCache(Path(args.out) / CACHE_DIR) if args.use_cache else None,
+        label=pipeline.config_label(args.config),
+    )
+    built = build_report(
+        results,
         Path(args.out),
-        config_path=args.config,
         workers=args.jobs,
         progress=sys.stderr.isatty(),
-        use_cache=args.use_cache,
         cell_timeout=args.cell_timeout,
     )
     print(built.index)
@@ -174,9 +163,10 @@ def cmd_report(args: argparse.Namespace, log: Log) -> int:
 
 def cmd_sample(args: argparse.Namespace, log: Log) -> int:
     """Write the sample organisation as canonical files plus a config that reads them."""
-    from reliability.sources.sample import sample_config, write_sample
+    from reliability import pipeline
+    from reliability.sources.sample import write_sample
 
-    month = _month(args.month, sample_config())
+    month = pipeline.resolve_month(args.month, pipeline.load_config(None))
     _check_out_dir(args.out)
     path = write_sample(Path(args.out), month)
     log.info(
@@ -191,14 +181,11 @@ def cmd_sample(args: argparse.Namespace, log: Log) -> int:
 
 def cmd_validate(args: argparse.Namespace, log: Log) -> int:
     """Load the config and every source for a month; list every problem, or what was found."""
-    from reliability.compute import compute_month
-    from reliability.period import Span
-    from reliability.sources import load_frames
+    from reliability import pipeline
 
-    config = _config(args.config)
-    month = _month(args.month, config)
-    frames = load_frames(config, Span.of([month]))
-    result = compute_month(config, frames, month)
+    config = pipeline.load_config(args.config)
+    month = pipeline.resolve_month(args.month, config)
+    frames, result = pipeline.compute(config, month)
     found = {
         "metrics": frames.sli,
         "incidents": frames.incidents,

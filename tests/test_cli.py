@@ -111,7 +111,7 @@ def test_validate_lists_what_it_found(capsys, tmp_path: Path):
 
 def test_rates_of_a_month_in_progress_divide_by_the_elapsed_part():
     """Ten days into October: deployments per week over 10 days, pages per shift over 20."""
-    from reliability.compute import compute_month
+    from reliability.metrics.month import compute_month
     from reliability.period import Month, Span
     from reliability.sources import load_frames
     from reliability.sources.sample import sample_config

@@ -9,13 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import reliability.report.data as report_data
+import reliability.pipeline as pipeline
+from reliability.cache import MonthCache, month_keys
 from reliability.cli import main
-from reliability.compute import to_json
 from reliability.config import Source, Sources, load_config
 from reliability.period import Month
-from reliability.report.data import prepare_report_data
-from reliability.sources.cache import MonthCache, month_keys
+from reliability.results import to_json
 from reliability.sources.sample import sample_config, write_sample
 
 MONTH = Month(2026, 10)
@@ -26,13 +25,13 @@ AFTER = pd.Timestamp("2026-11-20T00:00:00Z")
 def computed(monkeypatch) -> list[str]:
     """The months compute_month is called for, in order."""
     calls: list[str] = []
-    real = report_data.compute_month
+    real = pipeline.compute_month
 
     def counting(config, frames, period, *args, **kwargs):
         calls.append(period.label)
         return real(config, frames, period, *args, **kwargs)
 
-    monkeypatch.setattr(report_data, "compute_month", counting)
+    monkeypatch.setattr(pipeline, "compute_month", counting)
     return calls
 
 
@@ -47,19 +46,19 @@ def entries(folder: Path) -> list[str]:
 def test_a_second_report_computes_only_its_own_month(tmp_path, computed):
     config = sample_config()
     cache = MonthCache(tmp_path / "cache")
-    first = prepare_report_data(config, MONTH, cache=cache, now=AFTER)
+    first = pipeline.report_results(config, MONTH, cache=cache, now=AFTER)
     months = ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
     # the report's month once more, as a trend month is computed, for the cache
     assert computed == [*months, "2026-10"]
     assert entries(cache.folder) == months
 
     computed.clear()
-    second = prepare_report_data(config, MONTH, cache=cache, now=AFTER)
+    second = pipeline.report_results(config, MONTH, cache=cache, now=AFTER)
     assert computed == ["2026-10"]  # the report's own month is always computed
     assert as_json(second) == as_json(first)
 
     computed.clear()
-    fresh = prepare_report_data(config, MONTH, cache=None, now=AFTER)
+    fresh = pipeline.report_results(config, MONTH, cache=None, now=AFTER)
     assert len(computed) == 6
     assert as_json(fresh) == as_json(first)
 
@@ -67,16 +66,16 @@ def test_a_second_report_computes_only_its_own_month(tmp_path, computed):
 def test_a_cached_month_equals_one_computed_for_a_later_report(tmp_path):
     config = sample_config()
     cache = MonthCache(tmp_path / "cache")
-    prepare_report_data(config, Month(2026, 9), cache=cache, now=AFTER)  # September's report
-    october = prepare_report_data(config, MONTH, cache=cache, now=AFTER)  # reads September
-    fresh = prepare_report_data(config, MONTH, cache=None, now=AFTER)
+    pipeline.report_results(config, Month(2026, 9), cache=cache, now=AFTER)  # September's report
+    october = pipeline.report_results(config, MONTH, cache=cache, now=AFTER)  # reads September
+    fresh = pipeline.report_results(config, MONTH, cache=None, now=AFTER)
     assert as_json(october) == as_json(fresh)  # no detail left over from September's report
 
 
 def test_a_month_in_progress_is_not_kept(tmp_path, computed):
     cache = MonthCache(tmp_path / "cache")
     middle = pd.Timestamp("2026-10-15T12:00:00Z")
-    data = prepare_report_data(sample_config(), MONTH, cache=cache, now=middle)
+    data = pipeline.report_results(sample_config(), MONTH, cache=cache, now=middle)
     assert data.current.in_progress
     assert entries(cache.folder) == ["2026-05", "2026-06", "2026-07", "2026-08", "2026-09"]
 
@@ -84,7 +83,7 @@ def test_a_month_in_progress_is_not_kept(tmp_path, computed):
 def test_editing_an_input_file_recomputes_every_month(tmp_path, computed):
     config = load_config(write_sample(tmp_path / "org", MONTH))
     cache = MonthCache(tmp_path / "cache")
-    prepare_report_data(config, MONTH, cache=cache, now=AFTER)
+    pipeline.report_results(config, MONTH, cache=cache, now=AFTER)
     before = sorted(p.name for p in cache.folder.iterdir())
     # with files, next month's data changes every key: the report's month is not kept
     assert [name[:7] for name in before] == [m.label for m in MONTH.history(6)[:-1]]
@@ -93,7 +92,7 @@ def test_editing_an_input_file_recomputes_every_month(tmp_path, computed):
     stat = incidents.stat()
     os.utime(incidents, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     computed.clear()
-    prepare_report_data(config, MONTH, cache=cache, now=AFTER)
+    pipeline.report_results(config, MONTH, cache=cache, now=AFTER)
     assert computed == ["2026-10"]  # a new time stamp alone changes nothing
 
     # the same size and time stamp, another severity: the content is what counts
@@ -103,7 +102,7 @@ def test_editing_an_input_file_recomputes_every_month(tmp_path, computed):
     os.utime(incidents, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert incidents.stat().st_size == stat.st_size
     computed.clear()
-    prepare_report_data(config, MONTH, cache=cache, now=AFTER)
+    pipeline.report_results(config, MONTH, cache=cache, now=AFTER)
     assert computed == [m.label for m in MONTH.history(6)]
     after = sorted(p.name for p in cache.folder.iterdir())
     assert len(after) == 5  # one entry per month: the stale ones were replaced
@@ -143,11 +142,11 @@ def test_missing_input_files_are_not_cached(tmp_path):
 def test_an_unreadable_entry_is_computed_again(tmp_path, computed):
     config = sample_config()
     cache = MonthCache(tmp_path / "cache")
-    first = prepare_report_data(config, MONTH, cache=cache, now=AFTER)
+    first = pipeline.report_results(config, MONTH, cache=cache, now=AFTER)
     broken = next(cache.folder.glob("2026-07-*.pickle"))
     broken.write_bytes(b"not a pickle")
     computed.clear()
-    second = prepare_report_data(config, MONTH, cache=cache, now=AFTER)
+    second = pipeline.report_results(config, MONTH, cache=cache, now=AFTER)
     assert computed == ["2026-07", "2026-10"]  # the others are still read back
     assert as_json(second) == as_json(first)
     assert broken.read_bytes() != b"not a pickle"
@@ -156,7 +155,7 @@ def test_an_unreadable_entry_is_computed_again(tmp_path, computed):
 def test_a_cache_that_cannot_be_written_costs_only_time(tmp_path, caplog):
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the folder should be")
-    data = prepare_report_data(sample_config(), MONTH, cache=MonthCache(blocker), now=AFTER)
+    data = pipeline.report_results(sample_config(), MONTH, cache=MonthCache(blocker), now=AFTER)
     assert len(data.history) == 6
     assert caplog.text.count("could not write the month cache") == 1
 
@@ -186,5 +185,5 @@ def test_a_cache_problem_is_one_warning_line_in_the_run_s_format(tmp_path, capsy
         f"could not write the month cache {out / '.cache' / 'months'} (Not a directory): "
         "months are computed again next time"
     ]
-    assert warnings[0]["source"] == "reliability.sources.cache"
+    assert warnings[0]["source"] == "reliability.cache"
     assert (out / "2026-10" / "index.html").exists()

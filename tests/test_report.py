@@ -208,7 +208,7 @@ def test_failing_cell_names_notebook_and_cell_and_keeps_the_earlier_report(
     notebook = nbformat.read(broken / "service_report.ipynb", as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('service page exploded')"))
     nbformat.write(notebook, broken / "service_report.ipynb")
-    monkeypatch.setattr(build, "NOTEBOOKS_DIR", broken)
+    monkeypatch.setattr(build, "notebooks_dir", lambda: broken)
     code = main(["report", "--month", MONTH, "--out", str(out)])
     err = capsys.readouterr().err
     assert code == 1

@@ -30,6 +30,8 @@ MINUTE = pd.Timedelta(minutes=1)
 _MINUTE_NS = MINUTE.value
 AT_RISK_REMAINING = 0.25
 """An SLO that is met with less than this share of its budget left is reported ``at_risk``."""
+MET_STATUSES = ("met", "at_risk")
+"""Statuses of an SLO that kept its objective (an ``at_risk`` SLO is still met)."""
 ROWS_PER_CHUNK = 32
 """SLOs processed together: keeps temporaries small (32 x 44,640 minutes is 11 MB a array)."""
 

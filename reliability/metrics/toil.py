@@ -74,3 +74,11 @@ def toil_summary(worklog: pd.DataFrame, teams: list[str] | None = None) -> pd.Da
         index=hours.index,
     )
     return table.reset_index()[TOIL_COLUMNS]
+
+
+def overall_toil_ratio(toil: pd.DataFrame | None) -> float | None:
+    """Toil hours over all logged hours of every team together; ``None`` without hours."""
+    if toil is None:
+        return None
+    total = toil["total_hours"].sum()
+    return float(toil["toil_hours"].sum() / total) if total > 0 else None

@@ -1,32 +1,34 @@
-"""``reliability report``: compute the month once, render every notebook, write atomically.
+"""``reliability report``: render the pipeline's results into ``OUT/YYYY-MM/``.
 
-The data is loaded and every metric computed here, once; the notebooks run in forked
-copies of this process (:mod:`reliability.report.render`) and find that data already in
-memory instead of recomputing it.
+The results arrive computed (``reliability.pipeline.report_results``); they are written once
+to a file the notebooks read back (``prepared``), every notebook is rendered
+(:mod:`reliability.report.render`), and ``metrics.json`` is written beside the pages, all
+swapped into place at once.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from reliability.config import Config
-    from reliability.period import Month
+from reliability.report.render import NotebookJob, render_notebooks
+from reliability.report.sections import service_page
+from reliability.results import Results, to_json
 
-HISTORY_MONTHS = 6
-"""Months computed for the trends, the report's month included."""
-
-NOTEBOOKS_DIR = Path(
-    os.environ.get("RELIABILITY_NOTEBOOKS", Path(__file__).resolve().parents[2] / "notebooks")
+NOTEBOOK_IMPORTS = (
+    "import pandas, plotly.graph_objects\n"
+    "from reliability import pipeline\n"
+    "from reliability.report import sections, plotting\n"
 )
-"""Where the report notebooks live (the repository's ``notebooks/``)."""
-CACHE_DIR = Path(".cache") / "months"
-"""Computed months kept for later reports, inside the reports folder."""
+"""What every report notebook imports: run in each kernel as soon as it starts."""
+
+
+def notebooks_dir() -> Path:
+    """The report notebooks shipped with the package (the repository's ``notebooks/``)."""
+    return Path(str(resources.files("reliability.notebooks")))
 
 
 @dataclass(frozen=True)
@@ -37,81 +39,60 @@ class BuiltReport:
     files: list[Path]
 
 
+def report_jobs(
+    results: Results, prepared: Path, *, with_services: bool = True
+) -> list[NotebookJob]:
+    """The fleet page and one page per service, each reading ``prepared``."""
+    folder = notebooks_dir()
+    month = results.month.label
+    common = {"month": month, "prepared": str(prepared)}
+    jobs = [
+        NotebookJob(
+            notebook=folder / "monthly_report.ipynb",
+            parameters=common,
+            output_html=Path("index.html"),
+            title=f"Reliability report {month}",
+        )
+    ]
+    if with_services:
+        jobs += [
+            NotebookJob(
+                notebook=folder / "service_report.ipynb",
+                parameters={**common, "service": name},
+                output_html=Path("services") / service_page(name),
+                title=f"{name}: reliability {month}",
+            )
+            for name in results.service_names()
+        ]
+    return jobs
+
+
 def build_report(
-    config: Config,
-    month: Month,
+    results: Results,
     out_root: Path,
     *,
-    config_path: str | None = None,
     workers: int | None = None,
     progress: bool = False,
-    history_months: int = HISTORY_MONTHS,
     with_services: bool = True,
-    use_cache: bool = True,
     cell_timeout: float | None = None,
 ) -> BuiltReport:
     """Render ``out_root/YYYY-MM/``: the fleet report, one page per service, metrics.json.
 
     ``with_services=False`` renders the fleet page alone (its service links then dangle).
-    ``workers`` notebooks render at once (default: one per core, at most two). Earlier
-    months come from ``out_root/.cache/months`` when their inputs are unchanged
-    (``sources.cache``); ``use_cache=False`` computes them all afresh (and saves nothing).
-    ``cell_timeout`` stops a notebook cell that runs longer (seconds; None: no limit).
+    ``workers`` notebooks render at once, and ``cell_timeout`` stops a cell that runs
+    longer (seconds; None: no limit).
     """
-    from reliability.compute import to_json
-    from reliability.report.data import (
-        check_has_data,
-        forget_prepared,
-        prepare_report_data,
-        remember,
-    )
-    from reliability.report.plotting import warm_up
-    from reliability.report.render import NotebookJob, render_notebooks
-    from reliability.report.sections import service_page
-    from reliability.sources.cache import MonthCache
-
-    data = prepare_report_data(
-        config,
-        month,
-        history_months,
-        config_label=config_path or "built-in sample organisation",
-        cache=MonthCache(Path(out_root) / CACHE_DIR) if use_cache else None,
-    )
-    check_has_data(data)
-    warm_up()  # once here rather than in every forked notebook
+    out_dir = Path(out_root) / results.month.label
     with tempfile.TemporaryDirectory(prefix="reliability-report-") as scratch:
-        prepared = Path(scratch) / "report-data.pickle"
-        data.save(prepared)
-        remember(prepared, data)  # the forked notebooks find it in memory
-        common = {"month": month.label, "config": config_path, "prepared": str(prepared)}
-        jobs = [
-            NotebookJob(
-                notebook=NOTEBOOKS_DIR / "monthly_report.ipynb",
-                parameters=common,
-                output_html=Path("index.html"),
-                title=f"Reliability report {month.label}",
-            )
-        ]
-        jobs += [
-            NotebookJob(
-                notebook=NOTEBOOKS_DIR / "service_report.ipynb",
-                parameters={**common, "service": name},
-                output_html=Path("services") / service_page(name),
-                title=f"{name}: reliability {month.label}",
-            )
-            for name in (data.service_names() if with_services else [])
-        ]
-        metrics = json.dumps(to_json(data.current), indent=2) + "\n"
-        out_dir = Path(out_root) / month.label
-        try:
-            written = render_notebooks(
-                jobs,
-                out_dir,
-                workers=workers,
-                files={"metrics.json": metrics},
-                progress=progress,
-                timeout=cell_timeout,
-            )
-        finally:
-            forget_prepared()
+        prepared = Path(scratch) / "results.pickle"
+        results.save(prepared)
+        metrics = json.dumps(to_json(results.current), indent=2) + "\n"
+        written = render_notebooks(
+            report_jobs(results, prepared, with_services=with_services),
+            out_dir,
+            workers=workers,
+            files={"metrics.json": metrics},
+            progress=progress,
+            timeout=cell_timeout,
+        )
     return BuiltReport(index=out_dir / "index.html", files=written)

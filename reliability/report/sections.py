@@ -15,11 +15,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML
 
-from reliability.compute import trend_frame
 from reliability.metrics.incidents import SMALL_SAMPLE
 from reliability.report import figures, summary
 from reliability.report import tables as t
-from reliability.report.data import ReportData
+from reliability.results import MonthlyMetrics, Results
 
 GLOSSARY = {
     "SLI (service level indicator)": "The measured share of good events, e.g. successful "
@@ -63,7 +62,7 @@ def _by_service(frame: pd.DataFrame | None, service: str | None) -> pd.DataFrame
     return frame.loc[frame["service"] == service].reset_index(drop=True)
 
 
-def heading(data: ReportData, service: str | None = None) -> HTML:
+def heading(data: Results, service: str | None = None) -> HTML:
     """Title block: what, which month, from which data."""
     what = f"Service report: {service}" if service else "Reliability report"
     period = data.month
@@ -78,15 +77,17 @@ def heading(data: ReportData, service: str | None = None) -> HTML:
     )
 
 
-def executive_summary(data: ReportData, service: str | None = None) -> HTML:
+def executive_summary(data: Results, service: str | None = None) -> HTML:
     """Ten lines at most, in plain words."""
-    history = data.history
+    history, trend = data.history, data.trend
     if service is not None:
         history = [_service_view(m, service) for m in history]
-    return HTML(t.paragraphs(summary.executive_summary(history, service)))
+        own = data.service_trend.loc[data.service_trend["service"] == service]
+        trend = data.trend[["month"]].merge(own, on="month", how="left")
+    return HTML(t.paragraphs(summary.executive_summary(history, trend, service)))
 
 
-def _service_view(metrics, service: str):
+def _service_view(metrics: MonthlyMetrics, service: str) -> MonthlyMetrics:
     """A copy of one month's metrics narrowed to one service (team-level figures kept)."""
     from dataclasses import replace
 
@@ -114,7 +115,7 @@ SLO_COLUMNS = [
 ]
 
 
-def slo_table(data: ReportData, service: str | None = None) -> HTML:
+def slo_table(data: Results, service: str | None = None) -> HTML:
     """Every SLO, worst first: objective, SLI, budget left, a status readable without colour."""
     slos = _by_service(data.current.slos, service)
     if slos is None:
@@ -151,7 +152,7 @@ def service_link(name: object) -> str:
     return f'<a href="services/{quote(service_page(str(name)))}">{escaped}</a>'
 
 
-def burndown(data: ReportData, service: str | None = None) -> go.Figure:
+def burndown(data: Results, service: str | None = None) -> go.Figure:
     """Cumulative budget burn per SLO against the even-spend line, incidents marked."""
     current = data.current
     return figures.burndown(
@@ -163,7 +164,7 @@ def burndown(data: ReportData, service: str | None = None) -> go.Figure:
     )
 
 
-def attribution(data: ReportData, service: str | None = None) -> go.Figure:
+def attribution(data: Results, service: str | None = None) -> go.Figure:
     current = data.current
     return figures.attribution(
         _by_service(current.slos, service), _by_service(current.attribution, service)
@@ -179,7 +180,7 @@ ATTRIBUTION_COLUMNS = [
 ]
 
 
-def attribution_table(data: ReportData, service: str | None = None) -> HTML:
+def attribution_table(data: Results, service: str | None = None) -> HTML:
     """Incidents that burned budget (largest first) and the burn no incident explains."""
     current = data.current
     pairs = _by_service(current.attribution, service)
@@ -209,7 +210,7 @@ def attribution_table(data: ReportData, service: str | None = None) -> HTML:
     return HTML("".join(parts))
 
 
-def incident_headline(data: ReportData, service: str | None = None) -> HTML:
+def incident_headline(data: Results, service: str | None = None) -> HTML:
     """MTTA and MTTR with their n, and a warning when the sample is too small for trends."""
     incidents = _by_service(data.current.incidents, service)
     response = data.current.response
@@ -260,18 +261,18 @@ def incident_headline(data: ReportData, service: str | None = None) -> HTML:
     return HTML(f'<table class="rr-table rr-kv">{body}</table>{note}')
 
 
-def severity_counts(data: ReportData) -> go.Figure:
+def severity_counts(data: Results) -> go.Figure:
     response = data.current.response
     return figures.severity_counts(None if response is None else response.by_severity)
 
 
-def response_distribution(data: ReportData, service: str | None = None) -> go.Figure:
+def response_distribution(data: Results, service: str | None = None) -> go.Figure:
     return figures.response_distribution(
         _by_service(data.current.incidents, service), data.config.severities or []
     )
 
 
-def incident_table(data: ReportData, service: str | None = None) -> HTML:
+def incident_table(data: Results, service: str | None = None) -> HTML:
     """The month's incidents: titles as text, postmortem links, times in the report's zone."""
     incidents = _by_service(data.current.incidents, service)
     zone = data.month.timezone
@@ -305,13 +306,13 @@ DELIVERY_COLUMNS = [
 ]
 
 
-def delivery_table(data: ReportData, service: str | None = None) -> HTML:
+def delivery_table(data: Results, service: str | None = None) -> HTML:
     """DORA figures and bands per service."""
     frame = _by_service(data.current.delivery, service)
     return HTML(t.html_table(frame, DELIVERY_COLUMNS, "No deployments this month."))
 
 
-def deployments_chart(data: ReportData) -> go.Figure:
+def deployments_chart(data: Results) -> go.Figure:
     return figures.deployments_per_week(data.current.delivery)
 
 
@@ -329,11 +330,11 @@ ONCALL_COLUMNS = [
 ]
 
 
-def toil_oncall(data: ReportData) -> go.Figure:
+def toil_oncall(data: Results) -> go.Figure:
     return figures.toil_and_oncall(data.current.toil, data.current.oncall)
 
 
-def toil_oncall_tables(data: ReportData) -> HTML:
+def toil_oncall_tables(data: Results) -> HTML:
     current = data.current
     return HTML(
         t.html_table(current.toil, TOIL_COLUMNS, "No work log is configured.")
@@ -341,12 +342,12 @@ def toil_oncall_tables(data: ReportData) -> HTML:
     )
 
 
-def trends(data: ReportData) -> go.Figure:
-    return figures.trends(trend_frame(data.history))
+def trends(data: Results) -> go.Figure:
+    return figures.trends(data.trend)
 
 
-def trend_table(data: ReportData) -> HTML:
-    frame = trend_frame(data.history)
+def trend_table(data: Results) -> HTML:
+    frame = data.trend
     columns = [
         t.Col("month", "Month"),
         t.Col("slos_met", "SLOs met", t.number(), numeric=True),
@@ -366,7 +367,7 @@ def trend_table(data: ReportData) -> HTML:
     return HTML(t.html_table(frame, columns) + note)
 
 
-def data_quality(data: ReportData, service: str | None = None) -> HTML:
+def data_quality(data: Results, service: str | None = None) -> HTML:
     """What is missing from the inputs and what that did to the numbers."""
     current = data.current
     findings = current.data_quality

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reliability.compute import MonthlyMetrics, trend_frame
 from reliability.metrics.incidents import SMALL_SAMPLE
+from reliability.results import MonthlyMetrics
 
 MAX_LINES = 10
 
@@ -26,8 +26,11 @@ def _quoted(title: object) -> str:
     return "" if title is None or pd.isna(title) or not str(title) else f" \u201c{title}\u201d"
 
 
-def executive_summary(history: list[MonthlyMetrics], service: str | None = None) -> list[str]:
-    """Sentences for the month (the last of ``history``), compared with the month before.
+def executive_summary(
+    history: list[MonthlyMetrics], trend: pd.DataFrame, service: str | None = None
+) -> list[str]:
+    """Sentences for the month (the last of ``history``), compared with the month before
+    (the last two rows of ``trend``: the fleet's, or the service's own).
 
     Changes against the previous month are stated as plain differences; when either month has
     fewer than ``SMALL_SAMPLE`` incidents the text says the sample is too small for a trend.
@@ -39,7 +42,7 @@ def executive_summary(history: list[MonthlyMetrics], service: str | None = None)
     lines += _incident_lines(current, previous)
     lines += _delivery_lines(current)
     lines += _toil_lines(current)
-    lines += _change_lines(history)
+    lines += _change_lines(trend)
     if current.missing_inputs:
         lines.append("Not covered for lack of data: " + ", ".join(current.missing_inputs) + ".")
     return lines[:MAX_LINES]
@@ -133,22 +136,25 @@ def _toil_lines(current: MonthlyMetrics) -> list[str]:
     return [line + f"; toil and on-call took more than half the time of: {teams}."]
 
 
-def _change_lines(history: list[MonthlyMetrics]) -> list[str]:
-    if len(history) < 2:
+def _change_lines(trend: pd.DataFrame | None) -> list[str]:
+    if trend is None or len(trend) < 2:
         return []
-    trend = trend_frame(history[-2:])
-    before, now = trend.iloc[0], trend.iloc[1]
+    before, now = trend.iloc[-2], trend.iloc[-1]
+
+    def both(column: str) -> bool:
+        return pd.notna(before.get(column)) and pd.notna(now.get(column))
+
     parts = []
-    if pd.notna(before["slos_met"]) and pd.notna(now["slos_met"]):
+    if both("slos_met"):
         parts.append(f"SLOs met {int(before['slos_met'])} → {int(now['slos_met'])}")
-    if pd.notna(before["change_failure_rate"]) and pd.notna(now["change_failure_rate"]):
+    if both("change_failure_rate"):
         parts.append(
             f"change failure rate {_pct(before['change_failure_rate'])} → "
             f"{_pct(now['change_failure_rate'])}"
         )
     line = f"Against {before['month']}: " + "; ".join(parts) + "." if parts else ""
-    small = any(pd.isna(n) or n < SMALL_SAMPLE for n in (before["mttr_n"], now["mttr_n"]))
-    if pd.notna(now["mttr_median_minutes"]) and pd.notna(before["mttr_median_minutes"]):
+    if both("mttr_median_minutes"):
+        small = any(n < SMALL_SAMPLE for n in (before["mttr_n"], now["mttr_n"]))
         mttr = (
             f" Median time to resolve {_minutes(before['mttr_median_minutes'])} → "
             f"{_minutes(now['mttr_median_minutes'])}"

@@ -58,6 +58,8 @@ FILE_KINDS = frozenset({"csv", "parquet"})
 FIXED_KINDS = frozenset({"sample"})
 """Source kinds whose data depends on the code alone."""
 ROLE_NAMES = ("metrics", "incidents", "deployments", "worklog")
+CACHE_DIR = Path(".cache") / "months"
+"""Where computed months are kept, inside the reports folder."""
 _ENTRY = re.compile(r"^(\d{4}-\d{2})-[0-9a-f]{64}\.pickle$")
 
 
@@ -73,7 +75,7 @@ def code_fingerprint() -> str:
     Only files that can be read count (an editor's lock file is a dangling symlink named
     ``.#x.py``); a symlinked module counts like any other.
     """
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parent
     digest = hashlib.sha256(sys.version.encode())
     for name in VERSIONED:
         try:

@@ -1,0 +1,184 @@
+"""The one orchestrator: config -> sources -> validated frames -> a month's results.
+
+Every command, the report and the notebooks get their numbers from here, so they agree:
+
+* ``load_config`` reads ``reliability.yaml`` (or gives the built-in sample organisation);
+* ``compute`` loads the inputs of one month and computes it (``reliability compute`` and
+  ``reliability validate``);
+* ``report_results`` computes the report's month and the months before it for the trends,
+  reading earlier months back from the month cache when their inputs are unchanged;
+* ``notebook_results`` is what a report notebook calls: the results the report run prepared
+  for it, or, opened by hand in Jupyter, the same results computed here.
+
+Sources do the I/O (``reliability.sources``), ``reliability.metrics`` computes, and this
+module only sequences them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from reliability.cache import MonthCache, fixed_inputs, month_keys
+from reliability.config import Config
+from reliability.errors import InputError, Problem
+from reliability.frames import Frames
+from reliability.metrics.month import compute_month, in_period
+from reliability.metrics.trends import service_trend_frame, trend_frame
+from reliability.period import Month, Span, last_complete_month, parse_month
+from reliability.results import MonthlyMetrics, Results
+
+log = logging.getLogger(__name__)
+
+HISTORY_MONTHS = 6
+"""Months computed for the trends, the report's month included."""
+SAMPLE_LABEL = "built-in sample organisation"
+
+
+def load_config(path: str | Path | None) -> Config:
+    """The config at ``path``, or the built-in sample organisation when no path is given."""
+    if path is not None and not str(path).strip():
+        raise InputError(Problem("--config", "empty path (leave --config out for the sample)"))
+    if path is None:
+        from reliability.sources.sample import sample_config
+
+        return sample_config()
+    from reliability.config import load_config as read_config
+
+    return read_config(path)
+
+
+def config_label(path: str | Path | None) -> str:
+    """How a report names its data: the config's path or the built-in sample."""
+    return SAMPLE_LABEL if path is None else str(path)
+
+
+def resolve_month(text: str | None, config: Config, now: pd.Timestamp | None = None) -> Month:
+    """``--month`` as a Month of the config's calendar; the last complete month by default."""
+    if text is None:
+        return last_complete_month(config.timezone, now)
+    return parse_month(text, config.timezone)
+
+
+def _clock(now: pd.Timestamp | None) -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC") if now is None else now
+
+
+def load_inputs(config: Config, months: list[Month]) -> Frames:
+    """The validated canonical frames of consecutive ``months`` from every configured source."""
+    from reliability.sources import load_frames
+
+    return load_frames(config, Span.of(months))
+
+
+def compute(
+    config: Config, month: Month, *, now: pd.Timestamp | None = None
+) -> tuple[Frames, MonthlyMetrics]:
+    """One month's inputs and figures, as ``reliability compute`` and ``validate`` show them."""
+    frames = load_inputs(config, [month])
+    return frames, compute_month(config, frames, month, _clock(now))
+
+
+def require_data(metrics: MonthlyMetrics, deployments: pd.DataFrame | None, where: str) -> None:
+    """Raise InputError when the month has no SLI events, incidents, deployments or work log.
+
+    Such a month is almost always a wrong ``--month`` or a source pointing at the wrong
+    place; reporting it as zero incidents and no SLO data would read as a perfect month.
+    """
+    has_sli = metrics.slos is not None and bool((metrics.slos["total"] > 0).any())
+    has_rows = any(
+        frame is not None and not frame.empty for frame in (metrics.incidents, deployments)
+    )
+    if metrics.toil is not None and not metrics.toil.empty:
+        has_rows = has_rows or bool((metrics.toil["total_hours"] > 0).any())
+    if not has_sli and not has_rows:
+        raise InputError(
+            Problem(
+                where,
+                f"no data at all for {metrics.period} (no SLI events, incidents, deployments "
+                "or work log): check --month and the sources",
+            )
+        )
+
+
+def report_results(
+    config: Config,
+    month: Month,
+    *,
+    history_months: int = HISTORY_MONTHS,
+    cache: MonthCache | None = None,
+    now: pd.Timestamp | None = None,
+    label: str = SAMPLE_LABEL,
+) -> Results:
+    """The report's month in full and the ``history_months - 1`` months before it for trends.
+
+    The report's own month is always loaded and computed; each earlier month is read from
+    ``cache`` when it holds that month under the same inputs (``reliability.cache``), and
+    every complete month computed here is saved to it for the next report.
+    """
+    now = _clock(now)
+    months = month.history(history_months)
+    keys = month_keys(config, months) if cache is not None else None
+    known: dict[Month, MonthlyMetrics] = {}
+    if cache is not None and keys is not None:
+        for earlier in months[:-1]:
+            hit = cache.get(earlier, keys[earlier])
+            if isinstance(hit, MonthlyMetrics) and hit.period == earlier:
+                known[earlier] = hit
+    # Sources load a run of consecutive months: from the oldest one not in the cache.
+    first = next(i for i, m in enumerate(months) if m not in known)
+    frames = load_inputs(config, months[first:])
+    # Earlier months feed the trends only: no alert replay, attribution or intervals there.
+    history = [
+        known[m] if m in known else compute_month(config, frames, m, now, detail=m == month)
+        for m in months
+    ]
+    results = Results(
+        config=config,
+        month=month,
+        history=history,
+        trend=trend_frame(history),
+        service_trend=service_trend_frame(history),
+        deployments=in_period(frames.deployments, "deployed_at", month),
+        config_label=label,
+    )
+    require_data(results.current, results.deployments, label)
+    if cache is not None and keys is not None:
+        for metrics in history[:-1]:
+            if metrics.period not in known and metrics.period.end <= now:
+                cache.put(metrics.period, keys[metrics.period], metrics)
+        # The report's month is kept as the next report's trend month will read it: the
+        # light computation, not this one with alert replay, attribution and intervals.
+        # Only worth it when next month's inputs leave its key as it is (the sample); with
+        # files, next month's rows change every key.
+        if fixed_inputs(config) and month.end <= now and not cache.has(month, keys[month]):
+            try:
+                light = compute_month(config, frames, month, now, detail=False)
+            except Exception as exc:  # the report does not need it
+                log.warning("could not prepare %s for the month cache: %s", month, exc)
+            else:
+                cache.put(month, keys[month], light)
+    return results
+
+
+_PREPARED: dict[tuple[str, float], Results] = {}
+"""Results a report run prepared, read once per kernel that renders several of its pages."""
+
+
+def notebook_results(
+    month: str | None = None, config: str | None = None, prepared: str | None = None
+) -> Results:
+    """What a report notebook shows: the results ``reliability report`` prepared for it
+    (``prepared``, a file it wrote), else those of ``config`` (default: the sample
+    organisation) for ``month`` (default: the last complete month), computed here."""
+    if prepared:
+        path = Path(prepared)
+        key = (str(path.resolve()), path.stat().st_mtime)
+        if key not in _PREPARED:
+            _PREPARED.clear()  # one report at a time: keep only the latest
+            _PREPARED[key] = Results.load(path)
+        return _PREPARED[key]
+    cfg = load_config(config)
+    return report_results(cfg, resolve_month(month, cfg), label=config_label(config))

@@ -1,0 +1,191 @@
+"""What the pipeline computes, and its stable forms: ``compute --format json|csv|table``.
+
+``MonthlyMetrics`` holds every figure of one month; ``Results`` holds the report's month,
+the months before it and the frames its tables list. Both are plain data: the pipeline
+fills them, the report and the notebooks read them, nothing here computes a figure.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reliability.config import Config
+from reliability.metrics.incidents import DurationStats, ResponseSummary, too_small_for_trend
+from reliability.period import Month
+
+
+@dataclass
+class MonthlyMetrics:
+    """Every figure of one reporting month; ``None`` where the input was not configured."""
+
+    period: Month
+    slos: pd.DataFrame | None = None
+    burndown: pd.DataFrame | None = None
+    alerts: pd.DataFrame | None = None
+    attribution: pd.DataFrame | None = None
+    incidents: pd.DataFrame | None = None
+    response: ResponseSummary | None = None
+    delivery: pd.DataFrame | None = None
+    fleet_delivery: dict[str, Any] | None = None
+    toil: pd.DataFrame | None = None
+    oncall: pd.DataFrame | None = None
+    coverage: pd.DataFrame | None = None
+    data_quality: pd.DataFrame | None = None
+    in_progress: bool = False
+    until: pd.Timestamp | None = None
+    """For a month in progress: the instant its figures run to (the report's ``now``)."""
+    missing_inputs: list[str] = field(default_factory=list)
+    """Inputs that are not configured at all."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Sections left ``null`` although their input is configured, with the reason why."""
+
+
+@dataclass
+class Results:
+    """The report's month, its metrics, and the metrics of the months before it."""
+
+    config: Config
+    month: Month
+    history: list[MonthlyMetrics]
+    """Oldest first; the last one is the report's month."""
+    trend: pd.DataFrame
+    """One row per month of ``history`` with the fleet's headline figures (``metrics.trends``)."""
+    service_trend: pd.DataFrame
+    """Per month and service: SLOs met and with data, for each service page's comparison."""
+    deployments: pd.DataFrame | None
+    """The month's deployments, for the tables that list them."""
+    config_label: str
+    """How the report names its data: the config's path, or the built-in sample."""
+
+    @property
+    def current(self) -> MonthlyMetrics:
+        return self.history[-1]
+
+    @property
+    def previous(self) -> MonthlyMetrics | None:
+        return self.history[-2] if len(self.history) > 1 else None
+
+    @property
+    def incidents(self) -> pd.DataFrame | None:
+        """The month's incidents (created in it), with their durations."""
+        return self.current.incidents
+
+    def service_names(self) -> list[str]:
+        return [s.name for s in self.config.services]
+
+    def save(self, path: Path) -> None:
+        """Write the results for the report's notebooks to read back (``load``)."""
+        with Path(path).open("wb") as handle:
+            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def load(path: Path) -> Results:
+        """Results written by ``save`` in this run of the report."""
+        with Path(path).open("rb") as handle:
+            loaded = pickle.load(handle)  # written by save() for this very run
+        if not isinstance(loaded, Results):
+            raise TypeError(f"{path} does not hold report results")
+        return loaded
+
+
+def plain(value: Any) -> Any:
+    """A JSON-safe Python value: NaN, NaT and NA become ``None``; instants ISO 8601 strings."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def records(frame: pd.DataFrame | None) -> list[dict[str, Any]] | None:
+    """A frame as a list of JSON-safe dicts (``None`` for a missing frame)."""
+    if frame is None:
+        return None
+    return [plain(row) for row in frame.to_dict(orient="records")]
+
+
+def _stats(prefix: str, stats: DurationStats) -> dict[str, Any]:
+    return {
+        f"{prefix}_n": stats.n,
+        f"{prefix}_median_minutes": stats.median,
+        f"{prefix}_p90_minutes": stats.p90,
+        f"{prefix}_mean_minutes": stats.mean,
+        f"{prefix}_median_ci_low": stats.ci_low,
+        f"{prefix}_median_ci_high": stats.ci_high,
+    }
+
+
+def to_json(result: MonthlyMetrics) -> dict[str, Any]:
+    """The stable ``compute --format json`` document: fractions, ``null`` where unknown."""
+    response = result.response
+    incident_section = None
+    if response is not None:
+        incident_section = {
+            "count": response.count,
+            "unresolved": response.unresolved,
+            **_stats("mtta", response.mtta),
+            **_stats("mttr", response.mttr),
+            "small_sample": too_small_for_trend(response.count),
+            "by_service": records(response.by_service),
+            "by_severity": records(response.by_severity),
+        }
+    document = {
+        "month": result.period.label,
+        "timezone": result.period.timezone,
+        "start": result.period.start.isoformat(),
+        "end": result.period.end.isoformat(),
+        "in_progress": result.in_progress,
+        "until": plain(result.until),
+        "missing_inputs": result.missing_inputs,
+        "unavailable": result.unavailable,
+        "slos": records(result.slos),
+        "alerts": records(result.alerts),
+        "budget_attribution": records(result.attribution),
+        "incidents": incident_section,
+        "delivery": records(result.delivery),
+        "delivery_fleet": plain(result.fleet_delivery),
+        "toil": records(result.toil),
+        "oncall": records(result.oncall),
+        "sli_coverage": records(result.coverage),
+        "data_quality": records(result.data_quality),
+    }
+    return plain(document)
+
+
+def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
+    """The sections as frames, for ``--format table`` and ``--format csv``."""
+    tables: dict[str, pd.DataFrame] = {}
+    if result.slos is not None:
+        tables["slos"] = result.slos
+    if result.response is not None:
+        response = result.response
+        summary = {"count": response.count, "unresolved": response.unresolved}
+        summary |= _stats("mtta", response.mtta) | _stats("mttr", response.mttr)
+        tables["incidents"] = pd.DataFrame([summary])
+        tables["incidents_by_severity"] = response.by_severity
+        tables["incidents_by_service"] = response.by_service
+    if result.attribution is not None:
+        tables["budget_attribution"] = result.attribution
+    for name in ("alerts", "delivery", "toil", "oncall", "data_quality"):
+        frame = getattr(result, name)
+        if frame is not None:
+            tables[name] = frame
+    return tables
