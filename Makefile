@@ -2,14 +2,21 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV     := $(VENV)/.installed-dev
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: report compute test lint format bench system-deps clean
 
-$(STAMP): pyproject.toml
+# `make report` needs the runtime dependencies only; the tests, lint and benchmarks add the
+# test extras.
+$(RUNTIME): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(DEV): $(RUNTIME)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
@@ -20,27 +27,27 @@ system-deps:
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	  $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -q $$missing; \
 	fi
 
-report: $(STAMP)
+report: $(RUNTIME)
 	$(BIN)/reliability report $(if $(MONTH),--month $(MONTH)) $(if $(CONFIG),--config $(CONFIG)) $(if $(OUT),--out $(OUT))
 
-compute: $(STAMP)
+compute: $(RUNTIME)
 	$(BIN)/reliability compute $(if $(MONTH),--month $(MONTH)) $(if $(CONFIG),--config $(CONFIG))
 
-test: $(STAMP) system-deps
+test: $(DEV) system-deps
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: $(DEV)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP) system-deps
+bench: $(DEV) system-deps
 	$(BIN)/python bench/bench_slo.py
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_report.py

@@ -48,8 +48,8 @@ class Log:
 
 
 class _ToLog(logging.Handler):
-    """The package's own warnings (a cache that cannot be written, a parameter no notebook
-    declares) on stderr in the run's format, instead of Python's bare last-resort lines."""
+    """Warnings logged during a run (this package's, a library's, Python's ``warnings``) as
+    one stderr line each in the run's format, instead of Python's bare last-resort lines."""
 
     def __init__(self, log: Log):
         super().__init__(logging.WARNING)
@@ -60,6 +60,8 @@ class _ToLog(logging.Handler):
             message = record.getMessage()
         except Exception:  # a malformed message must not break the run
             message = str(record.msg)
+        # A Python warning comes as "file:line: Category: text" plus the source line.
+        message = (message.strip().splitlines() or [""])[0]
         emit = self.log.error if record.levelno >= logging.ERROR else self.log.warning
         emit(message, source=record.name)
 
@@ -181,6 +183,8 @@ def cmd_sample(args: argparse.Namespace, log: Log) -> int:
 
 def cmd_validate(args: argparse.Namespace, log: Log) -> int:
     """Load the config and every source for a month; list every problem, or what was found."""
+    import pandas as pd
+
     from reliability import pipeline
 
     config = pipeline.load_config(args.config)
@@ -199,11 +203,17 @@ def cmd_validate(args: argparse.Namespace, log: Log) -> int:
         print(f"SLOs with data in {month}: {len(result.slos) - len(without)} of {len(result.slos)}")
         for row in without.itertuples():
             print(f"  no data: {row.service} / {row.slo}")
+    for role, reason in result.unavailable.items():
+        print(f"{role}: left out of {month}: {reason}")
     quality = result.data_quality
     if quality is not None:
         for row in quality.itertuples():
+            scope = "all services" if pd.isna(row.service) else row.service
+            count = "" if pd.isna(row.count) else f", {row.count}"
             effect = f": {row.effect}" if row.effect else ""
-            print(f"finding: {row.finding} ({row.count}){effect}")
+            print(f"finding: {row.finding} ({scope}{count}){effect}")
+    for warning in pipeline.outside_data(frames, month):
+        log.warning(warning)
     log.info(f"validated {month}: no problems found in {log.elapsed():.1f} s", month=month.label)
     return 0
 
@@ -215,7 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="stderr line format"
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Global options are accepted after the subcommand too; there they override the default
+    # only when given (SUPPRESS), so `--log-format json report` and `report --log-format json`
+    # mean the same.
+    global_options = argparse.ArgumentParser(add_help=False)
+    global_options.add_argument(
+        "--log-format", choices=["text", "json"], default=argparse.SUPPRESS, help="as above"
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_command(name: str, help: str) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, help=help, parents=[global_options])
 
     def with_common(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument("--month", help="YYYY-MM (default: the last complete month)")
@@ -224,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         return sub
 
-    report = with_common(commands.add_parser("report", help="render the month's HTML report"))
+    report = with_common(add_command("report", help="render the month's HTML report"))
     report.add_argument("--out", default="reports", help="folder for YYYY-MM/ (default: reports)")
     report.add_argument(
         "--jobs", type=_positive, default=2, help="notebooks rendered in parallel (default: 2)"
@@ -244,16 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=cmd_report)
 
-    compute = with_common(commands.add_parser("compute", help="print one month's numbers"))
+    compute = with_common(add_command("compute", help="print one month's numbers"))
     compute.add_argument("--format", choices=["json", "csv", "table"], default="table")
     compute.set_defaults(handler=cmd_compute)
 
     validate = with_common(
-        commands.add_parser("validate", help="check the config and every input, list problems")
+        add_command("validate", help="check the config and every input, list problems")
     )
     validate.set_defaults(handler=cmd_validate)
 
-    sample = commands.add_parser(
+    sample = add_command(
         "sample", help="write the sample organisation as canonical files plus reliability.yaml"
     )
     sample.add_argument("--out", required=True, help="folder to write into")
@@ -267,11 +287,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     log = Log(args.log_format)
-    package_log = logging.getLogger("reliability")
+    # Every warning on stderr in the run's format: this package's, other libraries' log
+    # records (the PagerDuty client's), and Python warnings.
+    root = logging.getLogger()
     handler = _ToLog(log)
-    package_log.addHandler(handler)
+    root.addHandler(handler)
+    logging.captureWarnings(True)
     try:
         return args.handler(args, log)
+    except BrokenPipeError:
+        # The reader went away (`reliability compute | head -1`): stop quietly, as a Unix
+        # tool does, and keep the interpreter from complaining while it flushes stdout.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except InputError as exc:
         for problem in exc.problems:
             log.error(str(problem), where=problem.where, row=problem.row, column=problem.column)
@@ -291,4 +320,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     finally:
-        package_log.removeHandler(handler)
+        logging.captureWarnings(False)
+        root.removeHandler(handler)

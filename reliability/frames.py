@@ -130,6 +130,9 @@ class Frames:
     worklog: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     """Data-quality findings reported by the sources themselves."""
+    extents: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=dict)
+    """Per input role, the instants it vouches for: the span a server answered for, or
+    the first and last row of a file. A month inside an extent with no rows is a real zero."""
 
 
 class _Problems:

@@ -25,7 +25,8 @@ from reliability.cache import MonthCache, fixed_inputs, month_keys
 from reliability.config import Config
 from reliability.errors import InputError, Problem
 from reliability.frames import Frames
-from reliability.metrics.month import compute_month, in_period
+from reliability.metrics.month import INPUT_TIMES, compute_month, covers, in_period, row_instants
+from reliability.metrics.slo import alert_lookback
 from reliability.metrics.trends import service_trend_frame, trend_frame
 from reliability.period import Month, Span, last_complete_month, parse_month
 from reliability.results import MonthlyMetrics, Results
@@ -66,41 +67,99 @@ def _clock(now: pd.Timestamp | None) -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC") if now is None else now
 
 
+SPAN_KINDS = frozenset({"prometheus", "pagerduty", "github_deployments", "sample"})
+"""Source kinds that answer for the whole span they are asked about: no row from them in a
+month means nothing happened (a file's rows, by contrast, may simply end before it)."""
+
+
 def load_inputs(config: Config, months: list[Month]) -> Frames:
-    """The validated canonical frames of consecutive ``months`` from every configured source."""
+    """The validated canonical frames of consecutive ``months``, and of the lookback before
+    them that the alert replay reads, from every configured source."""
     from reliability.sources import load_frames
 
-    return load_frames(config, Span.of(months))
+    span = Span.of(months, lookback=alert_lookback())
+    frames = load_frames(config, span)
+    frames.extents = input_extents(config, frames, span)
+    return frames
+
+
+def input_extents(
+    config: Config, frames: Frames, span: Span
+) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """Per configured input, the instants it vouches for (``Frames.extents``)."""
+    extents = {}
+    for role in INPUT_TIMES:
+        source = getattr(config.sources, role)
+        instants = row_instants(frames, role, config.timezone)
+        if source is None or instants is None:
+            continue
+        seen = instants.dropna()
+        bounds = [] if seen.empty else [seen.min(), seen.max()]
+        if source.kind in SPAN_KINDS:
+            bounds += [span.start, span.end]
+        if bounds:
+            extents[role] = (min(bounds), max(bounds))
+    return extents
 
 
 def compute(
     config: Config, month: Month, *, now: pd.Timestamp | None = None
 ) -> tuple[Frames, MonthlyMetrics]:
     """One month's inputs and figures, as ``reliability compute`` and ``validate`` show them."""
+    now = _clock(now)
+    require_started(month, now)
     frames = load_inputs(config, [month])
-    return frames, compute_month(config, frames, month, _clock(now))
+    result = compute_month(config, frames, month, now)
+    require_data(config, frames, month, now)
+    return frames, result
 
 
-def require_data(metrics: MonthlyMetrics, deployments: pd.DataFrame | None, where: str) -> None:
-    """Raise InputError when the month has no SLI events, incidents, deployments or work log.
+def require_started(month: Month, now: pd.Timestamp) -> None:
+    """A month that has not begun has no figures: refuse it before loading anything."""
+    if month.start > now:
+        raise InputError(
+            Problem("--month", f"{month} has not begun yet (it is now {now:%Y-%m-%d %H:%M} UTC)")
+        )
+
+
+def require_data(config: Config, frames: Frames, month: Month, now: pd.Timestamp) -> None:
+    """Raise InputError when no input has a single row dated in ``month`` (up to ``now``).
 
     Such a month is almost always a wrong ``--month`` or a source pointing at the wrong
     place; reporting it as zero incidents and no SLO data would read as a perfect month.
+    The one line says where each input's rows are.
     """
-    has_sli = metrics.slos is not None and bool((metrics.slos["total"] > 0).any())
-    has_rows = any(
-        frame is not None and not frame.empty for frame in (metrics.incidents, deployments)
-    )
-    if metrics.toil is not None and not metrics.toil.empty:
-        has_rows = has_rows or bool((metrics.toil["total_hours"] > 0).any())
-    if not has_sli and not has_rows:
-        raise InputError(
-            Problem(
-                where,
-                f"no data at all for {metrics.period} (no SLI events, incidents, deployments "
-                "or work log): check --month and the sources",
-            )
+    seen = []
+    for role in INPUT_TIMES:
+        instants = row_instants(frames, role, config.timezone)
+        if instants is None:
+            continue
+        if bool((month.contains(instants) & (instants <= now)).any()):
+            return
+        rows = instants.dropna()
+        where = (
+            "no rows"
+            if rows.empty
+            else f"rows from {rows.min():%Y-%m-%d %H:%M} to {rows.max():%Y-%m-%d %H:%M} UTC"
         )
+        seen.append(f"{role}: {where}")
+    found = "; ".join(seen) if seen else "no input is configured"
+    raise InputError(
+        Problem(
+            "--month",
+            f"no data at all for {month} in any input ({found}): check --month and the sources",
+        )
+    )
+
+
+def outside_data(frames: Frames, month: Month) -> list[str]:
+    """One sentence per input whose rows do not reach over ``month`` (for ``validate``)."""
+    return [
+        f"{month} lies outside the {role} input's rows "
+        f"({extent[0]:%Y-%m-%d} to {extent[1]:%Y-%m-%d})"
+        for role, extent in frames.extents.items()
+        if not covers(extent, month)
+    ]
 
 
 def report_results(
@@ -119,6 +178,7 @@ def report_results(
     every complete month computed here is saved to it for the next report.
     """
     now = _clock(now)
+    require_started(month, now)
     months = month.history(history_months)
     keys = month_keys(config, months) if cache is not None else None
     known: dict[Month, MonthlyMetrics] = {}
@@ -144,7 +204,7 @@ def report_results(
         deployments=in_period(frames.deployments, "deployed_at", month),
         config_label=label,
     )
-    require_data(results.current, results.deployments, label)
+    require_data(config, frames, month, now)
     if cache is not None and keys is not None:
         for metrics in history[:-1]:
             if metrics.period not in known and metrics.period.end <= now:

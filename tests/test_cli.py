@@ -128,3 +128,56 @@ def test_rates_of_a_month_in_progress_divide_by_the_elapsed_part():
     assert fleet["deployments"] == len(so_far)
     assert fleet["deployments_per_week"] == pytest.approx(len(so_far) / (10 / 7))
     assert (result.oncall["shifts"] == 20.0).all()
+
+
+def test_a_closed_pipe_ends_the_run_quietly():
+    """`reliability compute --format csv | head -c 100`: the reader leaves early."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reliability", "compute", "--month", MONTH, "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert len(process.stdout.read(100)) == 100
+    process.stdout.close()  # as head does once it has its bytes
+    _, err = process.communicate(timeout=120)
+    text = err.decode()
+    assert process.returncode == 141
+    assert "Traceback" not in text
+    assert "BrokenPipe" not in text
+    assert "Exception ignored" not in text
+
+
+def test_global_options_are_accepted_after_the_subcommand(capsys):
+    assert main(["compute", "--month", MONTH, "--format", "json", "--log-format", "json"]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines
+    assert all(json.loads(line)["level"] for line in lines)
+
+
+def test_every_warning_of_a_json_run_is_a_json_line(capsys, monkeypatch):
+    """Library log records (the PagerDuty client logs through `logging`) and Python
+    warnings reach stderr as JSON objects like the tool's own lines."""
+    import logging
+    import warnings
+
+    from reliability import pipeline
+
+    real = pipeline.compute
+
+    def noisy(*args, **kwargs):
+        logging.getLogger("pagerduty").warning("rate limit nearly reached")
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("a library changed its defaults", FutureWarning, stacklevel=1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "compute", noisy)
+    assert main(["--log-format", "json", "compute", "--month", MONTH, "--format", "json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+    warnings_seen = [line for line in lines if line["level"] == "warning"]
+    assert [line["source"] for line in warnings_seen] == ["pagerduty", "py.warnings"]
+    assert "FutureWarning: a library changed its defaults" in warnings_seen[1]["message"]

@@ -448,8 +448,8 @@ def test_validate_summarises_a_good_config(workspace, capsys):
     assert code == 0
     assert "metrics: 3 rows" in out
     assert "incidents: 2 rows" in out
-    assert "finding: Incidents without acknowledgement (1)" in out
-    assert "finding: Incidents without resolution (1)" in out
+    assert "finding: Incidents without acknowledgement (checkout, 1)" in out
+    assert "finding: Incidents without resolution (checkout, 1)" in out
 
 
 def test_blank_lines_still_count_in_row_numbers(workspace, capsys):

@@ -209,14 +209,46 @@ def test_delivery_summary_table():
             "lead_time_n": [1, 1],
             "lead_time_median_hours": [48.0, 1.0],
             "recovery_n": [0, 1],
+            "recovery_from_next_deployment_n": [0, 1],
             "recovery_median_minutes": [np.nan, 60.0],
-            "frequency_band": pd.Series(["medium", "medium"], dtype="string"),
-            "lead_time_band": pd.Series(["high", "elite"], dtype="string"),
-            "change_failure_band": pd.Series(["elite", "low"], dtype="string"),
-            "recovery_band": pd.Series([pd.NA, "high"], dtype="string"),
+            # Fewer than 5 deployments each: no band, and the reason why.
+            "frequency_band": pd.Series([pd.NA, pd.NA], dtype="string"),
+            "lead_time_band": pd.Series([pd.NA, pd.NA], dtype="string"),
+            "change_failure_band": pd.Series([pd.NA, pd.NA], dtype="string"),
+            "recovery_band": pd.Series([pd.NA, pd.NA], dtype="string"),
+            "band_withheld": pd.Series(["small_sample", "small_sample"], dtype="string"),
         }
     )
     tm.assert_frame_equal(result, expected)
+
+
+def test_bands_from_five_deployments_on():
+    """Five deployments of search in October, one failed and restored by an incident."""
+    deploys = deployments(
+        *[deployment(f"a{n}", f"10-0{n + 1} 10:00", service="search") for n in range(4)],
+        deployment("a4", "10-06 10:00", "failed", service="search", commit="10-06 09:00"),
+    )
+    causes = incidents(caused("INC-1", by="a4", resolved="10-06 10:35"))
+    result = only_row(d.delivery_summary(deploys, causes, OCTOBER))
+    assert result["band_withheld"] is pd.NA
+    assert result["frequency_band"] == "high"  # 5 in 31 days: at least weekly
+    assert result["lead_time_band"] == "elite"  # 1 hour
+    assert result["change_failure_band"] == "low"  # 20%
+    assert result["recovery_band"] == "elite"  # 35 minutes, from its incident
+    assert result["recovery_from_next_deployment_n"] == 0
+
+
+def test_a_recovery_found_only_from_the_next_deployment_is_marked():
+    deploys = deployments(
+        deployment("a1", "10-01 10:00", "failed"),
+        deployment("a2", "10-08 16:00"),  # a quiet week later: 174 hours
+    )
+    facts = d.deployment_facts(deploys, None)
+    assert facts["recovery_minutes"].iloc[0] == 174 * 60
+    assert facts["recovery_source"].iloc[0] == "next_deployment"
+    assert facts["recovery_source"].isna().iloc[1]  # a success has no recovery
+    result = only_row(d.delivery_summary(deploys, None, OCTOBER))
+    assert result["recovery_from_next_deployment_n"] == 1
 
 
 def test_delivery_summary_of_no_deployments_is_empty():
@@ -242,11 +274,13 @@ def test_fleet_delivery_over_all_services():
         "lead_time_n": 2,
         "lead_time_median_hours": 24.5,
         "recovery_n": 1,
+        "recovery_from_next_deployment_n": 1,
         "recovery_median_minutes": 60.0,
-        "frequency_band": "medium",
-        "lead_time_band": "high",
-        "change_failure_band": "low",
-        "recovery_band": "high",
+        "frequency_band": None,
+        "lead_time_band": None,
+        "change_failure_band": None,
+        "recovery_band": None,
+        "band_withheld": "small_sample",
     }
     assert result == expected
 
@@ -263,11 +297,13 @@ def test_fleet_delivery_of_no_deployments():
         "lead_time_n": 0,
         "lead_time_median_hours": None,
         "recovery_n": 0,
+        "recovery_from_next_deployment_n": 0,
         "recovery_median_minutes": None,
-        "frequency_band": "low",
+        "frequency_band": None,
         "lead_time_band": None,
         "change_failure_band": None,
         "recovery_band": None,
+        "band_withheld": "small_sample",
     }
 
 
@@ -347,8 +383,7 @@ def test_frequency_band_counts_calendar_days():
     assert only_row(d.delivery_summary(daily, None, OCTOBER))["frequency_band"] == "elite"
     almost = deployments(*[deployment(f"d{n}", f"10-{n + 1:02d} 12:00") for n in range(30)])
     assert only_row(d.delivery_summary(almost, None, OCTOBER))["frequency_band"] == "high"
-    # October in Berlin is 31 days and 1 hour long; one deployment is still monthly
+    # October in Berlin is 31 days and 1 hour long; a deployment every day is still daily
     berlin = Month(2026, 10, "Europe/Berlin")
     assert berlin.days > 31
-    once = deployments(deployment("d1", "10-15 12:00"))
-    assert only_row(d.delivery_summary(once, None, berlin))["frequency_band"] == "medium"
+    assert only_row(d.delivery_summary(daily, None, berlin))["frequency_band"] == "elite"

@@ -90,6 +90,7 @@ def test_findings_name_each_kind_of_gap_and_its_effect():
     )
     incidents = pd.DataFrame(
         {
+            "service": pd.Series(["a", "a", "b"], dtype="string"),
             "acknowledged_at": pd.to_datetime([None, "2026-09-01T00:00Z", None], utc=True),
             "resolved_at": pd.to_datetime(
                 ["2026-09-01T00:00Z", None, "2026-09-01T00:00Z"], utc=True
@@ -100,24 +101,32 @@ def test_findings_name_each_kind_of_gap_and_its_effect():
     )
     deployments = pd.DataFrame(
         {
-            "id": pd.Series(["D-1", "D-2"], dtype="string"),
-            "commit_at": pd.to_datetime([None, None], utc=True),
-            "environment": pd.Series([None, "production"], dtype="string"),
+            "id": pd.Series(["D-1", "D-2", "D-3"], dtype="string"),
+            "service": pd.Series(["a", "b", "b"], dtype="string"),
+            "commit_at": pd.to_datetime([None, None, None], utc=True),
+            "environment": pd.Series([None, "production", "staging"], dtype="string"),
         }
     )
-    result = quality.data_quality_findings(coverage, incidents, deployments).set_index("finding")
-    assert result.loc["SLI data gaps: a / x", "count"] == 1
-    assert "covers 99.0% of the month" in result.loc["SLI data gaps: a / x", "effect"]
-    assert "SLI data gaps: b / x" not in result.index
-    assert result.loc["Incidents without acknowledgement", "count"] == 2
-    assert result.loc["Incidents without resolution", "count"] == 1
-    assert result.loc["Deployments without commit time", "count"] == 2
-    assert "lead time" in result.loc["Deployments without commit time", "effect"]
+    result = quality.data_quality_findings(
+        coverage, incidents, deployments, service_teams={"a": "payments", "b": "search"}
+    ).set_index(["finding", "service"])
+    assert result.loc[("SLI data gaps (x)", "a"), "count"] == 1
+    assert result.loc[("SLI data gaps (x)", "a"), "team"] == "payments"
+    assert "covers 99.0% of the month" in result.loc[("SLI data gaps (x)", "a"), "effect"]
+    assert ("SLI data gaps (x)", "b") not in result.index
+    assert result.loc[("Incidents without acknowledgement", "a"), "count"] == 1
+    assert result.loc[("Incidents without acknowledgement", "b"), "count"] == 1
+    assert result.loc[("Incidents without resolution", "a"), "count"] == 1
+    # Production deployments only: the staging one has no lead time to lose.
+    assert result.loc[("Deployments without commit time", "a"), "count"] == 1
+    assert result.loc[("Deployments without commit time", "b"), "count"] == 1
+    assert "lead time" in result.loc[("Deployments without commit time", "b"), "effect"]
 
 
 def test_findings_for_records_that_reference_what_is_not_there():
     incidents = pd.DataFrame(
         {
+            "service": pd.Series(["a", "b"], dtype="string"),
             "acknowledged_at": pd.to_datetime(["2026-09-01T02:00Z", None], utc=True),
             "resolved_at": pd.to_datetime(["2026-09-01T01:00Z", None], utc=True),
             "severity": pd.Series(["SEV1", "P1"], dtype="string"),
@@ -127,14 +136,33 @@ def test_findings_for_records_that_reference_what_is_not_there():
     deployments = pd.DataFrame(
         {
             "id": pd.Series(["D-1", "D-2", "D-3"], dtype="string"),
+            "service": pd.Series(["a", "a", "b"], dtype="string"),
             "commit_at": pd.to_datetime(["2026-09-01T00:00Z"] * 3, utc=True),
             "environment": pd.Series(["Production", "staging", None], dtype="string"),
         }
     )
     result = quality.data_quality_findings(
         None, incidents, deployments, severities=["SEV1", "SEV2"]
-    ).set_index("finding")["count"]
-    assert result["Incidents naming an unknown deployment (caused_by)"] == 1
-    assert result["Incidents with a severity not in the configured list"] == 1
-    assert result["Incidents acknowledged after they were resolved"] == 1
-    assert result["Deployments outside production"] == 1
+    ).set_index(["finding", "service"])["count"]
+    assert result[("Incidents naming an unknown deployment (caused_by)", "a")] == 1
+    assert result[("Incidents with a severity not in the configured list", "b")] == 1
+    assert result[("Incidents acknowledged after they were resolved", "a")] == 1
+    assert result[("Deployments outside production", "a")] == 1
+
+
+def test_fleet_wide_findings_have_no_service_and_notes_no_count():
+    now = pd.Timestamp("2026-10-10T12:00Z")
+    result = quality.data_quality_findings(
+        None,
+        None,
+        None,
+        future_rows={"incidents": 3, "deployments": 40, "worklog": 0},
+        now=now,
+        notes=["Prometheus warned about a slow query."],
+    )
+    assert result["service"].isna().all()
+    future = result.loc[result["finding"] == "Rows dated after now left out"].iloc[0]
+    assert future["count"] == 43
+    assert future["effect"].startswith("3 incidents, 40 deployments dated after now")
+    note = result.loc[result["finding"].str.startswith("Source: ")].iloc[0]
+    assert pd.isna(note["count"])

@@ -56,8 +56,8 @@ def test_occurrences_worked_example_value():
 @pytest.mark.parametrize(("period", "minutes"), [(SEPTEMBER, 43.2), (OCTOBER, 44.64)])
 def test_allowed_full_outage_minutes_at_three_nines(period, minutes):
     result = report_for(constant_traffic(period, per_minute=100), slo_table({}), period).table
-    assert result["allowed_bad"].iloc[0] / 100 == pytest.approx(minutes)
-    assert result["budget_unit"].iloc[0] == "events"
+    assert result["allowed_bad_events"].iloc[0] / 100 == pytest.approx(minutes)
+    assert np.isnan(result["allowed_bad_slices"].iloc[0])
 
 
 def test_outage_of_the_whole_allowance_spends_the_budget_exactly():
@@ -83,10 +83,19 @@ def test_burn_rate_factors(days, expected):
     assert [rule.severity for rule in slo.ALERT_RULES] == ["page", "page", "ticket", "ticket"]
 
 
-def test_february_uses_28_day_factors():
+def test_alert_thresholds_do_not_change_with_the_length_of_the_month():
+    """The replay raises what fixed production rules raise: 30-day factors in February too.
+
+    1,000 events a minute at 99.9%, 14 bad a minute for 65 minutes on 5 February: a burn
+    rate of 14, over February's own 1h factor (13.44) but under the rules' 14.4, so no page.
+    """
     assert FEBRUARY.duration == pd.Timedelta(days=28)
-    result = slo.ALERT_RULES[0].factor(FEBRUARY.duration)
-    assert result == pytest.approx(13.44)
+    t0 = 5 * DAY
+    bad = dict.fromkeys(range(t0, t0 + 65), 14)
+    sli = constant_traffic(FEBRUARY, per_minute=1000, bad=bad, minutes=7 * DAY)
+    result = report_for(sli, slo_table({}), FEBRUARY)
+    assert result.alerts.empty
+    assert slo.ALERT_RULES[0].factor(slo.ALERT_SLO_PERIOD) == pytest.approx(14.4)
 
 
 def test_burn_rate_series_by_hand():
@@ -240,8 +249,12 @@ def test_five_minute_steps_and_five_minute_timeslices():
     slos = slo_table({"budgeting": "timeslices", "timeslice_minutes": 5, "timeslice_target": 0.9})
     result = report_for(sli, slos, SEPTEMBER).table.iloc[0]
     assert result["sli"] == pytest.approx(11 / 12)
-    assert result["allowed_bad"] == pytest.approx(0.001 * 12)
-    assert result["budget_unit"] == "slices"
+    assert result["allowed_bad_slices"] == pytest.approx(0.001 * 12)
+    assert result["slices"] == 12
+    assert result["bad_slices"] == 1
+    assert np.isnan(result["allowed_bad_events"])
+    # The request ratio beside the slice ratio: 200 slow requests out of 6,000.
+    assert result["event_sli"] == pytest.approx(5800 / 6000)
 
 
 def incident(**fields) -> dict:
@@ -413,7 +426,7 @@ def test_timezone_whose_clock_skips_midnight():
 
 def test_no_data_has_no_allowance():
     result = report_for(constant_traffic(Month(2026, 8)), slo_table({}), SEPTEMBER).table
-    assert np.isnan(result["allowed_bad"].iloc[0])
+    assert np.isnan(result["allowed_bad_events"].iloc[0])
 
 
 def test_no_projection_once_the_budget_is_spent():
@@ -423,3 +436,123 @@ def test_no_projection_once_the_budget_is_spent():
     result = report_for(sli, slo_table({}), SEPTEMBER, now=now).table
     assert pd.isna(result["projected_exhaustion_on"].iloc[0])
     assert result["budget_exhausted_on"].iloc[0] == SEPTEMBER.start
+
+
+# -- the alert replay reads the lookback before the month -----------------------------------
+
+LOOKBACK = slo.alert_lookback()
+
+
+def traffic(start: pd.Timestamp, minutes: int, per_minute: int = 745, bad=None) -> pd.DataFrame:
+    """Canonical SLI rows from ``start``: ``per_minute`` events, ``bad[minute]`` of them bad."""
+    bad_events = np.zeros(minutes, dtype=np.int64)
+    for minute, value in (bad or {}).items():
+        bad_events[minute] = value
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range(start, periods=minutes, freq="min").as_unit("ns"),
+            "service": pd.Categorical(["checkout"] * minutes),
+            "slo": pd.Categorical(["availability"] * minutes),
+            "good": per_minute - bad_events,
+            "total": np.full(minutes, per_minute, dtype=np.int64),
+        }
+    )
+
+
+def replay(sli: pd.DataFrame, period: Month) -> slo.SLOReport:
+    grid = slo.build_grid(sli, slo_table({}), period, lookback=LOOKBACK)
+    return slo.slo_report(grid, period)
+
+
+def test_the_lookback_is_the_longest_alert_window():
+    assert LOOKBACK == pd.Timedelta(days=3)
+
+
+def test_a_quiet_month_after_a_quiet_month_replays_no_alert():
+    """2 bad requests of 745 in the first minute of October: a ticket over a window clipped
+    at 00:00 (2/745/0.001 = 2.7 > 1 on the 3d and 6h windows), none with the lookback."""
+    start = OCTOBER.start - LOOKBACK
+    sli = traffic(start, int((OCTOBER.end - start) // pd.Timedelta(minutes=1)), bad={4320: 2})
+    result = replay(sli, OCTOBER)
+    assert result.alerts.empty
+    assert result.table["ticket_alerts"].iloc[0] == 0
+    assert pd.isna(result.table["alert_history_from"].iloc[0])
+
+
+def test_a_new_slo_without_history_invents_no_alert_and_says_so():
+    """The same two bad requests with no data before October: the windows reaching before
+    the data are not evaluated, and the table says where the history begins."""
+    sli = traffic(OCTOBER.start, 2 * DAY, bad={0: 2})
+    result = replay(sli, OCTOBER)
+    assert result.alerts.empty
+    assert result.table["alert_history_from"].iloc[0] == OCTOBER.start
+
+
+def test_an_outage_before_midnight_pages_from_the_first_minute_of_the_month():
+    """A full outage from 23:50 on 30 September: the page began before October and is
+    reported as firing from 00:00 on the 1st, marked as ongoing."""
+    start = OCTOBER.start - LOOKBACK
+    outage = {LOOKBACK // pd.Timedelta(minutes=1) - 10 + i: 745 for i in range(20)}
+    sli = traffic(start, 4 * DAY, bad=outage)
+    alerts = replay(sli, OCTOBER).alerts
+    pages = alerts.loc[alerts["severity"] == "page"]
+    assert len(pages) == 1
+    assert pages["start"].iloc[0] == OCTOBER.start
+    assert bool(pages["ongoing_at_start"].iloc[0])
+    september = replay(sli, SEPTEMBER).alerts
+    before = september.loc[september["severity"] == "page"]
+    assert before["end"].iloc[0] == SEPTEMBER.end  # cut at the month's end, not resolved
+
+
+def firing_minutes(alerts: pd.DataFrame, severity: str) -> set[pd.Timestamp]:
+    """Every minute at which an episode of ``severity`` fires."""
+    minutes: set[pd.Timestamp] = set()
+    for row in alerts.loc[alerts["severity"] == severity].itertuples():
+        minutes.update(pd.date_range(row.start, row.end, freq="min", inclusive="left"))
+    return minutes
+
+
+def one_replay(sli: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, severity: str):
+    """The replay over ``[start, end)`` in one go, with the lookback before ``start``."""
+    first = start - LOOKBACK
+    columns = int((end - first) // pd.Timedelta(minutes=1))
+    rows = sli.set_index("timestamp").reindex(
+        pd.date_range(first, end, freq="min", inclusive="left")
+    )
+    total = rows["total"].fillna(0).to_numpy()[None, :columns]
+    bad = (rows["total"] - rows["good"]).fillna(0).to_numpy()[None, :columns]
+    present = rows["total"].notna().to_numpy()
+    fired = slo.alert_firing(
+        bad, total, np.array([0.999]), first_data=np.array([int(np.argmax(present))])
+    )[severity][0]
+    lead = int(LOOKBACK // pd.Timedelta(minutes=1))
+    stamps = pd.date_range(first, periods=columns, freq="min")
+    return set(stamps[lead:][fired[lead:]])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    outages=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=(61 + 3) * DAY - 1),  # start minute
+            st.integers(min_value=1, max_value=600),  # length in minutes
+            st.integers(min_value=1, max_value=745),  # bad requests a minute
+        ),
+        max_size=4,
+    )
+)
+def test_two_adjacent_months_replay_as_one(outages):
+    """Random outages anywhere in September and October (and the lookback before them):
+    the alert minutes of the two months' replays together equal one replay over both."""
+    start = SEPTEMBER.start - LOOKBACK
+    minutes = int((OCTOBER.end - start) // pd.Timedelta(minutes=1))
+    bad: dict[int, int] = {}
+    for first, length, per_minute in outages:
+        for minute in range(first, min(first + length, minutes)):
+            bad[minute] = per_minute
+    sli = traffic(start, minutes, bad=bad)
+    september, october = replay(sli, SEPTEMBER).alerts, replay(sli, OCTOBER).alerts
+    for severity in slo.ALERT_SEVERITIES:
+        result = firing_minutes(september, severity) | firing_minutes(october, severity)
+        expected = one_replay(sli, SEPTEMBER.start, OCTOBER.end, severity)
+        assert result == expected

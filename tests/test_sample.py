@@ -12,6 +12,7 @@ from pandas.testing import assert_frame_equal
 
 from reliability import frames
 from reliability.config import load_config
+from reliability.metrics.slo import alert_lookback
 from reliability.period import Month, Span
 from reliability.sources import files, load_frames, sample
 
@@ -393,13 +394,13 @@ def test_load_concatenates_months_per_role():
     source = config.sources.metrics
     parts = [generated("2026-09"), generated("2026-10")]
 
-    result = sample.load(source, config, "metrics", months)
+    result = sample.load(source, config, "metrics", Span.of(months))
     expected = frames.concat([p["sli"] for p in parts], frames.SLI)
     assert_frame_equal(result, expected, check_exact=True)
     assert isinstance(result["service"].dtype, pd.CategoricalDtype)
 
     for role in ("incidents", "deployments", "worklog"):
-        result = sample.load(source, config, role, months)
+        result = sample.load(source, config, role, Span.of(months))
         expected = frames.concat([p[role] for p in parts], SPECS[role])
         assert_frame_equal(result, expected, check_exact=True)
 
@@ -419,7 +420,9 @@ def test_load_frames_uses_the_sample_loader():
 
 def test_write_sample_round_trips(tmp_path):
     month = Month(2024, 2)
-    expected = generated(month.label)
+    # The month and the lookback before it that its alert replay reads.
+    span = Span.of([month], lookback=alert_lookback())
+    expected = {key: sample.load_span("metrics" if key == "sli" else key, span) for key in SPECS}
 
     path = sample.write_sample(tmp_path / "out", month)
 
@@ -434,7 +437,7 @@ def test_write_sample_round_trips(tmp_path):
         assert source.path == f"{key}.csv"
         result = files.read_table(files.source_paths(source, config, key), SPECS[key])
         assert_frame_equal(result, expected[key], check_exact=True)
-    loaded = load_frames(config, Span.of([month]))
+    loaded = load_frames(config, span)
     assert_frame_equal(loaded.sli, expected["sli"], check_exact=True)
 
 

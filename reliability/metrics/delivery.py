@@ -39,6 +39,13 @@ DORA_2023_BANDS: dict[str, tuple[Callable[[Any, float], Any], tuple[tuple[str, f
 """DORA 2023 performance levels read as thresholds (the report describes clusters; see
 docs/metrics.md for why reading them as thresholds is our choice)."""
 BANDS = ("elite", "high", "medium", "low")
+MIN_DEPLOYMENTS_FOR_BAND = 5
+"""Below this many production deployments no DORA band is given (``small_sample``): one
+deployment more or less would move it."""
+SMALL_SAMPLE = "small_sample"
+RECOVERY_SOURCES = ("incident", "next_deployment")
+"""How a failed deployment's recovery was found: its incident's resolution, or only the
+next successful deployment of the service (which can be days later on a quiet service)."""
 
 SUMMARY_COLUMNS = [
     "deployments",
@@ -48,11 +55,13 @@ SUMMARY_COLUMNS = [
     "lead_time_n",
     "lead_time_median_hours",
     "recovery_n",
+    "recovery_from_next_deployment_n",
     "recovery_median_minutes",
     "frequency_band",
     "lead_time_band",
     "change_failure_band",
     "recovery_band",
+    "band_withheld",
 ]
 
 
@@ -85,11 +94,13 @@ def deployment_facts(
     incidents: pd.DataFrame | None,
     production_environments: Iterable[str] = DEFAULT_PRODUCTION,
 ) -> pd.DataFrame:
-    """One row per production deployment: ``failed``, ``lead_time_hours``, ``recovery_minutes``.
+    """One row per production deployment: ``failed``, ``lead_time_hours``, ``recovery_minutes``
+    and ``recovery_source``.
 
     Recovery of a failed deployment ends at the earliest ``resolved_at`` (not before the
-    deployment) of the incidents naming it, else at the next successful, not itself failed,
-    deployment of the same service; NaN when neither is known.
+    deployment) of the incidents naming it (source ``incident``), else at the next
+    successful, not itself failed, deployment of the same service (``next_deployment``);
+    NaN when neither is known.
     """
     prod = production_deployments(deployments, production_environments)
     prod = prod.assign(id=prod["id"].astype("string"), service=prod["service"].astype("string"))
@@ -132,6 +143,16 @@ def deployment_facts(
     next_success = following.reindex(prod.index).astype("datetime64[ns, UTC]")
 
     recovery = (resolved_end.fillna(next_success) - deployed) / MINUTE
+    source = pd.Series(
+        np.select(
+            [resolved_end.notna().to_numpy(), next_success.notna().to_numpy()],
+            list(RECOVERY_SOURCES),
+            default="",
+        ),
+        index=prod.index,
+        dtype="string",
+    )
+    source = source.mask((source == "") | ~pd.Series(failed, index=prod.index))
     lead = (deployed - prod["commit_at"]) / HOUR if "commit_at" in prod.columns else np.nan
     lead = pd.Series(lead, index=prod.index, dtype="float64")
     return pd.DataFrame(
@@ -143,6 +164,7 @@ def deployment_facts(
             "failed": failed,
             "lead_time_hours": lead.where(lead > 0),
             "recovery_minutes": recovery.astype("float64").where(failed),
+            "recovery_source": source,
         }
     )
 
@@ -161,16 +183,28 @@ def _summarise(facts: pd.DataFrame, keys: pd.Series, month: Month) -> pd.DataFra
             "lead_time_n": grouped["lead_time_hours"].count().astype("int64"),
             "lead_time_median_hours": grouped["lead_time_hours"].median(),
             "recovery_n": grouped["recovery_minutes"].count().astype("int64"),
+            "recovery_from_next_deployment_n": (
+                (facts["recovery_source"] == "next_deployment")
+                .fillna(False)
+                .groupby(keys, sort=True)
+                .sum()
+                .astype("int64")
+            ),
             "recovery_median_minutes": grouped["recovery_minutes"].median(),
         }
     )
     # Bands count per calendar day, so a DST hour never moves a service across a band.
     per_calendar_day = table["deployments"] / max(1, round(month.days))
+    small = table["deployments"] < MIN_DEPLOYMENTS_FOR_BAND
+    bands = {
+        "frequency_band": dora_band("frequency", per_calendar_day),
+        "lead_time_band": dora_band("lead_time", table["lead_time_median_hours"]),
+        "change_failure_band": dora_band("change_failure", table["change_failure_rate"]),
+        "recovery_band": dora_band("recovery", table["recovery_median_minutes"]),
+    }
+    withheld = pd.Series(SMALL_SAMPLE, index=table.index, dtype="string").where(small)
     return table.assign(
-        frequency_band=dora_band("frequency", per_calendar_day),
-        lead_time_band=dora_band("lead_time", table["lead_time_median_hours"]),
-        change_failure_band=dora_band("change_failure", table["change_failure_rate"]),
-        recovery_band=dora_band("recovery", table["recovery_median_minutes"]),
+        **{name: band.mask(small) for name, band in bands.items()}, band_withheld=withheld
     )[SUMMARY_COLUMNS]
 
 
@@ -195,8 +229,8 @@ def fleet_delivery(
 ) -> dict[str, Any]:
     """The same DORA figures over all production deployments, as plain values (None if unknown).
 
-    With no deployments the counts are 0, the rate per week is 0.0 (band ``low``) and every
-    other figure is ``None``.
+    With no deployments the counts are 0, the rate per week is 0.0, every other figure is
+    ``None`` and no band is given (``small_sample``).
     """
     facts = deployment_facts(deployments, incidents, production_environments)
     table = _summarise(facts, pd.Series("all", index=facts.index, dtype="string"), month)
@@ -208,10 +242,12 @@ def fleet_delivery(
 
 def _empty_fleet(month: Month) -> pd.DataFrame:
     """The fleet row of a month without production deployments."""
-    counts = {"deployments": 0, "failed_deployments": 0, "lead_time_n": 0, "recovery_n": 0}
+    counts = dict.fromkeys(
+        ("deployments", "failed_deployments", "lead_time_n", "recovery_n"), 0
+    ) | {"recovery_from_next_deployment_n": 0}
     row = {name: counts.get(name, np.nan) for name in SUMMARY_COLUMNS}
     row["deployments_per_week"] = 0.0
-    row["frequency_band"] = dora_band("frequency", pd.Series([0.0])).iloc[0]
+    row["band_withheld"] = SMALL_SAMPLE
     return pd.DataFrame([row], columns=SUMMARY_COLUMNS)
 
 

@@ -5,6 +5,8 @@ No I/O here: the pipeline loads and validates the frames and hands them over.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from reliability.config import Config
@@ -31,6 +33,57 @@ def worklog_in_period(worklog: pd.DataFrame | None, period: Month) -> pd.DataFra
     return worklog.loc[mask].reset_index(drop=True)
 
 
+INPUT_TIMES: dict[str, tuple[str, str]] = {
+    "metrics": ("sli", "timestamp"),
+    "incidents": ("incidents", "created_at"),
+    "deployments": ("deployments", "deployed_at"),
+    "worklog": ("worklog", "date"),
+}
+"""Each input role: its attribute of ``Frames`` and the column that dates its rows."""
+LATER_INSTANTS = {"incidents": ("acknowledged_at", "resolved_at"), "deployments": ("commit_at",)}
+"""Instants inside a row that have not happened yet when they lie after ``now``."""
+
+
+def row_instants(frames: Frames, role: str, timezone: str) -> pd.Series | None:
+    """The instant that dates each row of an input (a work-log date: its local midnight)."""
+    attribute, column = INPUT_TIMES[role]
+    frame = getattr(frames, attribute)
+    if frame is None:
+        return None
+    if role == "worklog":
+        return frame[column].dt.tz_localize(timezone, nonexistent="shift_forward", ambiguous=True)
+    return frame[column]
+
+
+def cut_at(frames: Frames, now: pd.Timestamp, timezone: str) -> tuple[Frames, dict[str, int]]:
+    """``frames`` without rows dated after ``now``, and how many each input lost.
+
+    An acknowledgement, resolution or commit time after ``now`` has not happened yet: it
+    becomes unknown (an incident resolved "tomorrow" is still open).
+    """
+    result = replace(frames)
+    dropped: dict[str, int] = {}
+    for role, (attribute, _) in INPUT_TIMES.items():
+        instants = row_instants(frames, role, timezone)
+        if instants is None:
+            continue
+        later = (instants > now).to_numpy(dtype=bool)
+        frame = getattr(frames, attribute)
+        changed = {c: frame[c] > now for c in LATER_INSTANTS.get(role, ()) if c in frame}
+        if not later.any() and not any(mask.any() for mask in changed.values()):
+            continue
+        dropped[role] = int(later.sum())
+        kept = frame.assign(**{c: frame[c].mask(mask) for c, mask in changed.items()})
+        setattr(result, attribute, kept.loc[~later].reset_index(drop=True))
+    return result, dropped
+
+
+def covers(extent: tuple[pd.Timestamp, pd.Timestamp] | None, period: Month) -> bool:
+    """Whether an input vouches for ``period``: its extent (the instants it answered for, or
+    its first and last row) reaches from before the month to its end."""
+    return extent is not None and extent[0] <= period.start and extent[1] >= period.end
+
+
 def compute_month(
     config: Config,
     frames: Frames,
@@ -40,12 +93,20 @@ def compute_month(
 ) -> MonthlyMetrics:
     """All metrics of ``period``; ``now`` (default: the clock) marks a month still in progress.
 
-    ``detail=False`` computes only what a trend needs: no alert replay, budget attribution,
-    coverage or bootstrap intervals (the report's earlier months).
+    Rows dated after ``now`` are left out (and named in a data-quality finding). An input
+    with no rows in the month gives ``None`` sections, with the reason in ``unavailable``,
+    unless its extent covers the month (a server that answered for it, or a file with rows
+    before and after it): then its zeros are real. ``detail=False`` computes only what a
+    trend needs: no alert replay, budget attribution, coverage or bootstrap intervals.
     """
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     in_progress = period.start <= now < period.end
-    result = MonthlyMetrics(period=period, in_progress=in_progress)
+    future: dict[str, int] = {}
+    if now < period.end:
+        frames, future = cut_at(frames, now, period.timezone)
+    result = MonthlyMetrics(
+        period=period, in_progress=in_progress, until=now if in_progress else None
+    )
     # Deployments per week and pages per shift of a month in progress: per the elapsed part.
     elapsed = (
         PartialMonth(period.year, period.month, period.timezone, until=now)
@@ -55,9 +116,25 @@ def compute_month(
     month_incidents = in_period(frames.incidents, "created_at", period)
     month_deployments = in_period(frames.deployments, "deployed_at", period)
     month_worklog = worklog_in_period(frames.worklog, period)
+    month_rows = {
+        "incidents": month_incidents,
+        "deployments": month_deployments,
+        "worklog": month_worklog,
+    }
+    for role, rows in month_rows.items():
+        if rows is None:
+            result.missing_inputs.append(role)
+        elif rows.empty and not covers(frames.extents.get(role), period):
+            result.unavailable[role] = no_rows_reason(frames, role, period)
+            month_rows[role] = None
+    month_incidents = month_rows["incidents"]
+    month_deployments = month_rows["deployments"]
+    month_worklog = month_rows["worklog"]
 
+    report = None
     if frames.sli is not None and config.services:
-        grid = slo.build_grid(frames.sli, config.slo_table(), period)
+        lookback = slo.alert_lookback() if detail else None
+        grid = slo.build_grid(frames.sli, config.slo_table(), period, lookback)
         report = slo.slo_report(
             grid, period, now=now if in_progress else None, replay_alerts=detail
         )
@@ -69,14 +146,14 @@ def compute_month(
         if detail:
             result.coverage = quality.sli_coverage(grid, until=now if in_progress else None)
     else:
-        result.missing_inputs.append("metrics")
+        result.missing_inputs.insert(0, "metrics")
 
+    service_teams = {s.name: s.team for s in config.services}
     if month_incidents is not None:
         result.incidents = incidents.incident_durations(month_incidents)
         result.response = incidents.response_summary(
             month_incidents, config.severities, confidence=detail
         )
-        service_teams = {s.name: s.team for s in config.services}
         result.oncall = oncall.oncall_load(
             month_incidents,
             service_teams,
@@ -85,8 +162,6 @@ def compute_month(
             config.business_hours,
             config.severities,
         )
-    else:
-        result.missing_inputs.append("incidents")
 
     if month_deployments is not None:
         production = tuple(config.production_environments)
@@ -97,25 +172,31 @@ def compute_month(
         result.fleet_delivery = delivery.fleet_delivery(
             month_deployments, frames.incidents, elapsed, production
         )
-    else:
-        result.missing_inputs.append("deployments")
 
     if month_worklog is not None:
         result.toil = toil.toil_summary(month_worklog, config.teams or None)
-    else:
-        result.missing_inputs.append("worklog")
-    findings = quality.data_quality_findings(
+    result.data_quality = quality.data_quality_findings(
         result.coverage,
         month_incidents,
         month_deployments,
+        slos=result.slos if detail else None,
+        service_teams=service_teams,
         severities=config.severities,
         production_environments=config.production_environments,
         known_deployments=None if frames.deployments is None else frames.deployments["id"],
-    )
-    notes = pd.DataFrame(
-        {"finding": "Source: " + pd.Series(frames.notes, dtype="string"), "count": 1, "effect": ""}
-    )
-    result.data_quality = (
-        pd.concat([findings, notes], ignore_index=True) if frames.notes else findings
+        future_rows=future,
+        now=now,
+        notes=frames.notes,
     )
     return result
+
+
+def no_rows_reason(frames: Frames, role: str, period: Month) -> str:
+    """Why an input's sections are empty: no row in the month, and where its rows are."""
+    extent = frames.extents.get(role)
+    if extent is None:
+        return f"the {role} input has no rows"
+    return (
+        f"no {role} rows in {period.label}; the input's rows run from "
+        f"{extent[0]:%Y-%m-%d %H:%M} to {extent[1]:%Y-%m-%d %H:%M} UTC"
+    )

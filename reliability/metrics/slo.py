@@ -60,55 +60,91 @@ ALERT_RULES: tuple[AlertRule, ...] = (
 ALERT_SEVERITIES: tuple[str, ...] = ("page", "ticket")
 
 
+ALERT_SLO_PERIOD = pd.Timedelta(days=30)
+"""The SLO period the burn-rate thresholds are computed for (the Workbook's and Sloth's
+30 days). Fixed, not the calendar month's length: the replay must raise what alert rules
+running in production raise, and those do not change with the month."""
+
+
+def alert_lookback(rules: tuple[AlertRule, ...] = ALERT_RULES) -> pd.Timedelta:
+    """How much data before a month its replay needs: the longest alert window."""
+    return max(max(rule.long_window, rule.short_window) for rule in rules)
+
+
 @dataclass(frozen=True)
 class SLIGrid:
-    """Good and total events per SLO (rows of ``slos``) per minute from ``start``."""
+    """Good and total events per SLO (rows of ``slos``) per minute of a month, with the
+    ``lead`` minutes before the month that the alert replay reads (its lookback).
+
+    ``good``, ``total`` and ``present`` are the month's minutes (from ``start``);
+    ``*_all`` hold the lookback and the month together.
+    """
 
     slos: pd.DataFrame
     """One row per SLO: service, slo, objective, budgeting, timeslice_minutes, timeslice_target."""
     start: pd.Timestamp
-    good: np.ndarray
-    total: np.ndarray
-    present: np.ndarray | None = None
-    """Which minutes have at least one row (for data gaps); ``None`` when not tracked."""
+    good_all: np.ndarray
+    total_all: np.ndarray
+    present_all: np.ndarray
+    """Which minutes have at least one row (for data gaps and the replay's history)."""
+    lead: int = 0
+    """Minutes of lookback before ``start`` at the front of the ``*_all`` arrays."""
+
+    @property
+    def good(self) -> np.ndarray:
+        return self.good_all[:, self.lead :]
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.total_all[:, self.lead :]
+
+    @property
+    def present(self) -> np.ndarray:
+        return self.present_all[:, self.lead :]
 
     @property
     def minutes(self) -> int:
-        return self.good.shape[1]
+        return self.good_all.shape[1] - self.lead
 
     @property
     def times(self) -> pd.DatetimeIndex:
         return pd.date_range(self.start, periods=self.minutes, freq="min")
 
     def minute_index(self, instants: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-        """Grid column of each instant, clipped to ``[0, minutes]`` (NaT gives ``minutes``)."""
+        """Month column of each instant, clipped to ``[0, minutes]`` (NaT gives ``minutes``)."""
         values = pd.DatetimeIndex(instants).tz_convert("UTC")
         offsets = (values - self.start) // MINUTE
         offsets = np.asarray(offsets.fillna(self.minutes), dtype=np.int64)
         return np.clip(offsets, 0, self.minutes)
 
 
-def build_grid(sli: pd.DataFrame, slos: pd.DataFrame, period: Month) -> SLIGrid:
-    """Lay the SLI rows of ``period`` on a per-minute grid; rows of unknown SLOs are ignored.
+def build_grid(
+    sli: pd.DataFrame | None,
+    slos: pd.DataFrame,
+    period: Month,
+    lookback: pd.Timedelta | None = None,
+) -> SLIGrid:
+    """Lay the SLI rows of ``period`` (and of ``lookback`` before it) on a per-minute grid.
 
-    ``slos`` is ``Config.slo_table()`` (or any frame with the same columns); events are summed
-    into the minute their interval starts in, so data at any step (1m, 5m, 30s) fits.
+    ``slos`` is ``Config.slo_table()`` (or any frame with the same columns); rows of unknown
+    SLOs are ignored. Events are summed into the minute their interval starts in, so data at
+    any step (1m, 5m, 30s) fits.
     """
     slos = slos.reset_index(drop=True)
-    minutes = int(period.duration // MINUTE)
+    lead = 0 if lookback is None else int(lookback // MINUTE)
+    first = period.start - pd.Timedelta(minutes=lead)
+    minutes = lead + int(period.duration // MINUTE)
     size = len(slos) * minutes
     if sli is None or sli.empty or slos.empty:
         empty = np.zeros((len(slos), minutes))
         present = np.zeros((len(slos), minutes), dtype=bool)
-        return SLIGrid(
-            slos=slos, start=period.start, good=empty, total=empty.copy(), present=present
-        )
+        return SLIGrid(slos, period.start, empty, empty.copy(), present, lead)
     # One flat grid index per event, built in place: these arrays are as long as the frame.
     flat = _row_of_each_event(sli, slos)
     known = flat >= 0
     flat *= minutes
     stamps = sli["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    minute = stamps - period.start.value
+    minute = stamps - first.value
     minute //= _MINUTE_NS
     known &= (minute >= 0) & (minute < minutes)
     flat += minute
@@ -120,16 +156,16 @@ def build_grid(sli: pd.DataFrame, slos: pd.DataFrame, period: Month) -> SLIGrid:
     # bincount of no events at all returns integers even with weights: ask for floats.
     good_grid = np.bincount(flat, weights=good, minlength=size).astype(float, copy=False)
     total_grid = np.bincount(flat, weights=total, minlength=size).astype(float, copy=False)
-    good_grid = good_grid.reshape(len(slos), minutes)
-    total_grid = total_grid.reshape(len(slos), minutes)
     present = np.zeros(size, dtype=bool)
     present[flat] = True
+    shape = (len(slos), minutes)
     return SLIGrid(
-        slos=slos,
-        start=period.start,
-        good=good_grid,
-        total=total_grid,
-        present=present.reshape(len(slos), minutes),
+        slos,
+        period.start,
+        good_grid.reshape(shape),
+        total_grid.reshape(shape),
+        present.reshape(shape),
+        lead,
     )
 
 
@@ -180,15 +216,18 @@ def alert_firing(
     bad: np.ndarray,
     total: np.ndarray,
     objectives: np.ndarray,
-    period: pd.Timedelta,
+    slo_period: pd.Timedelta = ALERT_SLO_PERIOD,
     step: pd.Timedelta = MINUTE,
+    first_data: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Minutes at which each alert severity would fire, replaying the multi-window rules.
 
-    A window ending at minute ``t`` covers minutes ``t - w + 1 .. t`` (clipped at the start of
-    the data). ``burn > factor`` is tested as ``bad > factor * (1 - objective) * total`` so a
-    window without events never fires. No window is shorter than the data's ``step`` (a 5m
-    window over 15-minute data would be empty between points and split every episode).
+    A window ending at minute ``t`` covers minutes ``t - w + 1 .. t``. ``burn > factor`` is
+    tested as ``bad > factor * (1 - objective) * total`` so a window without events never
+    fires. No window is shorter than the data's ``step`` (a 5m window over 15-minute data
+    would be empty between points and split every episode). ``first_data`` (a column per
+    row) is where each row's data begins: a rule is evaluated only where its long window
+    lies wholly after it, so a window clipped by missing history never raises an alert.
     """
     rows, minutes = bad.shape
     cum_bad = np.zeros((rows, minutes + 1))
@@ -196,12 +235,16 @@ def alert_firing(
     np.cumsum(bad, axis=1, out=cum_bad[:, 1:])
     np.cumsum(total, axis=1, out=cum_total[:, 1:])
     budget = (1.0 - objectives)[:, None]
+    columns = np.arange(minutes)[None, :]
     firing = {severity: np.zeros((rows, minutes), dtype=bool) for severity in ALERT_SEVERITIES}
     for rule in ALERT_RULES:
-        threshold = rule.factor(period) * budget
+        threshold = rule.factor(slo_period) * budget
+        long_window = max(rule.long_window, step)
         both = np.ones((rows, minutes), dtype=bool)
-        for window in (max(rule.long_window, step), max(rule.short_window, step)):
+        for window in (long_window, max(rule.short_window, step)):
             both &= _window_sum(cum_bad, window) > threshold * _window_sum(cum_total, window)
+        if first_data is not None:
+            both &= columns >= first_data[:, None] + int(long_window // MINUTE) - 1
         firing[rule.severity] |= both
     return firing
 
@@ -284,19 +327,25 @@ def slo_report(
 
     For a month in progress the budget is projected from the events so far
     (``n_so_far / elapsed_fraction``) and the day the budget runs out at the current pace is
-    given; for a finished month, the day it ran out, if it did. ``replay_alerts=False``
-    skips the alert replay (the alert counts are then 0 and the episode list empty).
+    given; for a finished month, the day it ran out, if it did. The alert replay runs over
+    the grid's lookback and the month (up to ``now``) and reports the episodes firing inside
+    the month; ``replay_alerts=False`` skips it (counts 0, no episodes).
     """
     slos = grid.slos
     rows = len(slos)
     elapsed = 1.0 if now is None else period.elapsed_fraction(now)
     edges = day_edges(period, grid.start)
     objectives = slos["objective"].to_numpy(dtype=float)
-    sums = {k: np.zeros(rows) for k in ("good", "total", "badness", "weight", "slices")}
+    sums = {k: np.zeros(rows) for k in ("good", "total", "badness", "weight")}
     daily_badness = np.zeros((rows, len(edges)))
     episodes: list[tuple[np.ndarray, ...]] = []
     counts = {severity: np.zeros(rows, dtype=np.int64) for severity in ALERT_SEVERITIES}
     step = data_step(grid) if replay_alerts else MINUTE
+    # A row covers its whole step: data that begins within the first step of the lookback
+    # (the source's phase) is complete history.
+    step_minutes = int(step // MINUTE)
+    first_data = np.maximum(_first_data(grid.present_all) - (step_minutes - 1), 0)
+    until = grid.lead + int(np.clip(np.ceil(elapsed * grid.minutes), 0, grid.minutes))
     for chunk in _row_chunks(rows):
         good, total = grid.good[chunk], grid.total[chunk]
         sums["good"][chunk] = good.sum(axis=1)
@@ -307,12 +356,19 @@ def slo_report(
         daily_badness[chunk] = np.add.reduceat(badness, edges, axis=1)
         if not replay_alerts:
             continue
-        firing = alert_firing(total - good, total, objectives[chunk], period.duration, step)
+        good_all, total_all = grid.good_all[chunk, :until], grid.total_all[chunk, :until]
+        firing = alert_firing(
+            total_all - good_all,
+            total_all,
+            objectives[chunk],
+            step=step,
+            first_data=first_data[chunk],
+        )
         for severity, fired in firing.items():
-            row, first, after = _episodes(fired)
+            row, first, after, ongoing = _month_episodes(fired, grid.lead)
             counts[severity][chunk] += np.bincount(row, minlength=fired.shape[0])
             label = np.full(row.shape, severity)
-            episodes.append((row + chunk.start, first, after, label))
+            episodes.append((row + chunk.start, first, after, label, ongoing))
 
     with np.errstate(invalid="ignore", divide="ignore"):
         bad_share = np.where(sums["weight"] > 0, sums["badness"] / sums["weight"], np.nan)
@@ -320,9 +376,12 @@ def slo_report(
         allowed = (1.0 - objectives) * projected_weight
         consumed_so_far = np.where(allowed > 0, sums["badness"] / allowed, np.nan)
         daily_consumed = np.cumsum(daily_badness, axis=1) / allowed[:, None]
+        event_sli = np.where(sums["total"] > 0, sums["good"] / sums["total"], np.nan)
     sli = 1.0 - bad_share
     consumed = bad_share / (1.0 - objectives)
     remaining = 1.0 - consumed
+    by_events = (slos["budgeting"] == "occurrences").to_numpy()
+    with_data = sums["weight"] > 0
 
     table = slos[["service", "slo", "objective", "budgeting"]].copy()
     if "team" in slos:
@@ -331,18 +390,21 @@ def slo_report(
     table["good"] = sums["good"]
     table["total"] = sums["total"]
     table["bad"] = sums["total"] - sums["good"]
-    table["allowed_bad"] = np.where(
-        sums["weight"] > 0,
-        (1.0 - objectives)
-        * np.where(slos["budgeting"] == "occurrences", sums["total"], sums["weight"]),
-        np.nan,
+    table["event_sli"] = event_sli
+    table["allowed_bad_events"] = np.where(
+        by_events & with_data, (1.0 - objectives) * sums["total"], np.nan
     )
-    table["budget_unit"] = np.where(slos["budgeting"] == "occurrences", "events", "slices")
+    table["slices"] = np.where(by_events, np.nan, sums["weight"])
+    table["bad_slices"] = np.where(by_events, np.nan, sums["badness"])
+    table["allowed_bad_slices"] = np.where(
+        ~by_events & with_data, (1.0 - objectives) * sums["weight"], np.nan
+    )
     table["budget_consumed"] = consumed
     table["budget_remaining"] = remaining
     table["status"] = _status(sli, remaining)
     table["page_alerts"] = counts["page"]
     table["ticket_alerts"] = counts["ticket"]
+    table["alert_history_from"] = _history_from(first_data, grid, period)
     day_starts = grid.start + pd.to_timedelta(edges, "min")
     table["budget_exhausted_on"] = _first_day_over(daily_consumed, day_starts)
     table["projected_exhaustion_on"] = _projected_exhaustion(
@@ -350,6 +412,33 @@ def slo_report(
     )
     burndown = _burndown_frame(slos, daily_consumed, day_starts, period)
     return SLOReport(table=table, burndown=burndown, alerts=_alerts_frame(slos, grid, episodes))
+
+
+def _first_data(present: np.ndarray) -> np.ndarray:
+    """Column of each row's first minute with data (the row's length where it has none)."""
+    return np.where(present.any(axis=1), np.argmax(present, axis=1), present.shape[1])
+
+
+def _history_from(first_data: np.ndarray, grid: SLIGrid, period: Month) -> pd.Series:
+    """Where the replay's history begins, for SLOs whose data starts after the lookback's
+    first minute (NaT where the lookback is complete, or where there is no data at all)."""
+    late = (first_data > 0) & (first_data < grid.good_all.shape[1])
+    first = grid.start + pd.to_timedelta(first_data - grid.lead, "min")
+    return pd.Series(first.where(late), dtype="datetime64[ns, UTC]")
+
+
+def _month_episodes(
+    firing: np.ndarray, lead: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes firing inside the month (columns from ``lead``), in month minutes: (row,
+    first minute, minute after the last, whether it was already firing before the month)."""
+    month = firing[:, lead:]
+    row, first, after = _episodes(month)
+    if lead == 0:
+        return row, first, after, np.zeros(row.shape, dtype=bool)
+    before = firing[:, lead - 1]
+    ongoing = (first == 0) & before[row]
+    return row, first, after, ongoing
 
 
 def _status(sli: np.ndarray, remaining: np.ndarray) -> np.ndarray:
@@ -409,12 +498,13 @@ def _burndown_frame(
 
 def _alerts_frame(slos: pd.DataFrame, grid: SLIGrid, episodes: list[tuple]) -> pd.DataFrame:
     if episodes:
-        row, first, after, severity = (
+        row, first, after, severity, ongoing = (
             np.concatenate(parts) for parts in zip(*episodes, strict=True)
         )
     else:
         row = first = after = np.array([], dtype=np.int64)
         severity = np.array([], dtype=str)
+        ongoing = np.array([], dtype=bool)
     frame = pd.DataFrame(
         {
             "service": slos["service"].to_numpy()[row],
@@ -423,6 +513,7 @@ def _alerts_frame(slos: pd.DataFrame, grid: SLIGrid, episodes: list[tuple]) -> p
             "start": grid.start + pd.to_timedelta(first, "min"),
             "end": grid.start + pd.to_timedelta(after, "min"),
             "minutes": after - first,
+            "ongoing_at_start": ongoing,
         }
     )
     return frame.sort_values(["start", "service", "slo"], ignore_index=True)

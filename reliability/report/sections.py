@@ -368,19 +368,20 @@ def trend_table(data: Results) -> HTML:
 
 
 def data_quality(data: Results, service: str | None = None) -> HTML:
-    """What is missing from the inputs and what that did to the numbers."""
+    """What is missing from the inputs and what that did to the numbers: on a service's
+    page, its own findings and those about the whole fleet."""
     current = data.current
     findings = current.data_quality
-    if service is not None and findings is not None:
-        findings = findings.loc[
-            ~findings["finding"].str.startswith("SLI data gaps")
-            | findings["finding"].str.contains(f": {service} /", regex=False)
-        ]
+    if findings is not None:
+        if service is not None:
+            findings = findings.loc[findings["service"].isna() | (findings["service"] == service)]
+        findings = findings.assign(scope=findings["service"].fillna("all services"))
     parts = [
         t.html_table(
             findings,
             [
                 t.Col("finding", "Finding"),
+                t.Col("scope", "Service"),
                 t.Col("count", "Count", t.number(), numeric=True),
                 t.Col("effect", "Effect on the numbers"),
             ],
@@ -393,6 +394,11 @@ def data_quality(data: Results, service: str | None = None) -> HTML:
             '<p class="rr-note">Inputs not configured, so their sections are empty: '
             + html.escape(", ".join(current.missing_inputs))
             + ".</p>"
+        )
+    for role, reason in current.unavailable.items():
+        parts.append(
+            f'<p class="rr-note">No {html.escape(role)} figures this month: '
+            f"{html.escape(reason)}.</p>"
         )
     return HTML("".join(parts))
 

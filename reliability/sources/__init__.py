@@ -67,7 +67,6 @@ def load_frames(config: Config, span: Span) -> Frames:
     Problems from all sources are gathered and raised together, so one run lists them all.
     """
     loaders = LOADERS
-    months = span.months
     result = Frames()
     problems: list[Problem] = []
     attribute = {"metrics": "sli"}
@@ -83,7 +82,7 @@ def load_frames(config: Config, span: Span) -> Frames:
             )
             continue
         try:
-            loaded = loader(source, config, role, months)
+            loaded = loader(source, config, role, span if source.kind == "sample" else span.months)
         except InputError as exc:
             problems.extend(exc.problems)
             continue

@@ -25,7 +25,7 @@ import pandas as pd
 
 from reliability import frames
 from reliability.config import SLO, Config, Indicator, Service, Source, Sources, load_config
-from reliability.period import Month
+from reliability.period import Month, Span
 
 SEED = 20261001
 """The project seed; each month's generator is seeded with it and ``year * 100 + month``."""
@@ -822,13 +822,18 @@ def _utc_months(months: Sequence[Month]) -> list[Month]:
     return [Month(y, m) for y, m in sorted(found)]
 
 
-def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> pd.DataFrame:
-    """Loader for ``kind: sample``: the sample organisation's frame for ``role`` and ``months``."""
+def load(source: Source, config: Config, role: str, span: Span) -> pd.DataFrame:
+    """Loader for ``kind: sample``: the sample organisation's frame for ``role`` in ``span``."""
+    return load_span(role, span)
+
+
+def load_span(role: str, span: Span) -> pd.DataFrame:
+    """The sample organisation's canonical frame for ``role`` over the instants of ``span``."""
     from reliability.sources import ROLES
 
     spec = ROLES[role]
     parts = []
-    for month in _utc_months(months):
+    for month in _utc_months(span.months):
         if role == "metrics":
             _small(month.year, month.month)  # keep the small frames before the SLI is evicted
             parts.append(_generated(month.year, month.month)["sli"])
@@ -836,7 +841,16 @@ def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> 
             parts.append(_small(month.year, month.month)[role])
     if not parts:
         return frames.empty(spec)
-    return frames.concat(parts, spec)
+    frame = frames.concat(parts, spec)
+    if role == "worklog":  # days that overlap the span, in its time zone
+        day = frame["date"].dt.tz_localize(
+            span.timezone, nonexistent="shift_forward", ambiguous=True
+        )
+        inside = (day < span.end) & (day + pd.Timedelta(days=1) > span.start)
+    else:
+        column = {"metrics": "timestamp", "incidents": "created_at"}.get(role, "deployed_at")
+        inside = span.contains(frame[column])
+    return frame.loc[inside.to_numpy()].reset_index(drop=True)
 
 
 def _csv_text(frame: pd.DataFrame, spec: frames.TableSpec) -> pd.DataFrame:
@@ -864,13 +878,15 @@ def write_sample(out_dir: Path, month: Month) -> Path:
 
     Returns the path of the written ``reliability.yaml``.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    generated = generate(month)
+    from reliability.metrics.slo import alert_lookback
     from reliability.sources import ROLES
 
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # The month and the days before it that its alert replay reads.
+    span = Span.of([month], lookback=alert_lookback())
     for role, spec in ROLES.items():
-        frame = generated["sli" if role == "metrics" else role]
+        frame = load_span(role, span)
         _csv_text(frame, spec).to_csv(out_dir / SAMPLE_FILES[role], index=False, na_rep="")
     config = sample_config()
     files = config.model_copy(
