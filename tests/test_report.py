@@ -145,9 +145,11 @@ def hostile_org(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("hostile")
     assert main(["sample", "--out", str(folder), "--month", MONTH]) == 0
     incidents = pd.read_csv(folder / "incidents.csv", dtype=str, keep_default_na=False)
+    # The file starts with the lookback before the month: take the month's own incidents.
+    in_month = incidents.index[incidents["created_at"].str.startswith(MONTH)]
     for row, title in HOSTILE_TITLES.items():
-        incidents.loc[row, "title"] = title
-    incidents.loc[2, "postmortem_url"] = "javascript:alert(3)"
+        incidents.loc[in_month[row], "title"] = title
+    incidents.loc[in_month[2], "postmortem_url"] = "javascript:alert(3)"
     incidents.to_csv(folder / "incidents.csv", index=False)
     return folder
 
@@ -158,7 +160,7 @@ def test_script_injection_renders_as_text(hostile_org, tmp_path):
     code = main(["report", "--month", MONTH, "--config", config, "--out", str(out)])
     assert code == 0
     incidents = pd.read_csv(hostile_org / "incidents.csv", dtype=str, keep_default_na=False)
-    service = incidents.loc[0, "service"]
+    service = incidents.loc[incidents["title"] == HOSTILE_TITLES[0], "service"].iloc[0]
     with Browser() as browser:
         for page in (out / MONTH / "index.html", out / MONTH / "services" / service_page(service)):
             result = browser.check_page(page)
