@@ -295,6 +295,8 @@ def _source_message(error: dict[str, Any], kind: str | None) -> tuple[str, str] 
         shared = SourceOptions.model_fields.keys() | HttpOptions.model_fields.keys()
         own = [n for n in model.model_fields if n not in shared]
         known = ", ".join(own + [n for n in model.model_fields if n in shared and n != "kind"])
+        if not known:
+            return "", f"unknown option: kind {kind} takes no options"
         return "", f"unknown option for kind {kind} (known: {known})"
     if error["type"] == "missing" and len(error["loc"]) == 4:
         examples = model.model_fields[str(name)].examples or []

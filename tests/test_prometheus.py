@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,15 @@ RESET_MINUTE = 20_002
 GAP = (20_000, 20_060)
 """Samples strictly between these minutes are missing: one hour, on 5-minute boundaries."""
 TOKEN = "s3cr3t-t0ken-value"
+WEIRD_MINUTE = 100
+"""The minute at which each ``weird_requests`` series holds a value that is not a count."""
+WEIRD = {
+    "huge": 1e300,
+    "infinite": math.inf,
+    "nan": math.nan,
+    "big": float(2**53 + 2),
+}
+"""Series (by ``job``) whose counts in one window cannot be counts of events."""
 
 
 @dataclass
@@ -78,6 +88,22 @@ def per_minute(sli: pd.DataFrame, service: str, slo: str, column: str) -> np.nda
 def counter(name: str, labels: dict[str, str], counts: np.ndarray, **kw) -> Series:
     start = int(MONTH.start.timestamp())
     return Series(name, labels, *cumulative(counts, start, **kw))
+
+
+def weird_series() -> list[Series]:
+    """A counter per ``WEIRD`` job: 10 events a minute, and at ``WEIRD_MINUTE`` a sample of
+    1e300, +Inf or NaN, or a jump of more than 2^53 (a float then cannot hold the count)."""
+    start = int(MONTH.start.timestamp())
+    stamps = start + 60 * np.arange(0, 24 * 60, dtype=np.int64)
+    series = []
+    for job, odd in WEIRD.items():
+        values = 10.0 * np.arange(len(stamps))
+        if job == "big":
+            values[WEIRD_MINUTE:] += odd
+        else:
+            values[WEIRD_MINUTE] = odd
+        series.append(Series("weird_requests", {"job": job}, stamps, values))
+    return series
 
 
 @pytest.fixture(scope="session")
@@ -140,6 +166,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
         {
             "http_requests": ("counter", requests_series),
             "grpc_server_handled": ("counter", grpc),
+            "weird_requests": ("gauge", weird_series()),
             **{name: ("histogram", series) for name, series in histograms.items()},
         },
     )
@@ -809,3 +836,86 @@ def test_answers_that_are_not_a_success_are_source_errors(httpserver, body, cont
     text = str(caught.value)
     assert text.endswith(message)
     assert source.base_url in text
+
+
+@pytest.mark.parametrize("job", sorted(WEIRD))
+def test_values_that_are_not_counts_exit_2_naming_source_slo_and_query(
+    backfilled, tmp_path, capsys, job
+):
+    selector = f'weird_requests{{job="{job}"}}'
+    indicator = Indicator(good=selector, total=selector)
+    services = [
+        Service(
+            name=job, team="t", slos=[SLO(name="availability", objective=0.99, indicator=indicator)]
+        )
+    ]
+    path = write_config(
+        tmp_path / "weird.yaml", config_for(services, prometheus_source(backfilled.url))
+    )
+
+    code, out, err = compute(path, capsys)
+
+    assert (code, out) == (2, "")
+    lines = err.strip().splitlines()
+    assert len(lines) == 3  # the good and the total query, and the summary
+    for side, line in zip(("good", "total"), lines, strict=False):
+        assert line.startswith(f"error: prometheus {backfilled.url}: {job}/availability: ")
+        assert f"the {side} query returned " in line
+        assert "that are not a count of events" in line
+        assert line.endswith(f"; query: sum(increase({selector}[5m]))")
+    assert "Traceback" not in err
+
+
+def test_values_are_checked_as_the_server_spells_them():
+    start = MONTH.start.timestamp()
+    from reliability.sources.prometheus.assembly import points
+    from reliability.sources.prometheus.client import QueryProblem
+
+    stamps, numbers = points([[start + 300, "7"], [start + 600, "9007199254740991"]], "a/b")
+    assert numbers.tolist() == [7.0, 2.0**53 - 1]
+    assert stamps.tolist() == [int((start + 300) * 1e9), int((start + 600) * 1e9)]
+    for odd in ("-Inf", "+Inf", "NaN", "1e300", "9007199254740993", "9007199254740992", "x"):
+        with pytest.raises(QueryProblem) as caught:
+            points([[start + 300, "1"], [start + 600, odd]], "a/b")
+        assert caught.value.title == "a/b"
+
+
+def test_the_span_with_its_lookback_is_queried_from_its_first_step(httpserver):
+    seen = []
+
+    def answer(request):
+        from werkzeug import Response
+
+        seen.append(request.form.to_dict())
+        body = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/api/v1/query_range").respond_with_handler(answer)
+    source = prometheus_source(httpserver.url_for("/").rstrip("/"))
+    span = Span.of([MONTH], lookback=pd.Timedelta(days=3))
+
+    load(source, config_for(availability_of("checkout"), source), span)
+
+    assert {(r["start"], r["end"], r["step"]) for r in seen} == {
+        (
+            str(int((MONTH.start - pd.Timedelta(days=3, minutes=-5)).timestamp())),
+            str(int(MONTH.end.timestamp())),
+            "300",
+        )
+    }
+
+
+def test_the_step_must_divide_the_lookback_too():
+    source = prometheus_source("http://127.0.0.1:9", step="7m")
+    span = Span.of([MONTH], lookback=pd.Timedelta(days=3))
+    problems = prometheus.step_problems(source, span)
+    assert [p.message for p in problems] == [
+        "sources.metrics.step: 7m does not divide the 3-day lookback before 2026-01 into whole "
+        "steps; use e.g. 1m, 5m, 15m or 1h",
+        "sources.metrics.step: 7m does not divide 2026-01 (31 days) into whole steps; use e.g. "
+        "1m, 5m, 15m or 1h",
+    ]
+    assert prometheus.step_problems(prometheus_source("http://127.0.0.1:9", step="1h"), span) == []
+    # a month in progress ends at "now": its rows stop at the last whole step
+    in_progress = Span(MONTH.start, MONTH.start + pd.Timedelta(hours=5, minutes=3))
+    assert prometheus.step_problems(source, in_progress) == []

@@ -15,6 +15,7 @@ token is read from the environment variable ``token_env`` names, and never appea
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 
 import pandas as pd
@@ -100,20 +101,34 @@ def run_all(
     ranges: list[tuple[int, int]],
     step: pd.Timedelta,
 ) -> list[Result]:
-    """Every query (in parallel); problems with queries are gathered into one ``InputError``."""
+    """Every query (in parallel); problems with queries are gathered into one ``InputError``.
+
+    A fault (a server down, too slow, past the deadline) stops the run at once: no query
+    starts after it.
+    """
+    failed = threading.Event()
+
+    def run(query: Query) -> Result:
+        if failed.is_set():
+            raise _Skipped
+        try:
+            return run_query(client, query, ranges, step)
+        except QueryProblem:
+            raise
+        except BaseException:
+            failed.set()
+            raise
+
     problems: list[tuple[int, Problem]] = []
     workers = max(1, min(client.options.concurrency, len(queries)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prometheus") as pool:
-        futures: dict[Future[Result], int] = {
-            pool.submit(run_query, client, q, ranges, step): i for i, q in enumerate(queries)
-        }
+        futures: dict[Future[Result], int] = {pool.submit(run, q): i for i, q in enumerate(queries)}
         for future in as_completed(futures):
             error = future.exception()
-            if error is None:
+            if error is None or isinstance(error, _Skipped):
                 continue
             if not isinstance(error, QueryProblem):
-                for other in futures:
-                    other.cancel()
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise error
             query = queries[futures[future]]
             if isinstance(error, QueryRejected):
@@ -128,6 +143,10 @@ def run_all(
     if problems:
         raise InputError([problem for _, problem in sorted(problems, key=lambda p: p[0])])
     return [future.result() for future in futures]
+
+
+class _Skipped(Exception):
+    """A query not started because another one already failed the run."""
 
 
 def fetch(
