@@ -45,6 +45,8 @@ ANALYTICS_PAGE_SIZE = 1000
 STATUSES = ("triggered", "acknowledged", "resolved")
 LOG_WORKERS = 4
 """Incident logs fetched in parallel (well inside the REST API's rate limit)."""
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+"""A time of day followed by ``Z`` or a UTC offset."""
 
 
 # --- the API -------------------------------------------------------------------------------
@@ -291,15 +293,13 @@ def analytics_records(payload: Mapping[str, Any]) -> pd.DataFrame:
 
 def _local_instants(values: pd.Series, zone: str) -> pd.Series:
     """Times without an offset read in ``zone``; times with one kept; as UTC."""
-    result = []
-    for value in values:
-        stamp = pd.to_datetime(value, errors="coerce")
-        if pd.isna(stamp):
-            result.append(pd.NaT)
-            continue
-        stamp = stamp.tz_localize(zone) if stamp.tzinfo is None else stamp
-        result.append(stamp.tz_convert("UTC"))
-    return pd.Series(result, index=values.index, dtype="datetime64[ns, UTC]")
+    text = values.astype("string")
+    offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(bool)
+    aware = pd.to_datetime(text.where(offset), utc=True, errors="coerce", format="ISO8601")
+    naive = pd.to_datetime(text.where(~offset), errors="coerce", format="ISO8601")
+    local = naive.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    result = aware.where(offset, local)
+    return result.astype("datetime64[ns, UTC]")
 
 
 def times_from_analytics(
