@@ -323,7 +323,7 @@ class Client:
             if outcome == "slow":
                 raise SourceError(
                     f"{where}: no complete answer within {self.policy.timeout:g} s (option "
-                    "timeout): the server is too slow or stalled"
+                    "timeout): the server is unreachable, stalled or too slow"
                 )
             raise SourceError(f"{where}: {self._deadline_text()}")
         if exchange.error is not None:
