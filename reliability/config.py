@@ -39,19 +39,6 @@ from reliability.source_options import (
     role_problem,
 )
 
-__all__ = [
-    "SLO",
-    "Config",
-    "Indicator",
-    "Service",
-    "Source",
-    "SourceOptions",
-    "Sources",
-    "config_from_dict",
-    "load_config",
-    "parse_duration",
-]
-
 BudgetingMethod = Literal["occurrences", "timeslices", "ratio_timeslices"]
 MAX_CONFIG_BYTES = 5_000_000
 """The largest config file read (a fleet of thousands of services fits in far less)."""

@@ -408,9 +408,9 @@ class Client:
     ) -> tuple[Any, requests.Response]:
         """GET ``url`` and decode its JSON; a status in ``absent`` (say 404 for a commit that
         is gone) gives ``(None, response)``."""
-        return self.json("GET", url, params=params, hints=hints, absent=absent)
+        return self.request_json("GET", url, params=params, hints=hints, absent=absent)
 
-    def json(
+    def request_json(
         self,
         method: str,
         url: str,
@@ -437,8 +437,6 @@ class Client:
 
 def _reason(exc: BaseException | None) -> str:
     """A short, human reason for a request that got no answer."""
-    if isinstance(exc, SourceError):
-        return str(exc)
     text = str(exc)
     for needle, reason in (
         ("Connection refused", "connection refused"),

@@ -76,7 +76,7 @@ class Api:
         self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
     ) -> Any:
         """The decoded JSON of one request."""
-        decoded, _ = self.client.json(
+        decoded, _ = self.client.request_json(
             method, self.base + path, params=params, json=body, hints=self.hints
         )
         return decoded
