@@ -105,10 +105,10 @@ def _source_fingerprint(config: Config, role: str) -> Any:
         return source.kind
     if source.kind not in FILE_KINDS:
         raise LookupError(f"{source.kind} sources are not cached")
-    from reliability.sources.files import source_paths
+    from reliability.sources.local import table_paths
 
     try:
-        paths = source_paths(source, config, role)
+        paths = table_paths(source, config, role)
     except InputError as exc:  # reported when the month is loaded
         raise LookupError("the source's files are missing") from exc
     return [[str(path.resolve()), _content_hash(path)] for path in paths]

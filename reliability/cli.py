@@ -40,11 +40,13 @@ class Log:
         self._emit("error", message, fields)
 
     def _emit(self, level: str, message: str, fields: dict[str, object]) -> None:
+        from reliability.sources.secrets import scrub  # every line leaves through here
+
         if self.fmt == "json":
             line = json.dumps({"level": level, "message": message, **fields}, default=str)
         else:
             line = message if level == "info" else f"{level}: {message}"
-        print(line, file=sys.stderr, flush=True)
+        print(scrub(line), file=sys.stderr, flush=True)
 
 
 class _ToLog(logging.Handler):
@@ -314,7 +316,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:  # an internal error: one line, the traceback only when asked
         if os.environ.get("RELIABILITY_DEBUG"):
-            traceback.print_exc()
+            from reliability.sources.secrets import scrub
+
+            print(scrub(traceback.format_exc()), file=sys.stderr, end="")
         log.error(
             f"internal error: {type(exc).__name__}: {exc} (set RELIABILITY_DEBUG=1 for details)"
         )

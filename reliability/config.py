@@ -1,33 +1,50 @@
 """The ``reliability.yaml`` config as typed models; every error names its key path.
 
 Relative paths resolve against the folder of the config file. Secrets never live here:
-a source names the environment variable that holds its token.
+a source names the environment variable that holds its token. Each source's options are the
+model of its ``kind`` (``reliability.source_options``); every problem of a config is listed in
+one run. YAML anchors and aliases may repeat a block, within ``MAX_EXPANDED_SIZE``.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from reliability.errors import InputError, Problem
 from reliability.period import check_timezone
+from reliability.source_options import (
+    MODELS_BY_KIND,
+    TOKEN_ADVICE,
+    HttpOptions,
+    SourceConfig,
+    SourceOptions,
+    looks_secret,
+    parse_duration,
+    role_problem,
+)
 
 BudgetingMethod = Literal["occurrences", "timeslices", "ratio_timeslices"]
-_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
-_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_duration(text: str) -> pd.Timedelta:
-    """Prometheus-style durations: ``30s``, ``5m``, ``1h``, ``1d``."""
-    match = _DURATION.match(str(text).strip())
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"expected a duration such as 30s, 5m, 1h or 1d, got {text!r}")
-    return pd.Timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))})
+MAX_CONFIG_BYTES = 5_000_000
+"""The largest config file read (a fleet of thousands of services fits in far less)."""
+MAX_EXPANDED_SIZE = 5_000_000
+"""The most values plus characters a config may hold once every YAML alias is expanded, so
+that a few lines of anchors cannot expand into gigabytes (a "billion laughs")."""
 
 
 class _Model(BaseModel):
@@ -106,27 +123,33 @@ class Service(_Model):
         return self
 
 
-class Source(BaseModel):
-    """Where one kind of input comes from; fields beyond ``kind`` depend on the kind."""
+_SOURCE = TypeAdapter(SourceConfig)
 
-    model_config = ConfigDict(extra="allow", frozen=True)
 
-    kind: str = Field(min_length=1)
-    path: str | list[str] | None = None
-
-    @property
-    def options(self) -> dict[str, Any]:
-        """The kind-specific fields."""
-        return dict(self.model_extra or {})
+def Source(**options: Any) -> SourceOptions:
+    """One source's options, validated as the model of its ``kind``:
+    ``Source(kind="csv", path="sli.csv")`` is a ``CsvOptions``."""
+    return _SOURCE.validate_python(options)
 
 
 class Sources(_Model):
-    """The four inputs; each is optional."""
+    """The four inputs; each is optional, and each kind may fill only the roles it serves."""
 
-    metrics: Source | None = None
-    incidents: Source | None = None
-    deployments: Source | None = None
-    worklog: Source | None = None
+    metrics: SourceConfig | None = None
+    incidents: SourceConfig | None = None
+    deployments: SourceConfig | None = None
+    worklog: SourceConfig | None = None
+
+    @field_validator("metrics", "incidents", "deployments", "worklog", mode="wrap")
+    @classmethod
+    def _kind_serves_role(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+        problem = role_problem(kind, str(info.field_name))
+        if problem is not None:
+            raise PydanticCustomError("source_role", "{problem}", {"problem": problem})
+        return handler(value)
 
 
 class BusinessHours(_Model):
@@ -213,8 +236,21 @@ class Config(_Model):
         return yaml.safe_dump(data, sort_keys=False)
 
 
+def _source_kind(location: tuple[Any, ...]) -> str | None:
+    """The kind whose options an error location lies in (``sources.<role>.<kind>...``)."""
+    if len(location) > 2 and location[0] == "sources" and location[2] in MODELS_BY_KIND:
+        return str(location[2])
+    return None
+
+
 def _key_path(location: tuple[Any, ...]) -> str:
-    """``('services', 2, 'slos', 0, 'objective')`` -> ``services[2].slos[0].objective``."""
+    """``('services', 2, 'slos', 0, 'objective')`` -> ``services[2].slos[0].objective``.
+
+    The tag pydantic puts after a source's role (its kind) is left out:
+    ``('sources', 'metrics', 'prometheus', 'step')`` -> ``sources.metrics.step``.
+    """
+    if _source_kind(location) is not None:
+        location = location[:2] + location[3:]
     text = ""
     for part in location:
         if isinstance(part, int):
@@ -226,13 +262,57 @@ def _key_path(location: tuple[Any, ...]) -> str:
     return text or "(top level)"
 
 
-def _friendly(error: dict[str, Any]) -> str:
-    message = str(error["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        message = message.removeprefix(prefix)
+def _source_message(error: dict[str, Any], kind: str | None) -> tuple[str, str] | None:
+    """``(key suffix, message)`` for the errors of a source's options, or ``None``."""
+    kinds = ", ".join(sorted(MODELS_BY_KIND))
+    if error["type"] == "source_role":
+        return ".kind", str(error["msg"])
+    if error["type"] == "union_tag_invalid":
+        tag = error.get("ctx", {}).get("tag")
+        return ".kind", f"unknown kind {tag!r} ({kinds})"
+    if error["type"] == "union_tag_not_found":
+        return ".kind", f"required: one of {kinds}"
+    if kind is None:
+        return None
+    model = MODELS_BY_KIND[kind]
+    name = error["loc"][-1]
     if error["type"] == "extra_forbidden":
-        return "unknown key"
-    return message[:1].lower() + message[1:]
+        if looks_secret(name):
+            return "", TOKEN_ADVICE
+        shared = SourceOptions.model_fields.keys() | HttpOptions.model_fields.keys()
+        own = [n for n in model.model_fields if n not in shared]
+        known = ", ".join(own + [n for n in model.model_fields if n in shared and n != "kind"])
+        if not known:
+            return "", f"unknown option: kind {kind} takes no options"
+        return "", f"unknown option for kind {kind} (known: {known})"
+    if error["type"] == "missing" and len(error["loc"]) == 4:
+        examples = model.model_fields[str(name)].examples or []
+        example = f", e.g. {examples[0]}" if examples else ""
+        return "", f"required for kind {kind}{example}"
+    return None
+
+
+def _problem_lines(exc: ValidationError) -> list[str]:
+    """One ``key.path: message`` line per validation error, in order, without repeats."""
+    lines: dict[str, None] = {}
+    for error in exc.errors():
+        location = tuple(error["loc"])
+        path = _key_path(location)
+        special = _source_message(error, _source_kind(location))
+        if special is not None:
+            suffix, message = special
+            path += suffix
+        else:
+            message = str(error["msg"])
+            for prefix in ("Value error, ", "Assertion failed, "):
+                message = message.removeprefix(prefix)
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif error["type"] == "model_attributes_type" and location[:1] == ("sources",):
+                message = "expected a mapping of options with a kind, e.g. {kind: csv, path: x.csv}"
+            message = message[:1].lower() + message[1:]
+        lines[f"{path}: {message}"] = None
+    return list(lines)
 
 
 def config_from_dict(data: Any, where: str, base_dir: Path) -> Config:
@@ -244,17 +324,10 @@ def config_from_dict(data: Any, where: str, base_dir: Path) -> Config:
     try:
         return Config.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
-        seen: set[str] = set()
-        problems = []
-        for error in exc.errors():
-            line = f"{_key_path(error['loc'])}: {_friendly(error)}"
-            if line not in seen:
-                seen.add(line)
-                problems.append(Problem(where, line))
-        raise InputError(problems) from None
+        raise InputError([Problem(where, line) for line in _problem_lines(exc)]) from None
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _ConfigLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a key given twice (YAML would keep the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -269,20 +342,90 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def expanded_size(root: yaml.Node, limit: int = MAX_EXPANDED_SIZE) -> int:
+    """How many values and characters the document rooted at ``root`` holds with every alias
+    expanded (an alias counts the whole block it repeats); stops counting past ``limit``.
+
+    Aliases are shared nodes, so each node's size is computed once. A block that contains an
+    alias to itself would expand without end: its size is ``-1``.
+    """
+    sizes: dict[int, int] = {}
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while pending:
+        node, children_done = pending.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1 + len(node.value)
+            continue
+        children = (
+            [part for pair in node.value for part in pair]
+            if isinstance(node, yaml.MappingNode)
+            else list(node.value)
+        )
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = min(limit + 1, 1 + sum(sizes[id(child)] for child in children))
+            continue
+        if key in open_nodes:
+            return -1  # an alias inside the block it names
+        open_nodes.add(key)
+        pending.append((node, True))
+        for child in children:
+            if id(child) in open_nodes:
+                return -1
+            pending.append((child, False))
+    return sizes[id(root)]
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """The YAML document ``text`` as Python data, or ``InputError`` naming the line.
+
+    Anchors and aliases are allowed, but the document with every alias expanded may hold at
+    most ``MAX_EXPANDED_SIZE`` values and characters.
+    """
+    loader = _ConfigLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = expanded_size(node)
+        if size < 0:
+            raise InputError(Problem(where, "a YAML alias (*name) repeats a block that holds it"))
+        if size > MAX_EXPANDED_SIZE:
+            raise InputError(
+                Problem(
+                    where,
+                    f"the config expands to more than {MAX_EXPANDED_SIZE:,} values and "
+                    "characters once its YAML aliases (*name) are expanded; repeat fewer or "
+                    "smaller blocks",
+                )
+            )
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark is not None else "?"
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise InputError(Problem(where, f"not valid YAML ({line}): {reason}")) from None
+    finally:
+        loader.dispose()
+
+
 def load_config(path: str | Path) -> Config:
     """Read and validate ``reliability.yaml``."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise InputError(
+                Problem(str(path), f"the config is {size:,} bytes; at most {MAX_CONFIG_BYTES:,}")
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(Problem(str(path), "config file not found")) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(Problem(str(path), f"cannot read the config: {exc}")) from None
-    try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "?"
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise InputError(Problem(str(path), f"not valid YAML ({where}): {reason}")) from None
+    data = parse_yaml(text, str(path))
     return config_from_dict(data, str(path), path.resolve().parent)

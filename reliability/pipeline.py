@@ -67,36 +67,27 @@ def _clock(now: pd.Timestamp | None) -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC") if now is None else now
 
 
-SPAN_KINDS = frozenset({"prometheus", "pagerduty", "github_deployments", "sample"})
-"""Source kinds that answer for the whole span they are asked about: no row from them in a
-month means nothing happened (a file's rows, by contrast, may simply end before it)."""
-
-
 def load_inputs(config: Config, months: list[Month]) -> Frames:
     """The validated canonical frames of consecutive ``months``, and of the lookback before
     them that the alert replay reads, from every configured source."""
     from reliability.sources import load_frames
 
-    span = Span.of(months, lookback=alert_lookback())
-    frames = load_frames(config, span)
-    frames.extents = input_extents(config, frames, span)
+    frames = load_frames(config, Span.of(months, lookback=alert_lookback()))
+    frames.extents = input_extents(config, frames)
     return frames
 
 
-def input_extents(
-    config: Config, frames: Frames, span: Span
-) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
-    """Per configured input, the instants it vouches for (``Frames.extents``)."""
+def input_extents(config: Config, frames: Frames) -> dict[str, tuple[pd.Timestamp, pd.Timestamp]]:
+    """Per input, the instants it vouches for (``Frames.extents``): the span a source
+    answered for, widened to its first and last row."""
     extents = {}
     for role in INPUT_TIMES:
-        source = getattr(config.sources, role)
         instants = row_instants(frames, role, config.timezone)
-        if source is None or instants is None:
+        if instants is None:
             continue
         seen = instants.dropna()
         bounds = [] if seen.empty else [seen.min(), seen.max()]
-        if source.kind in SPAN_KINDS:
-            bounds += [span.start, span.end]
+        bounds += list(frames.extents.get(role, ()))
         if bounds:
             extents[role] = (min(bounds), max(bounds))
     return extents

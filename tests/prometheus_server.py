@@ -9,6 +9,7 @@ include both ends; with no gap at either edge nothing is extrapolated).
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -50,12 +51,26 @@ class Series:
     values: np.ndarray
 
     def text(self) -> str:
-        """The series as OpenMetrics sample lines (no trailing newline)."""
+        """The series as OpenMetrics sample lines (no trailing newline); float values (which
+        may be ``NaN`` or ``±Inf``) are written as floats, others as integers."""
         labels = ",".join(f'{key}="{value}"' for key, value in self.labels.items())
         prefix = f"{self.name}{{{labels}}} " if labels else f"{self.name} "
-        values = np.asarray(self.values, dtype=np.int64).tolist()
+        raw = np.asarray(self.values)
+        if raw.dtype.kind == "f":
+            values = [_float_text(v) for v in raw.tolist()]
+        else:
+            values = [str(v) for v in raw.astype(np.int64).tolist()]
         stamps = np.asarray(self.timestamps, dtype=np.int64).tolist()
         return "\n".join(f"{prefix}{v} {t}" for v, t in zip(values, stamps, strict=True))
+
+
+def _float_text(value: float) -> str:
+    """A float as OpenMetrics spells it: ``NaN``, ``+Inf``, ``-Inf`` or its repr."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
 
 
 def cumulative(

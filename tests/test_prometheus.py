@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,10 +34,13 @@ from prometheus_server import (
 
 from reliability import frames
 from reliability.cli import main
-from reliability.config import SLO, Config, Indicator, Service, Source, Sources
+from reliability.config import SLO, Config, Indicator, Service, Source, Sources, config_from_dict
 from reliability.errors import InputError, SourceError
-from reliability.period import Month
-from reliability.sources import prometheus
+from reliability.period import Month, Span
+from reliability.source_options import PrometheusOptions
+from reliability.sources import Loaded, LoadRequest, prometheus
+from reliability.sources.prometheus import planning
+from reliability.sources.prometheus.client import PrometheusClient
 from reliability.sources.sample import generate, sample_config
 
 MONTH = Month(2026, 1)
@@ -49,6 +53,15 @@ RESET_MINUTE = 20_002
 GAP = (20_000, 20_060)
 """Samples strictly between these minutes are missing: one hour, on 5-minute boundaries."""
 TOKEN = "s3cr3t-t0ken-value"
+WEIRD_MINUTE = 100
+"""The minute at which each ``weird_requests`` series holds a value that is not a count."""
+WEIRD = {
+    "huge": 1e300,
+    "infinite": math.inf,
+    "nan": math.nan,
+    "big": float(2**53 + 2),
+}
+"""Series (by ``job``) whose counts in one window cannot be counts of events."""
 
 
 @dataclass
@@ -75,6 +88,22 @@ def per_minute(sli: pd.DataFrame, service: str, slo: str, column: str) -> np.nda
 def counter(name: str, labels: dict[str, str], counts: np.ndarray, **kw) -> Series:
     start = int(MONTH.start.timestamp())
     return Series(name, labels, *cumulative(counts, start, **kw))
+
+
+def weird_series() -> list[Series]:
+    """A counter per ``WEIRD`` job: 10 events a minute, and at ``WEIRD_MINUTE`` a sample of
+    1e300, +Inf or NaN, or a jump of more than 2^53 (a float then cannot hold the count)."""
+    start = int(MONTH.start.timestamp())
+    stamps = start + 60 * np.arange(0, 24 * 60, dtype=np.int64)
+    series = []
+    for job, odd in WEIRD.items():
+        values = 10.0 * np.arange(len(stamps))
+        if job == "big":
+            values[WEIRD_MINUTE:] += odd
+        else:
+            values[WEIRD_MINUTE] = odd
+        series.append(Series("weird_requests", {"job": job}, stamps, values))
+    return series
 
 
 @pytest.fixture(scope="session")
@@ -137,6 +166,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
         {
             "http_requests": ("counter", requests_series),
             "grpc_server_handled": ("counter", grpc),
+            "weird_requests": ("gauge", weird_series()),
             **{name: ("histogram", series) for name, series in histograms.items()},
         },
     )
@@ -171,8 +201,14 @@ def availability_of(name: str) -> list[Service]:
     return [service.model_copy(update={"slos": service.slos[:1]})]
 
 
-def prometheus_source(url: str, **options) -> Source:
+def prometheus_source(url: str, **options) -> PrometheusOptions:
     return Source(kind="prometheus", url=url, **options)
+
+
+def load(source: PrometheusOptions, config: Config, span: Span | None = None) -> Loaded:
+    """The plugin's load of the metrics role (of ``MONTH`` unless a span is given)."""
+    request = LoadRequest(config, "metrics", span or Span.of([MONTH]))
+    return prometheus.PLUGIN.load(source, request)
 
 
 def write_config(path: Path, config: Config) -> Path:
@@ -215,14 +251,14 @@ def compute(config_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int,
 
 def fetch(url: str, services: list[Service], **options) -> tuple[pd.DataFrame, list[str]]:
     source = prometheus_source(url, **options)
-    return prometheus.fetch(prometheus.parse_options(source), config_for(services, source), [MONTH])
+    return prometheus.fetch(source, config_for(services, source), Span.of([MONTH]))
 
 
 @pytest.fixture
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every range query the source sends, one entry per HTTP request."""
     queries: list[str] = []
-    original = prometheus.PrometheusClient.query_range
+    original = PrometheusClient.query_range
     lock = threading.Lock()
 
     def spy(self, query, start, end, step):
@@ -230,7 +266,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             queries.append(query)
         return original(self, query, start, end, step)
 
-    monkeypatch.setattr(prometheus.PrometheusClient, "query_range", spy)
+    monkeypatch.setattr(PrometheusClient, "query_range", spy)
     return queries
 
 
@@ -476,14 +512,14 @@ def test_threshold_without_a_bucket_lists_the_buckets(backfilled, tmp_path, caps
 def test_server_stopped_mid_run_fails_fast_with_exit_1(backfilled, tmp_path, capsys, monkeypatch):
     second = PrometheusServer(copy_tsdb(backfilled.data_dir, tmp_path / "tsdb"), tmp_path)
     monkeypatch.setenv("PROM_TOKEN", TOKEN)
-    original = prometheus.PrometheusClient.query_range
+    original = PrometheusClient.query_range
 
     def stop_after_first(self, *args):
         answer = original(self, *args)
         second.stop()
         return answer
 
-    monkeypatch.setattr(prometheus.PrometheusClient, "query_range", stop_after_first)
+    monkeypatch.setattr(PrometheusClient, "query_range", stop_after_first)
     try:
         second.start()
         source = prometheus_source(
@@ -501,7 +537,8 @@ def test_server_stopped_mid_run_fails_fast_with_exit_1(backfilled, tmp_path, cap
     assert code == 1
     assert out == ""
     assert err.strip().splitlines() == [
-        f"error: prometheus {second.url}: no answer after 3 attempts (connection refused)"
+        f"error: Prometheus: POST {second.url}/api/v1/query_range: cannot reach the server "
+        "after 3 attempts (connection refused)"
     ]
     assert TOKEN not in err
     assert elapsed < 10
@@ -516,7 +553,9 @@ def test_unreachable_server_is_a_source_error(tmp_path, capsys, monkeypatch):
     code, out, err = compute(path, capsys)
 
     assert (code, out) == (1, "")
-    assert f"error: prometheus {url}: no answer after 2 attempts" in err
+    (line,) = err.splitlines()
+    assert line.startswith(f"error: Prometheus: GET {url}/api/v1/label/le/values")
+    assert line.endswith("cannot reach the server after 2 attempts (connection refused)")
     assert TOKEN not in err
 
 
@@ -544,7 +583,6 @@ def test_requests_carry_options_and_warnings_become_notes(httpserver, monkeypatc
                         "metric": {},
                         "values": [
                             [start + 300, value],
-                            [start + 600, "NaN"],
                             [start + 900, value],
                         ],
                     }
@@ -562,7 +600,7 @@ def test_requests_carry_options_and_warnings_become_notes(httpserver, monkeypatc
     )
     config = config_for(availability_of("checkout"), source)
 
-    loaded = prometheus.load(source, config, "metrics", [MONTH])
+    loaded = load(source, config)
 
     assert len(seen) == 2
     request = seen[0]
@@ -600,10 +638,8 @@ def test_server_errors_and_throttling_are_retried(httpserver):
         return Response(json.dumps(body), content_type="application/json")
 
     httpserver.expect_request("/api/v1/query_range").respond_with_handler(answer)
-    options = prometheus.parse_options(
-        prometheus_source(httpserver.url_for("/").rstrip("/"), retries=3, backoff=0)
-    )
-    client = prometheus.PrometheusClient(options)
+    options = prometheus_source(httpserver.url_for("/").rstrip("/"), retries=3, backoff=0)
+    client = PrometheusClient(options)
     try:
         answer_ = client.query_range("up", 0, 60, 60)
     finally:
@@ -622,7 +658,7 @@ def test_credentials_refused(httpserver, monkeypatch):
     with pytest.raises(
         InputError, match=r"refused the credentials \(HTTP 401\); check the token in \$PROM_TOKEN"
     ) as caught:
-        prometheus.load(source, config, "metrics", [MONTH])
+        load(source, config)
     assert TOKEN not in str(caught.value)
 
 
@@ -630,41 +666,59 @@ def test_credentials_refused(httpserver, monkeypatch):
 
 
 def test_bad_options_are_listed_together(tmp_path, capsys):
-    source = Source(
-        kind="prometheus",
-        step="7x",
-        headers={"Authorization": "Bearer oops"},
-        timeout=0,
-        partial_response=False,
+    path = tmp_path / "opts.yaml"
+    path.write_text(
+        "sources:\n"
+        "  metrics:\n"
+        "    kind: prometheus\n"
+        "    step: 7x\n"
+        "    headers: {Authorization: Bearer oops}\n"
+        "    timeout: 0\n"
+        "    partial_response: false\n"
+        "services: [{name: checkout, team: payments}]\n"
     )
-    path = write_config(tmp_path / "opts.yaml", config_for(sample_services("checkout"), source))
 
     code, _, err = compute(path, capsys)
 
     assert code == 2
     lines = err.strip().splitlines()[:-1]
     assert lines == [
-        "error: config: sources.metrics.partial_response: unknown option for kind prometheus "
-        "(url, headers, token_env, step, timeout, params, retries, backoff, service_label, "
-        "concurrency)",
-        "error: config: sources.metrics.url: required for kind prometheus, e.g. "
+        f"error: {path}: sources.metrics.timeout: expected a positive number of seconds (at "
+        "most 86400), e.g. 30",
+        f"error: {path}: sources.metrics.url: required for kind prometheus, e.g. "
         "http://prometheus:9090",
-        "error: config: sources.metrics.headers: do not put credentials in the config: name the "
-        "environment variable that holds the token in token_env",
-        "error: config: sources.metrics.step: expected a duration such as 30s, 5m, 1h or 1d, "
+        f"error: {path}: sources.metrics.step: expected a duration such as 30s, 5m, 1h or 1d, "
         "got '7x'",
-        "error: config: sources.metrics.timeout: expected a positive number of seconds",
+        f"error: {path}: sources.metrics.headers: do not put credentials in the config (header "
+        "Authorization); secrets are never read from the config file; put it in an environment "
+        "variable and name that variable in token_env",
+        f"error: {path}: sources.metrics.partial_response: unknown option for kind prometheus "
+        "(known: token_env, url, step, headers, params, service_label, concurrency, timeout, "
+        "deadline, retries, backoff)",
     ]
 
 
-def test_credentials_stay_out_of_the_config():
-    source = prometheus_source("https://user:hunter2@prometheus.example.com")
+def test_credentials_stay_out_of_the_config(tmp_path):
+    document = {"sources": {"metrics": {"kind": "prometheus", "url": "https://user:hunter2@p.x"}}}
     with pytest.raises(InputError) as caught:
-        prometheus.parse_options(source)
+        config_from_dict(document, "reliability.yaml", tmp_path)
     assert str(caught.value) == (
-        "config: sources.metrics.url: do not put credentials in the url: name the environment "
-        "variable that holds a bearer token in token_env"
+        "reliability.yaml: sources.metrics.url: do not put credentials in the url: secrets are "
+        "never read from the config file; put it in an environment variable and name that "
+        "variable in token_env"
     )
+    assert "hunter2" not in str(caught.value)
+
+
+def test_plain_http_with_a_token_only_to_this_machine(tmp_path):
+    remote = {"kind": "prometheus", "url": "http://prometheus:9090", "token_env": "PROM_TOKEN"}
+    with pytest.raises(InputError, match=r"sources.metrics.url: must start with https://"):
+        config_from_dict({"sources": {"metrics": remote}}, "reliability.yaml", tmp_path)
+    # no token on the wire: a plain-http Prometheus inside a cluster is fine, as is loopback
+    without = {k: v for k, v in remote.items() if k != "token_env"}
+    config_from_dict({"sources": {"metrics": without}}, "reliability.yaml", tmp_path)
+    local = {**remote, "url": "http://127.0.0.1:9090"}
+    config_from_dict({"sources": {"metrics": local}}, "reliability.yaml", tmp_path)
 
 
 def test_indicators_the_source_cannot_query(tmp_path, capsys):
@@ -698,7 +752,7 @@ def test_indicators_the_source_cannot_query(tmp_path, capsys):
 
 
 def test_template_matchers_become_one_regex():
-    grouped = prometheus._group_selector(
+    grouped = planning.group_selector(
         'http_requests_total{env="prod", job="{service}-api", code!~"5.."}',
         "job",
         ["checkout", "pay.ments"],
@@ -707,26 +761,25 @@ def test_template_matchers_become_one_regex():
         'http_requests_total{env="prod", job=~"(?:checkout|pay\\\\.ments)-api", code!~"5.."}',
         {"checkout-api": "checkout", "pay.ments-api": "pay.ments"},
     )
-    assert prometheus._group_selector('x{service="{service}"}', "job", ["a"]) is None
+    assert planning.group_selector('x{service="{service}"}', "job", ["a"]) is None
 
 
 def test_missing_token_variable(monkeypatch):
     monkeypatch.delenv("PROM_TOKEN", raising=False)
     source = prometheus_source("http://127.0.0.1:9", token_env="PROM_TOKEN")
     with pytest.raises(InputError, match="environment variable PROM_TOKEN is not set"):
-        prometheus.load(source, config_for([], source), "metrics", [MONTH])
+        load(source, config_for([], source))
 
 
 def test_step_must_divide_the_month():
     source = prometheus_source("http://127.0.0.1:9", step="7m")
-    options = prometheus.parse_options(source)
     with pytest.raises(InputError, match="7m does not divide 2026-01"):
-        prometheus.fetch(options, config_for([], source), [MONTH])
+        prometheus.fetch(source, config_for([], source), Span.of([MONTH]))
 
 
 def test_chunks_cover_every_step_once():
     step = pd.Timedelta(minutes=1)
-    ranges = prometheus.chunks(MONTH.start, MONTH.end, step)
+    ranges = planning.chunks(MONTH.start, MONTH.end, step)
     points = [(last - first) // step.value + 1 for first, last in ranges]
     assert points == [11_000, 11_000, 11_000, 11_000, 640]
     assert ranges[0][0] == (MONTH.start + step).value
@@ -766,9 +819,10 @@ def test_no_data_at_all_is_reported_not_an_error(backfilled, tmp_path, capsys):
             "/api/v1/query_range answered status 'error': internal: store failed",
         ),
         (
-            "<html>login</html>",
+            "<html><title>Sign in</title>login</html>",
             "text/html",
-            "/api/v1/query_range answered with text/html, not the Prometheus API",
+            "returned an HTML page (Sign in) with HTTP 200 where JSON was expected; is the url "
+            "option the API's address?",
         ),
     ],
 )
@@ -778,5 +832,90 @@ def test_answers_that_are_not_a_success_are_source_errors(httpserver, body, cont
     )
     source = prometheus_source(httpserver.url_for("/").rstrip("/"), retries=0)
     with pytest.raises(SourceError) as caught:
-        prometheus.load(source, config_for(availability_of("checkout"), source), "metrics", [MONTH])
-    assert str(caught.value) == f"prometheus {source.options['url']}: {message}"
+        load(source, config_for(availability_of("checkout"), source))
+    text = str(caught.value)
+    assert text.endswith(message)
+    assert source.base_url in text
+
+
+@pytest.mark.parametrize("job", sorted(WEIRD))
+def test_values_that_are_not_counts_exit_2_naming_source_slo_and_query(
+    backfilled, tmp_path, capsys, job
+):
+    selector = f'weird_requests{{job="{job}"}}'
+    indicator = Indicator(good=selector, total=selector)
+    services = [
+        Service(
+            name=job, team="t", slos=[SLO(name="availability", objective=0.99, indicator=indicator)]
+        )
+    ]
+    path = write_config(
+        tmp_path / "weird.yaml", config_for(services, prometheus_source(backfilled.url))
+    )
+
+    code, out, err = compute(path, capsys)
+
+    assert (code, out) == (2, "")
+    lines = err.strip().splitlines()
+    assert len(lines) == 3  # the good and the total query, and the summary
+    for side, line in zip(("good", "total"), lines, strict=False):
+        assert line.startswith(f"error: prometheus {backfilled.url}: {job}/availability: ")
+        assert f"the {side} query returned " in line
+        assert "that are not a count of events" in line
+        assert line.endswith(f"; query: sum(increase({selector}[5m]))")
+    assert "Traceback" not in err
+
+
+def test_values_are_checked_as_the_server_spells_them():
+    start = MONTH.start.timestamp()
+    from reliability.sources.prometheus.assembly import points
+    from reliability.sources.prometheus.client import QueryProblem
+
+    stamps, numbers = points([[start + 300, "7"], [start + 600, "9007199254740991"]], "a/b")
+    assert numbers.tolist() == [7.0, 2.0**53 - 1]
+    assert stamps.tolist() == [int((start + 300) * 1e9), int((start + 600) * 1e9)]
+    for odd in ("-Inf", "+Inf", "NaN", "1e300", "9007199254740993", "9007199254740992", "x"):
+        with pytest.raises(QueryProblem) as caught:
+            points([[start + 300, "1"], [start + 600, odd]], "a/b")
+        assert caught.value.title == "a/b"
+
+
+def test_the_span_with_its_lookback_is_queried_from_its_first_step(httpserver):
+    seen = []
+
+    def answer(request):
+        from werkzeug import Response
+
+        seen.append(request.form.to_dict())
+        body = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/api/v1/query_range").respond_with_handler(answer)
+    source = prometheus_source(httpserver.url_for("/").rstrip("/"))
+    span = Span.of([MONTH], lookback=pd.Timedelta(days=3))
+
+    load(source, config_for(availability_of("checkout"), source), span)
+
+    assert {(r["start"], r["end"], r["step"]) for r in seen} == {
+        (
+            str(int((MONTH.start - pd.Timedelta(days=3, minutes=-5)).timestamp())),
+            str(int(MONTH.end.timestamp())),
+            "300",
+        )
+    }
+
+
+def test_the_step_must_divide_the_lookback_too():
+    source = prometheus_source("http://127.0.0.1:9", step="7m")
+    span = Span.of([MONTH], lookback=pd.Timedelta(days=3))
+    problems = prometheus.step_problems(source, span)
+    assert [p.message for p in problems] == [
+        "sources.metrics.step: 7m does not divide the 3-day lookback before 2026-01 into whole "
+        "steps; use e.g. 1m, 5m, 15m or 1h",
+        "sources.metrics.step: 7m does not divide 2026-01 (31 days) into whole steps; use e.g. "
+        "1m, 5m, 15m or 1h",
+    ]
+    assert prometheus.step_problems(prometheus_source("http://127.0.0.1:9", step="1h"), span) == []
+    # a month in progress ends at "now": its rows stop at the last whole step
+    in_progress = Span(MONTH.start, MONTH.start + pd.Timedelta(hours=5, minutes=3))
+    assert prometheus.step_problems(source, in_progress) == []

@@ -1,18 +1,24 @@
 """API tokens never leak: not to stdout, stderr, logs or any file a run writes.
 
-Sentinel tokens sit in the environment variables the sources name; local servers answer
-normally, reject the token (401) or fail with a 500 page that echoes the request's
-``Authorization`` header back, as some proxies and debug pages do. Each command in ``COMMANDS``
-runs once per scenario; a command that writes files (``report --out ...``) is covered by adding
-it there: every file under the run's folder is searched too.
+Tokens sit in the environment variables the sources name: plain sentinels, and tokens with
+the bytes that defeat a naive scrubber (quotes, backslashes, ``%``, non-ASCII letters,
+spaces). Local servers answer normally, reject the token (401), fail with a 500 page that
+echoes the request's ``Authorization`` header back (as some proxies and debug pages do), or
+echo it in a 200 answer: in a response header (``Content-Type``), in the records themselves
+(an incident's title, a Prometheus warning) and in a query error. Each command in
+``COMMANDS`` runs once per scenario; every file under the run's folder is searched too, for
+the token as sent and in the spellings a file would hold it in (JSON- and HTML-escaped,
+URL-encoded), and for fragments of it.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -22,41 +28,143 @@ from test_source_pagerduty import FakePagerDuty, incident, log_entry
 from werkzeug import Request, Response
 
 from reliability.cli import main
-from reliability.sources import http
+from reliability.period import Month
 
-PD_SENTINEL = "pd-sentinel-7f3a9c1e-do-not-print-Zq9X"
-GH_SENTINEL = "gh-sentinel-0b8d52aa-do-not-print-Wk4J"
-SENTINELS = (PD_SENTINEL, GH_SENTINEL, "Zq9X", "Wk4J")
-"""The tokens, and their last four characters (what clients print as a "truncated" key)."""
+TOKENS = {
+    "plain": {
+        "pd": "pd-sentinel-7f3a9c1e-do-not-print-Zq9X",
+        "gh": "gh-sentinel-0b8d52aa-do-not-print-Wk4J",
+        "prom": "prom-sentinel-5c2e77d1-do-not-print-Pv3M",
+    },
+    "odd": {
+        "pd": 'pd "7f3a9c1f" \\odd\\ 100%25 tök\'en Zq9Y',
+        "gh": "gh 'q' \\0b8d52ab\\ %2F ünï \"Wk4K\"",
+        "prom": 'p%20r "5c2e77d2" \\ ø\'Pv3N',
+    },
+}
+"""The tokens of each run; each holds a distinctive fragment that survives any escaping."""
+FRAGMENTS = {
+    "plain": ("7f3a9c1e", "0b8d52aa", "5c2e77d1", "Zq9X", "Wk4J", "Pv3M"),
+    "odd": ("7f3a9c1f", "0b8d52ab", "5c2e77d2", "Zq9Y", "Wk4K", "Pv3N"),
+}
+"""Parts of the tokens (the last four characters are what some clients print as a
+"truncated" key): none may show, whatever the spelling around them."""
+MONTH = Month(2026, 10)
 
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "compute-json": lambda folder: ["compute", "--format", "json"],
     "compute-json-logs": lambda folder: ["--log-format", "json", "compute", "--format", "json"],
     "report": lambda folder: ["report", "--out", str(folder / "reports")],
 }
-SCENARIOS = ["ok", "pagerduty-401", "pagerduty-500-echo", "github-401", "github-500-echo"]
+SCENARIOS = {
+    "ok": 0,
+    "echo-in-answers": 0,
+    "pagerduty-401": 1,
+    "pagerduty-500-echo": 1,
+    "pagerduty-html-echo": 1,
+    "github-401": 1,
+    "github-500-echo": 1,
+    "prometheus-400-echo": 2,
+}
+"""Each scenario and the exit code it ends with."""
+RUNS = [
+    (tokens, scenario, command)
+    for tokens in TOKENS
+    for scenario in SCENARIOS
+    for command in COMMANDS
+    if command != "report" or scenario in ("ok", "echo-in-answers")
+]
+"""Reports only where they get written: an error stops a run before it renders anything."""
+
+
+def spellings(token: str) -> set[str]:
+    """The token as sent and as a file or page would hold it."""
+    return {
+        token,
+        json.dumps(token)[1:-1],
+        json.dumps(token, ensure_ascii=False)[1:-1],
+        html.escape(token),
+        html.escape(token, quote=False),
+        quote(token, safe=""),
+    }
 
 
 def _echo(request: Request, status_code: int) -> Response:
-    """An error page that reflects the request headers, token included."""
+    """An error answer that reflects the request's Authorization header, in body and header."""
+    sent = request.headers.get("Authorization", "")
+    body = {"error": {"message": f"failed; you sent {sent}"}, "message": f"failed for {sent}"}
+    return Response(
+        json.dumps(body),
+        status=status_code,
+        headers={"Content-Type": f"application/json; echo={sent}", "X-Echo": sent},
+    )
+
+
+def _html_echo(request: Request) -> Response:
+    sent = request.headers.get("Authorization", "")
+    page = f"<html><head><title>Denied: {html.escape(sent)}</title></head><body>{sent}</body>"
+    return Response(page, status=403, headers={"Content-Type": f"text/html; who={sent}"})
+
+
+def _echoing(handler: Callable[[Request], Response]) -> Callable[[Request], Response]:
+    """``handler``'s answer with the Authorization header echoed in its records and headers."""
+
+    def answer(request: Request) -> Response:
+        sent = request.headers.get("Authorization", "")
+        response = handler(request)
+        body = json.loads(response.get_data())
+        for item in body.get("incidents", []):
+            item["title"] = f"{item['title']} (you sent {sent})"
+        response.set_data(json.dumps(body))
+        response.headers["Content-Type"] = f"application/json; echo={sent}"
+        response.headers["X-Echo"] = sent
+        return response
+
+    return answer
+
+
+def _prometheus(request: Request, echo: bool, status_code: int = 200) -> Response:
+    """A range query answer: one point per side, with a warning echoing the token if asked."""
+    sent = request.headers.get("Authorization", "")
+    if status_code == 400:
+        error = {"status": "error", "errorType": "bad_data", "error": f"bad token {sent}"}
+        return Response(json.dumps(error), status=400, content_type="application/json")
+    start = MONTH.start.timestamp()
+    value = "9" if "code" in request.form["query"] else "10"
     body = {
-        "error": {"message": f"failed; you sent {request.headers.get('Authorization')}"},
-        "message": f"failed for {request.headers.get('Authorization')}",
+        "status": "success",
+        "warnings": [f"partial response for {sent}"] if echo else [],
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {}, "values": [[start + 300, value]]}],
+        },
     }
-    return Response(json.dumps(body), status=status_code, content_type="application/json")
+    headers = {"X-Echo": sent} if echo else {}
+    return Response(json.dumps(body), headers=headers, content_type="application/json")
 
 
-def _serve(scenario: str, pd_server: HTTPServer, gh_server: HTTPServer) -> None:
+def _serve(
+    scenario: str, pd_server: HTTPServer, gh_server: HTTPServer, prom_server: HTTPServer
+) -> None:
+    echo = scenario == "echo-in-answers"
     if scenario == "pagerduty-401":
         pd_server.expect_request("/incidents").respond_with_handler(lambda r: _echo(r, 401))
     elif scenario == "pagerduty-500-echo":
         pd_server.expect_request("/incidents").respond_with_handler(lambda r: _echo(r, 500))
+    elif scenario == "pagerduty-html-echo":
+        pd_server.expect_request("/incidents").respond_with_handler(_html_echo)
     else:
-        FakePagerDuty(
+        fake = FakePagerDuty(
             pd_server,
             [incident("PSECRET", "2026-10-03T10:00:00Z")],
             {"PSECRET": [log_entry("acknowledge_log_entry", "2026-10-03T10:02:00Z", "PSECRET")]},
         )
+        if echo:
+            pd_server.clear_all_handlers()
+            pd_server.expect_request("/incidents").respond_with_handler(_echoing(fake.list))
+            pd_server.expect_request("/incidents/PSECRET/log_entries").respond_with_handler(
+                fake.log_entries
+            )
     if scenario == "github-401":
         gh_server.expect_request(f"/repos/{REPO}/deployments").respond_with_handler(
             lambda r: _echo(r, 401)
@@ -72,80 +180,134 @@ def _serve(scenario: str, pd_server: HTTPServer, gh_server: HTTPServer) -> None:
             {1: [status("success", "2026-10-02T12:05:00Z")]},
             {"abc": "2026-10-02T11:00:00Z"},
         )
+    code = 400 if scenario == "prometheus-400-echo" else 200
+    prom_server.expect_request("/api/v1/query_range").respond_with_handler(
+        lambda r: _prometheus(r, echo, code)
+    )
 
 
 @pytest.fixture(scope="module")
-def _second_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1")
-    server.start()
-    yield server
-    server.stop()
+def _servers() -> Iterator[tuple[HTTPServer, HTTPServer]]:
+    servers = (HTTPServer(host="127.0.0.1"), HTTPServer(host="127.0.0.1"))
+    for server in servers:
+        server.start()
+    yield servers
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture
-def gh_server(_second_server: HTTPServer) -> Iterator[HTTPServer]:
+def gh_server(_servers: tuple[HTTPServer, HTTPServer]) -> Iterator[HTTPServer]:
     """A second local server, standing in for GitHub while ``httpserver`` plays PagerDuty."""
-    _second_server.clear()
-    yield _second_server
-    _second_server.clear()
+    _servers[0].clear()
+    yield _servers[0]
+    _servers[0].clear()
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS))
-@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.fixture
+def prom_server(_servers: tuple[HTTPServer, HTTPServer]) -> Iterator[HTTPServer]:
+    """A third local server, standing in for Prometheus."""
+    _servers[1].clear()
+    yield _servers[1]
+    _servers[1].clear()
+
+
+def _config(folder: Path, pd_url: str, gh_url: str, prom_url: str) -> Path:
+    one_try = {"retries": 1, "backoff": 0.01}
+    document = {
+        "sources": {
+            "metrics": {
+                "kind": "prometheus",
+                "url": prom_url,
+                "token_env": "PROM_SECRET_TOKEN",
+                **one_try,
+            },
+            "incidents": {
+                "kind": "pagerduty",
+                "url": pd_url,
+                "token_env": "PD_SECRET_TOKEN",
+                "services": {"PSVC001": "checkout"},
+                **one_try,
+            },
+            "deployments": {
+                "kind": "github_deployments",
+                "url": gh_url,
+                "repository": REPO,
+                "service": "checkout",
+                "token_env": "GH_SECRET_TOKEN",
+                **one_try,
+            },
+        },
+        "services": [
+            {
+                "name": "checkout",
+                "team": "payments",
+                "slos": [
+                    {
+                        "name": "availability",
+                        "objective": 0.99,
+                        "indicator": {
+                            "good": 'http_requests_total{job="checkout",code!~"5.."}',
+                            "total": 'http_requests_total{job="checkout"}',
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    path = folder / "reliability.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.mark.parametrize(("tokens", "scenario", "command"), RUNS)
 def test_tokens_appear_in_no_output_log_or_file(
+    tokens: str,
     scenario: str,
     command: str,
     httpserver: HTTPServer,
     gh_server: HTTPServer,
+    prom_server: HTTPServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    monkeypatch.setenv("PD_SECRET_TOKEN", PD_SENTINEL)
-    monkeypatch.setenv("GH_SECRET_TOKEN", GH_SENTINEL)
-    monkeypatch.setattr(http, "DEFAULT_POLICY", http.RetryPolicy(attempts=1, backoff_factor=0.01))
+    secrets = TOKENS[tokens]
+    monkeypatch.setenv("PD_SECRET_TOKEN", secrets["pd"])
+    monkeypatch.setenv("GH_SECRET_TOKEN", secrets["gh"])
+    monkeypatch.setenv("PROM_SECRET_TOKEN", secrets["prom"])
     caplog.set_level(logging.DEBUG)
-    _serve(scenario, httpserver, gh_server)
-    document = {
-        "sources": {
-            "incidents": {
-                "kind": "pagerduty",
-                "url": httpserver.url_for("/").rstrip("/"),
-                "token_env": "PD_SECRET_TOKEN",
-                "services": {"PSVC001": "checkout"},
-            },
-            "deployments": {
-                "kind": "github_deployments",
-                "url": gh_server.url_for("/").rstrip("/"),
-                "repository": REPO,
-                "service": "checkout",
-                "token_env": "GH_SECRET_TOKEN",
-            },
-        },
-        "services": [{"name": "checkout", "team": "payments"}],
-    }
-    config = tmp_path / "reliability.yaml"
-    config.write_text(yaml.safe_dump(document))
+    _serve(scenario, httpserver, gh_server, prom_server)
+    urls = [s.url_for("/").rstrip("/") for s in (httpserver, gh_server, prom_server)]
+    config = _config(tmp_path, *urls)
 
-    code = main([*COMMANDS[command](tmp_path), "--config", str(config), "--month", "2026-10"])
+    code = main([*COMMANDS[command](tmp_path), "--config", str(config), "--month", MONTH.label])
 
     out, err = capsys.readouterr()
-    assert code == (0 if scenario == "ok" else 1), err
-    if command == "report" and scenario == "ok":  # the rendered pages are searched too
-        assert (tmp_path / "reports" / "2026-10" / "index.html").is_file()
+    assert code == SCENARIOS[scenario], err
+    if command == "report":  # the rendered pages and metrics.json are searched too
+        assert (tmp_path / "reports" / MONTH.label / "index.html").is_file()
     texts = {"stdout": out, "stderr": err, "logs": caplog.text}
     for path in tmp_path.rglob("*"):
         if path.is_file() and path != config:
             texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+    forbidden = {form for token in secrets.values() for form in spellings(token)}
+    forbidden |= set(FRAGMENTS[tokens])
     for where, text in texts.items():
-        for secret in SENTINELS:
+        for secret in forbidden:
             assert secret not in text, f"{secret!r} leaked into {where}"
-    # The tokens were really sent, so the test is not vacuous.
+    # The tokens were really sent (and echoed), so the test is not vacuous.
     sent = [r.headers.get("Authorization") for r, _ in httpserver.log]
-    sent += [r.headers.get("Authorization") for r, _ in gh_server.log]
-    assert f"Token token={PD_SENTINEL}" in sent
-    if scenario.startswith("github") or scenario == "ok":
-        assert f"Bearer {GH_SENTINEL}" in sent
-    if scenario != "ok":
-        assert "answered HTTP" in err
+    assert f"Token token={secrets['pd']}" in sent
+    if scenario.startswith("github") or scenario in ("ok", "echo-in-answers"):
+        sent = [r.headers.get("Authorization") for r, _ in gh_server.log]
+        assert f"Bearer {secrets['gh']}" in sent
+    sent = [r.headers.get("Authorization") for r, _ in prom_server.log]
+    assert f"Bearer {secrets['prom']}" in sent
+    if scenario.endswith("echo"):
+        assert "***" in err
+    if scenario == "echo-in-answers" and command != "report":
+        result = json.loads(out)
+        findings = " ".join(f["finding"] for f in result["data_quality"])
+        assert "partial response for Bearer ***" in findings

@@ -14,9 +14,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from reliability.cli import main
-from reliability.config import Source, config_from_dict
+from reliability.config import config_from_dict
 from reliability.errors import InputError, SourceError
-from reliability.period import Month
+from reliability.period import Month, Span
+from reliability.sources import LoadRequest
 from reliability.sources import github as gh
 
 REPO = "octo/shop"
@@ -133,7 +134,8 @@ def load(tmp_path: Path, source: dict[str, Any], months: list[Month] = OCTOBER):
         "services": [{"name": "shop", "team": "web"}],
     }
     config = config_from_dict(document, "test", tmp_path)
-    return gh.load(Source(**source), config, "deployments", months)
+    request = LoadRequest(config, "deployments", Span.of(months))
+    return gh.PLUGIN.load(config.sources.deployments, request)
 
 
 @pytest.fixture
@@ -316,6 +318,8 @@ def test_bad_records_exit_2_naming_the_deployment(
 def test_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="repository: expected owner/name"):
         load(tmp_path, {"kind": "github_deployments", "repository": "shop"})
-    config = config_from_dict({}, "test", tmp_path)
-    with pytest.raises(InputError, match="provides deployments only"):
-        gh.load(Source(kind="github_deployments"), config, "incidents", OCTOBER)
+    document = {"sources": {"incidents": {"kind": "github_deployments", "repository": "o/r"}}}
+    with pytest.raises(
+        InputError, match=r"incidents\.kind: github_deployments provides deployments"
+    ):
+        config_from_dict(document, "test", tmp_path)

@@ -20,13 +20,14 @@ from reliability.cli import main
 from reliability.config import Source, config_from_dict
 from reliability.errors import InputError, SourceError
 from reliability.metrics.incidents import incident_durations
-from reliability.period import Month
-from reliability.sources import http
+from reliability.period import Month, Span
+from reliability.sources import LoadRequest
 from reliability.sources import pagerduty as pd_source
 
 TOKEN = "pd-test-token-0123456789"
 OCTOBER = [Month(2026, 10)]
-FAST = http.RetryPolicy(attempts=2, backoff_factor=0.01, backoff_max=0.05)
+FAST = {"retries": 2, "backoff": 0.01}
+"""Retry settings for tests that exhaust the retries: the source's own options."""
 
 
 def incident(
@@ -165,11 +166,6 @@ def token(monkeypatch: pytest.MonkeyPatch) -> str:
     return TOKEN
 
 
-@pytest.fixture
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "DEFAULT_POLICY", FAST)
-
-
 def source_options(server: HTTPServer, **options: Any) -> dict[str, Any]:
     return {
         "kind": "pagerduty",
@@ -197,12 +193,13 @@ def load(tmp_path: Path, options: dict[str, Any], months: list[Month] = OCTOBER)
         "test",
         tmp_path,
     )
-    return pd_source.load(Source(**options), config, "incidents", months)
+    source = config.sources.incidents
+    return pd_source.PLUGIN.load(source, LoadRequest(config, "incidents", Span.of(months)))
 
 
 def api_for(server: HTTPServer) -> pd_source.Api:
-    client = pd_source.make_client(server.url_for("/").rstrip("/"), TOKEN)
-    return pd_source.Api(client, "PD_TEST_TOKEN")
+    options = Source(kind="pagerduty", url=server.url_for("/").rstrip("/"), token_env="PD_X")
+    return pd_source.api_for(options, TOKEN)
 
 
 # --- listing -------------------------------------------------------------------------------
@@ -337,27 +334,25 @@ def test_a_long_retry_after_fails_at_once_with_a_clear_error(
     )
     started = time.monotonic()
 
-    with pytest.raises(SourceError, match=r"rate limited .*Retry-After 3600 s"):
+    with pytest.raises(SourceError, match=r"rate limited \(HTTP 429, Retry-After 3600 s\)"):
         load(tmp_path, source_options(httpserver))
     assert time.monotonic() - started < 2
 
 
 def test_server_errors_are_retried_then_reported(
-    httpserver: HTTPServer, tmp_path: Path, token: str, fast_retries: None
+    httpserver: HTTPServer, tmp_path: Path, token: str
 ) -> None:
     httpserver.expect_request("/incidents").respond_with_json(
         {"error": {"message": "Internal Server Error"}}, status=503
     )
 
     with pytest.raises(SourceError, match=r"answered HTTP 503: Internal Server Error"):
-        load(tmp_path, source_options(httpserver))
-    assert len(httpserver.log) == FAST.attempts + 1
+        load(tmp_path, source_options(httpserver, **FAST))
+    assert len(httpserver.log) == FAST["retries"] + 1
 
 
-def test_unreachable_server_is_a_source_error(
-    tmp_path: Path, token: str, fast_retries: None
-) -> None:
-    options = source_options(HTTPServer(), url="http://127.0.0.1:9")
+def test_unreachable_server_is_a_source_error(tmp_path: Path, token: str) -> None:
+    options = source_options(HTTPServer(), url="http://127.0.0.1:9", **FAST)
 
     with pytest.raises(SourceError, match=r"cannot reach the server .*connection refused"):
         load(tmp_path, options)

@@ -16,11 +16,11 @@ from realdata import realdata, realdata_json
 from werkzeug import Request, Response
 
 from reliability.cli import main
-from reliability.config import Source, config_from_dict
+from reliability.config import config_from_dict
 from reliability.errors import InputError, SourceError
 from reliability.metrics.incidents import duration_stats, incident_durations
-from reliability.period import Month
-from reliability.sources import http
+from reliability.period import Month, Span
+from reliability.sources import LoadRequest
 from reliability.sources import statuspage as sp
 
 SEPTEMBER_2024 = [Month(2024, 9)]
@@ -39,7 +39,8 @@ def load(
         "services": [{"name": name, "team": "platform"} for name in services],
     }
     config = config_from_dict(document, "test", tmp_path)
-    return sp.load(Source(**options), config, "incidents", months)
+    request = LoadRequest(config, "incidents", Span.of(months))
+    return sp.PLUGIN.load(config.sources.incidents, request)
 
 
 def write(tmp_path: Path, payload: Any, name: str = "incidents.json") -> str:
@@ -275,14 +276,12 @@ def test_html_where_json_was_expected_exits_1(
     assert httpserver.url_for(sp.API_PATH) in err[0]
 
 
-def test_server_errors_are_retried_then_named(
-    httpserver: HTTPServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(http, "DEFAULT_POLICY", http.RetryPolicy(attempts=2, backoff_factor=0.01))
+def test_server_errors_are_retried_then_named(httpserver: HTTPServer, tmp_path: Path) -> None:
     httpserver.expect_request(sp.API_PATH).respond_with_data("upstream down", status=502)
+    options = {"kind": "statuspage", "url": httpserver.url_for("/"), "retries": 2, "backoff": 0.01}
 
     with pytest.raises(SourceError, match=r"answered HTTP 502: upstream down"):
-        load(tmp_path, {"kind": "statuspage", "url": httpserver.url_for("/")})
+        load(tmp_path, options)
     assert len(httpserver.log) == 3
 
 

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,47 +21,31 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import pandas as pd
-import requests
 
 from reliability import frames
-from reliability.config import Config, Source
-from reliability.errors import InputError, Problem, SourceError
-from reliability.period import Month
-from reliability.sources import Loaded
-from reliability.sources.http import (
-    check_options,
-    get_json,
-    is_loopback,
-    parse_instants,
-    read_token,
-    safe_url,
-    scrub,
-    scrubbed,
-    session,
-    span,
-    timeout_option,
-    validate_records,
-)
+from reliability.errors import SourceError
+from reliability.source_options import GitHubDeploymentsOptions
+from reliability.sources import http
+from reliability.sources.base import Loaded, LoadRequest, Plugin
+from reliability.sources.http import safe_url
+from reliability.sources.records import parse_instants, validate_records
 
 WHAT = "GitHub"
-DEFAULT_URL = "https://api.github.com"
-OPTIONS = ("url", "repository", "environment", "service", "token_env", "commit_times", "timeout")
 PAGE_SIZE = 100
 LISTING_MARGIN = pd.Timedelta(days=1)
 """Deployments created this long before the span are still examined: one created just before
 the month may have finished inside it."""
 WORKERS = 4
-_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 COLUMNS = ["id", "service", "deployed_at", "status", "commit_at", "environment"]
 
 
 @dataclass
 class Api:
-    """GitHub's REST API for one repository, through a retrying session."""
+    """GitHub's REST API for one repository, through one source's HTTP client."""
 
     base: str
     repository: str
-    http: requests.Session
+    client: http.Client
     token_env: str | None = None
 
     @property
@@ -88,9 +71,7 @@ class Api:
         next_url: str | None = url
         query: Mapping[str, Any] | None = params
         while next_url:
-            body, response = get_json(
-                self.http, next_url, what=WHAT, params=query, hints=self.hints
-            )
+            body, response = self.client.get_json(next_url, params=query, hints=self.hints)
             if not isinstance(body, list):
                 raise SourceError(f"{WHAT}: GET {safe_url(next_url)} did not answer with a list")
             yield [item for item in body if isinstance(item, dict)]
@@ -104,12 +85,8 @@ class Api:
 
     def commit_time(self, sha: str) -> str | None:
         """``commit.committer.date`` of a commit, or ``None`` when GitHub no longer has it."""
-        body, _ = get_json(
-            self.http,
-            self.url(f"/commits/{quote(sha, safe='')}"),
-            what=WHAT,
-            hints=self.hints,
-            absent=(404, 422),
+        body, _ = self.client.get_json(
+            self.url(f"/commits/{quote(sha, safe='')}"), hints=self.hints, absent=(404, 422)
         )
         if not isinstance(body, dict):
             return None
@@ -245,56 +222,20 @@ def deployments_frame(
     return Loaded(frame, notes)
 
 
-def _options(source: Source, role: str, config: Config) -> dict[str, Any]:
-    """The options, checked, with defaults filled in."""
-    options = check_options(source, role, OPTIONS)
-    repository = str(options.get("repository") or "").strip()
-    if not _REPOSITORY.match(repository):
-        raise InputError(
-            Problem("config", f"sources.{role}.repository: expected owner/name, e.g. octo/shop")
-        )
-    url = str(options.get("url", DEFAULT_URL)).strip().rstrip("/")
-    if not (url.startswith("https://") or (url.startswith("http://") and is_loopback(url))):
-        raise InputError(
-            Problem(
-                "config",
-                f"sources.{role}.url: must start with https:// (plain http only to this "
-                "machine, for a local test server)",
-            )
-        )
-    commit_times = options.get("commit_times", True)
-    if not isinstance(commit_times, bool):
-        raise InputError(Problem("config", f"sources.{role}.commit_times: expected true or false"))
-    service = str(options.get("service") or repository.split("/")[1]).strip()
-    environment = options.get("environment")
-    return {
-        "repository": repository,
-        "url": url,
-        "commit_times": commit_times,
-        "service": service,
-        "environment": str(environment).strip() if environment else None,
-        "timeout": timeout_option(options, role),
-    }
-
-
-def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> Loaded:
-    """Loader for ``kind: github_deployments``: deployments finished in the months' span."""
-    if role != "deployments":
-        raise InputError(
-            Problem("config", f"sources.{role}.kind: github_deployments provides deployments only")
-        )
-    settings = _options(source, role, config)
-    token, token_env = read_token(source, role, required=False)
+def _load(options: GitHubDeploymentsOptions, request: LoadRequest) -> Loaded:
+    """Loader for ``kind: github_deployments``: deployments finished in the span."""
+    token = http.read_token(options.token_env, request.role)
     headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    start, end = span(months)
-    with scrubbed(token), session(headers=headers, timeout=settings["timeout"]) as http:
-        api = Api(settings["url"], settings["repository"], http, token_env)
-        deployments = list_deployments(api, settings["environment"], start, end)
+    start, end = request.span.start, request.span.end
+    service = options.service_name
+    with http.Client(WHAT, http.Policy.of(options), headers=headers) as client:
+        api = Api(options.base_url, options.repository, client, options.token_env)
+        deployments = list_deployments(api, options.environment, start, end)
         statuses = _parallel(lambda d: _statuses(api, d.get("id")), deployments)
         commit_times: dict[str, str | None] = {}
-        if settings["commit_times"]:
+        if options.commit_times:
             finished = [
                 str(d["sha"])
                 for d, history in zip(deployments, statuses, strict=True)
@@ -302,14 +243,14 @@ def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> 
             ]
             shas = list(dict.fromkeys(finished))
             commit_times = dict(zip(shas, _parallel(api.commit_time, shas), strict=True))
-        loaded = deployments_frame(
-            deployments, statuses, commit_times, settings["service"], start, end
-        )
-    known = {s.name for s in config.services}
-    if known and settings["service"] not in known:
+    loaded = deployments_frame(deployments, statuses, commit_times, service, start, end)
+    known = {s.name for s in request.config.services}
+    if known and service not in known:
         loaded.notes.append(
-            f"GitHub: deployments of {settings['repository']} count under service "
-            f"{settings['service']!r}, which is not configured; set the service option"
+            f"GitHub: deployments of {options.repository} count under service {service!r}, "
+            "which is not configured; set the service option"
         )
-    loaded.notes = [scrub(note, [token]) for note in loaded.notes]
     return loaded
+
+
+PLUGIN = Plugin(GitHubDeploymentsOptions, _load, answers_for_span=True)

@@ -1,4 +1,4 @@
-"""PagerDuty incidents (``kind: pagerduty``) through the official ``pagerduty`` client.
+"""PagerDuty incidents (``kind: pagerduty``) through PagerDuty's REST API v2.
 
 * ``GET /incidents`` with ``since``/``until`` (UTC, ``time_zone=UTC``) and every status, in
   windows of at most ``MAX_WINDOW`` (PagerDuty allows at most 6 months per request). Classic
@@ -9,62 +9,31 @@
   ``mtta_from: analytics`` from the Analytics API's ``seconds_to_first_ack``.
 * ``resolved_at`` is the incident's ``resolved_at`` field, else its ``resolve_log_entry``.
 
-The official client (``RestApiV2Client``) sends the requests; a transport below it retries
-connection errors, timeouts, 429 (honouring ``Retry-After``) and 5xx. The token comes only from
-the environment variable named by ``token_env`` and never appears in a message.
+Requests go through the shared HTTP stack (``reliability.sources.http``: one retry policy,
+``Retry-After`` honoured, the source's timeout and deadline), with the headers PagerDuty's own
+client sends. The token comes only from the environment variable named by ``token_env``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-import httpx2
-import pagerduty
 import pandas as pd
 
 from reliability import frames
-from reliability.config import Config, Source
-from reliability.errors import InputError, Problem, SourceError
-from reliability.period import Month
-from reliability.sources import Loaded, http
-from reliability.sources.http import (
-    DEFAULT_TIMEOUT,
-    RetryPolicy,
-    Traffic,
-    check_options,
-    decode_json,
-    is_loopback,
-    iso,
-    mapping_option,
-    parse_instants,
-    read_token,
-    retry_after_seconds,
-    safe_url,
-    scrub,
-    scrubbed,
-    span,
-    timeout_option,
-    validate_records,
-)
+from reliability.config import Config
+from reliability.errors import SourceError
+from reliability.source_options import PagerDutyOptions
+from reliability.sources import http
+from reliability.sources.base import Loaded, LoadRequest, Plugin
+from reliability.sources.records import iso, parse_instants, validate_records
 
 WHAT = "PagerDuty"
-DEFAULT_URL = "https://api.pagerduty.com"
-OPTIONS = (
-    "url",
-    "token_env",
-    "auth",
-    "services",
-    "unmapped_services",
-    "priorities",
-    "urgencies",
-    "mtta_from",
-    "timeout",
-)
+ACCEPT = "application/vnd.pagerduty+json;version=2"
 PAGE_SIZE = 100
 """The largest ``limit`` ``GET /incidents`` accepts."""
 PAGINATION_CAP = 10_000
@@ -76,141 +45,19 @@ ANALYTICS_PAGE_SIZE = 1000
 STATUSES = ("triggered", "acknowledged", "resolved")
 LOG_WORKERS = 4
 """Incident logs fetched in parallel (well inside the REST API's rate limit)."""
+_OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+"""A time of day followed by ``Z`` or a UTC offset."""
 
 
-# --- the client ---------------------------------------------------------------------------
-
-
-class Client(pagerduty.RestApiV2Client):
-    """The official client, also accepting plain HTTP to a loopback host (a local test server)."""
-
-    @property
-    def url(self) -> str:
-        """The API's base URL."""
-        return self._url
-
-    @url.setter
-    def url(self, new_base_url: str) -> None:
-        if not (new_base_url.startswith("https://") or _local_http(new_base_url)):
-            raise pagerduty.UrlError("API base URL must use scheme https://")
-        self._url = new_base_url.rstrip("/")
-
-
-def _local_http(url: str) -> bool:
-    """Whether ``url`` is plain HTTP to this machine (a local test server)."""
-    return url.startswith("http://") and is_loopback(url)
-
-
-class RetryTransport(httpx2.BaseTransport):
-    """Retries connection errors, timeouts, 429 and 5xx with backoff, honouring Retry-After.
-
-    A 429 that outlasts the retries (or asks for a longer wait than the policy allows) raises
-    ``SourceError``; a 5xx that outlasts them is returned for the caller to report.
-    """
-
-    def __init__(
-        self,
-        policy: RetryPolicy | None = None,
-        traffic: Traffic | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ):
-        self.policy = policy if policy is not None else http.DEFAULT_POLICY
-        self.traffic = traffic if traffic is not None else Traffic()
-        self.sleep = sleep
-        self._inner = httpx2.HTTPTransport()
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        """Send ``request``, retrying as the policy says."""
-        where = f"{WHAT}: {request.method} {safe_url(str(request.url))}"
-        retries = 0
-        while True:
-            try:
-                response = self._buffered(request)
-            except httpx2.UnsupportedProtocol:
-                raise
-            except httpx2.TransportError as exc:
-                retries += 1
-                if retries > self.policy.attempts:
-                    raise SourceError(
-                        f"{where}: cannot reach the server after {retries} attempts: "
-                        f"{_network_reason(exc)}"
-                    ) from None
-                self.sleep(self.policy.backoff(retries))
-                continue
-            status = response.status_code
-            if status not in self.policy.statuses:
-                return response
-            wait = retry_after_seconds(response.headers.get("Retry-After"))
-            too_long = wait is not None and wait > self.policy.max_retry_after
-            if too_long or retries >= self.policy.attempts:
-                if status == 429:
-                    after = f", Retry-After {wait:.0f} s" if wait is not None else ""
-                    raise SourceError(
-                        f"{where} is rate limited (HTTP 429 after {retries + 1} attempts{after}); "
-                        "try again later"
-                    )
-                return response
-            retries += 1
-            self.sleep(wait if wait is not None else self.policy.backoff(retries))
-
-    def _buffered(self, request: httpx2.Request) -> httpx2.Response:
-        """The response with its body read here, so a timeout while reading is retried too."""
-        response = self._inner.handle_request(request)
-        try:
-            raw = b"".join(response.iter_raw())
-        finally:
-            response.close()
-        self.traffic.add(len(raw))
-        return httpx2.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=httpx2.ByteStream(raw),
-            extensions=response.extensions,
-            request=request,
-        )
-
-    def close(self) -> None:
-        """Close the connections."""
-        self._inner.close()
-
-
-def _network_reason(exc: Exception) -> str:
-    """A short reason for a failed connection."""
-    if isinstance(exc, httpx2.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx2.ConnectError):
-        text = str(exc)
-        if "refused" in text.lower():
-            return "connection refused"
-        if "name" in text.lower() and "resol" in text.lower():
-            return "host name not found"
-        return "cannot connect"
-    return type(exc).__name__
-
-
-def make_client(
-    url: str,
-    token: str,
-    *,
-    auth: str = "token",
-    timeout: float = DEFAULT_TIMEOUT,
-    policy: RetryPolicy | None = None,
-    traffic: Traffic | None = None,
-) -> Client:
-    """The official REST API v2 client for ``url``, retrying through ``RetryTransport``."""
-    transport = RetryTransport(policy, traffic)
-    client = Client(token, auth_type=auth, base_url=url, transport=transport)
-    client.timeout = timeout
-    client.max_network_attempts = 0  # the transport has retried already
-    client.retry = {}
-    return client
+# --- the API -------------------------------------------------------------------------------
 
 
 @dataclass
 class Api:
-    """Requests through the client, with errors turned into one-line ``SourceError``s."""
+    """PagerDuty's REST API at ``base``, through one source's HTTP client."""
 
-    client: Client
+    client: http.Client
+    base: str
     token_env: str | None = None
 
     @property
@@ -229,35 +76,20 @@ class Api:
         self, method: str, path: str, *, params: dict | None = None, body: dict | None = None
     ) -> Any:
         """The decoded JSON of one request."""
-        kwargs: dict[str, Any] = {}
-        if params is not None:
-            kwargs["params"] = params
-        if body is not None:
-            kwargs["json"] = body
-        try:
-            response = self.client.request(method, path, **kwargs)
-        except pagerduty.HttpError as exc:
-            response = exc.response
-            if response.status_code < 400:
-                target = response.headers.get("Location", "elsewhere")
-                raise SourceError(
-                    f"{WHAT}: {method} {safe_url(str(response.request.url))} redirected "
-                    f"(HTTP {response.status_code}) to {safe_url(target)}; is url the REST "
-                    "API's address?"
-                ) from None
-        except pagerduty.Error as exc:
-            raise SourceError(f"{WHAT}: {method} {path}: {exc.msg}") from None
-        except httpx2.HTTPError as exc:
-            raise SourceError(f"{WHAT}: {method} {path}: {type(exc).__name__}") from None
-        return decode_json(
-            what=WHAT,
-            method=method,
-            url=str(response.request.url),
-            status=response.status_code,
-            body=response.content,
-            content_type=response.headers.get("Content-Type", ""),
-            hints=self.hints,
+        decoded, _ = self.client.request_json(
+            method, self.base + path, params=params, json=body, hints=self.hints
         )
+        return decoded
+
+
+def api_for(options: PagerDutyOptions, token: str) -> Api:
+    """The API the options name, authenticated with ``token`` (redirects are not followed)."""
+    scheme = "Bearer " if options.auth == "bearer" else "Token token="
+    headers = {"Authorization": scheme + token, "Accept": ACCEPT}
+    client = http.Client(
+        WHAT, http.Policy.of(options), headers=headers, follow=False, pool_size=LOG_WORKERS + 2
+    )
+    return Api(client, options.base_url, options.token_env)
 
 
 def _expect_list(body: Any, key: str, where: str) -> list[dict]:
@@ -461,15 +293,13 @@ def analytics_records(payload: Mapping[str, Any]) -> pd.DataFrame:
 
 def _local_instants(values: pd.Series, zone: str) -> pd.Series:
     """Times without an offset read in ``zone``; times with one kept; as UTC."""
-    result = []
-    for value in values:
-        stamp = pd.to_datetime(value, errors="coerce")
-        if pd.isna(stamp):
-            result.append(pd.NaT)
-            continue
-        stamp = stamp.tz_localize(zone) if stamp.tzinfo is None else stamp
-        result.append(stamp.tz_convert("UTC"))
-    return pd.Series(result, index=values.index, dtype="datetime64[ns, UTC]")
+    text = values.astype("string")
+    offset = text.str.contains(_OFFSET, regex=True).fillna(False).to_numpy(bool)
+    aware = pd.to_datetime(text.where(offset), utc=True, errors="coerce", format="ISO8601")
+    naive = pd.to_datetime(text.where(~offset), errors="coerce", format="ISO8601")
+    local = naive.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT").dt.tz_convert("UTC")
+    result = aware.where(offset, local)
+    return result.astype("datetime64[ns, UTC]")
 
 
 def times_from_analytics(
@@ -653,74 +483,35 @@ def _notes(
 # --- the loader ----------------------------------------------------------------------------
 
 
-def _settings(options: Mapping[str, Any], role: str, config: Config) -> tuple[Labels, str]:
-    """The mapping options and ``mtta_from``, checked."""
-    unmapped = str(options.get("unmapped_services", "keep"))
-    if unmapped not in ("keep", "skip"):
-        raise InputError(
-            Problem("config", f"sources.{role}.unmapped_services: expected keep or skip")
-        )
-    mtta_from = str(options.get("mtta_from", "log_entries"))
-    if mtta_from not in ("log_entries", "analytics"):
-        raise InputError(
-            Problem("config", f"sources.{role}.mtta_from: expected log_entries or analytics")
-        )
-    mapping = Labels(
-        services=mapping_option(options, role, "services"),
-        keep_unmapped=unmapped == "keep",
-        priorities=mapping_option(options, role, "priorities"),
-        urgencies=mapping_option(options, role, "urgencies"),
+def labels(options: PagerDutyOptions, config: Config) -> Labels:
+    """How the options map PagerDuty's services, priorities and urgencies."""
+    return Labels(
+        services=dict(options.services),
+        keep_unmapped=options.unmapped_services == "keep",
+        priorities=dict(options.priorities),
+        urgencies=dict(options.urgencies),
         known_services=frozenset(s.name for s in config.services),
     )
-    return mapping, mtta_from
 
 
-def _base_url(options: Mapping[str, Any], role: str) -> str:
-    """Option ``url``: HTTPS, or plain HTTP to this machine only."""
-    url = str(options.get("url", DEFAULT_URL)).strip().rstrip("/")
-    if not (url.startswith("https://") or _local_http(url)):
-        raise InputError(
-            Problem(
-                "config",
-                f"sources.{role}.url: must start with https:// (plain http only to this "
-                "machine, for a local test server)",
-            )
-        )
-    return url
-
-
-def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> Loaded:
-    """Loader for ``kind: pagerduty``: the incidents created in the months' span."""
-    if role != "incidents":
-        raise InputError(
-            Problem("config", f"sources.{role}.kind: pagerduty provides incidents only")
-        )
-    options = check_options(source, role, OPTIONS)
-    mapping, mtta_from = _settings(options, role, config)
-    auth = str(options.get("auth", "token"))
-    if auth not in ("token", "bearer"):
-        raise InputError(Problem("config", f"sources.{role}.auth: expected token or bearer"))
-    url = _base_url(options, role)
-    timeout = timeout_option(options, role)
-    token, token_env = read_token(source, role, required=True)
+def _load(options: PagerDutyOptions, request: LoadRequest) -> Loaded:
+    """Loader for ``kind: pagerduty``: the incidents created in the span."""
+    token = http.read_token(options.token_env, request.role)
     assert token is not None
-    start, end = span(months)
+    start, end = request.span.start, request.span.end
     params: dict[str, Any] = {"time_zone": "UTC", "statuses[]": list(STATUSES)}
-    with scrubbed(token):
-        client = make_client(url, token, auth=auth, timeout=timeout)
-        try:
-            api = Api(client, token_env)
-            incidents = list_incidents(api, start, end, params)
-            if mtta_from == "analytics":
-                times = times_from_analytics(api, incidents, start, end)
-                resolve = times_from_logs(api, incidents, only_resolve=True)
-                times.resolved.update(resolve.resolved)
-            else:
-                times = times_from_logs(api, incidents, only_resolve=False)
-        except SourceError as exc:
-            raise SourceError(scrub(str(exc), [token])) from None
-        finally:
-            client.close()
-        loaded = incidents_frame(incidents, times, mapping)
-    loaded.notes = [scrub(note, [token]) for note in loaded.notes]
-    return loaded
+    api = api_for(options, token)
+    try:
+        incidents = list_incidents(api, start, end, params)
+        if options.mtta_from == "analytics":
+            times = times_from_analytics(api, incidents, start, end)
+            resolve = times_from_logs(api, incidents, only_resolve=True)
+            times.resolved.update(resolve.resolved)
+        else:
+            times = times_from_logs(api, incidents, only_resolve=False)
+    finally:
+        api.client.close()
+    return incidents_frame(incidents, times, labels(options, request.config))
+
+
+PLUGIN = Plugin(PagerDutyOptions, _load, answers_for_span=True)

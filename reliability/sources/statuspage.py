@@ -27,30 +27,14 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from reliability import frames
-from reliability.config import Config, Source
+from reliability.config import Config
 from reliability.errors import InputError, Problem, SourceError
-from reliability.period import Month
-from reliability.sources import Loaded
-from reliability.sources.http import (
-    check_options,
-    get_json,
-    mapping_option,
-    parse_instants,
-    session,
-    span,
-    timeout_option,
-    validate_records,
-)
+from reliability.source_options import StatuspageOptions
+from reliability.sources import http
+from reliability.sources.base import Loaded, LoadRequest, Plugin
+from reliability.sources.records import parse_instants, validate_records
 
 WHAT = "Statuspage"
-OPTIONS = (
-    "url",
-    "impacts",
-    "components",
-    "include_maintenance",
-    "default_service",
-    "timeout",
-)
 DEFAULT_IMPACTS = {"critical": "SEV1", "major": "SEV2", "minor": "SEV3", "none": "SEV4"}
 MAINTENANCE = "maintenance"
 API_PATH = "/api/v2/incidents.json"
@@ -252,23 +236,15 @@ def _notes(tally: _Tally, settings: Settings) -> list[str]:
     return notes
 
 
-def _settings(options: Mapping[str, Any], role: str, config: Config) -> Settings:
-    """The options, checked, with the impact defaults filled in."""
+def settings(options: StatuspageOptions, config: Config) -> Settings:
+    """How the options map impacts and components (over the impact defaults)."""
     impacts = dict(DEFAULT_IMPACTS)
-    impacts.update({k.lower(): v for k, v in mapping_option(options, role, "impacts").items()})
-    include = options.get("include_maintenance", False)
-    if not isinstance(include, bool):
-        raise InputError(
-            Problem("config", f"sources.{role}.include_maintenance: expected true or false")
-        )
-    default_service = options.get("default_service")
-    if default_service is not None and not str(default_service).strip():
-        raise InputError(Problem("config", f"sources.{role}.default_service: must not be empty"))
+    impacts.update({k.lower(): v for k, v in options.impacts.items()})
     return Settings(
         impacts=impacts,
-        components=mapping_option(options, role, "components"),
-        include_maintenance=include,
-        default_service=str(default_service).strip() if default_service is not None else None,
+        components=dict(options.components),
+        include_maintenance=options.include_maintenance,
+        default_service=options.default_service,
         known_services=frozenset(s.name for s in config.services),
     )
 
@@ -290,47 +266,38 @@ def _read_file(path: Path) -> dict[str, Any]:
     return payload
 
 
-def _fetch(url: str, timeout: float) -> dict[str, Any]:
+def _fetch(options: StatuspageOptions, url: str) -> dict[str, Any]:
     """The ``incidents.json`` response at ``url``."""
-    with session(timeout=timeout, headers={"Accept": "application/json"}) as http:
-        payload, _ = get_json(http, url, what=WHAT)
+    headers = {"Accept": "application/json"}
+    with http.Client(WHAT, http.Policy.of(options), headers=headers) as client:
+        payload, _ = client.get_json(url)
     if not isinstance(payload, dict) or not isinstance(payload.get("incidents"), list):
         raise SourceError(
-            f"{WHAT}: {url} did not answer with an incidents.json response (no 'incidents' list)"
+            f"{WHAT}: {http.safe_url(url)} did not answer with an incidents.json response (no "
+            "'incidents' list)"
         )
     return payload
 
 
-def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> Loaded:
-    """Loader for ``kind: statuspage``: incidents created in the months' span."""
-    if role != "incidents":
-        raise InputError(
-            Problem("config", f"sources.{role}.kind: statuspage provides incidents only")
-        )
-    options = check_options(source, role, OPTIONS, path=True)
-    settings = _settings(options, role, config)
-    url = options.get("url")
-    if (url is None) == (source.path is None):
-        raise InputError(
-            Problem("config", f"sources.{role}: give either url or path for kind statuspage")
-        )
-    start, end = span(months)
-    if url is not None:
-        if not str(url).startswith(("https://", "http://")):
-            raise InputError(Problem("config", f"sources.{role}.url: expected an http(s) URL"))
-        timeout = timeout_option(options, role)
-        address = incidents_url(str(url))
-        payloads = [(WHAT.lower(), _fetch(address, timeout))]
-        return incidents_frame(payloads, settings, start, end, from_api=True)
-    paths = [source.path] if isinstance(source.path, str) else list(source.path or [])
+def _load(options: StatuspageOptions, request: LoadRequest) -> Loaded:
+    """Loader for ``kind: statuspage``: incidents created in the span."""
+    mapping = settings(options, request.config)
+    start, end = request.span.start, request.span.end
+    if options.url is not None:
+        payloads = [(WHAT.lower(), _fetch(options, incidents_url(options.base_url)))]
+        return incidents_frame(payloads, mapping, start, end, from_api=True)
+    paths = [options.path] if isinstance(options.path, str) else list(options.path or [])
     payloads = []
     problems = []
     for name in paths:
-        resolved = config.resolve(name)
+        resolved = request.config.resolve(name)
         try:
             payloads.append((str(resolved), _read_file(resolved)))
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
-    return incidents_frame(payloads, settings, start, end)
+    return incidents_frame(payloads, mapping, start, end)
+
+
+PLUGIN = Plugin(StatuspageOptions, _load)

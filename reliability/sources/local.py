@@ -1,0 +1,43 @@
+"""The sources that need no server: canonical CSV and Parquet files, and the built-in sample
+organisation (``kind: csv``, ``parquet`` and ``sample``)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import reliability.sources.files as files
+from reliability.config import Config
+from reliability.source_options import CsvOptions, ParquetOptions, SampleOptions
+from reliability.sources.base import Loaded, LoadRequest, Plugin
+
+
+def table_paths(options: CsvOptions | ParquetOptions, config: Config, role: str) -> list[Path]:
+    """The files a ``csv``/``parquet`` source names (globs expanded, relative to the config)."""
+    parameters = inspect.signature(files.source_paths).parameters
+    if next(iter(parameters)) == "paths":
+        return files.source_paths(options.path, config, role)
+    return files.source_paths(options, config, role)  # the form that takes the options whole
+
+
+def _load_tables(options: CsvOptions | ParquetOptions, request: LoadRequest) -> Loaded:
+    """Every file of the source, read and validated (all rows: the caller cuts the span)."""
+    paths = table_paths(options, request.config, request.role)
+    return Loaded(files.read_table(paths, request.spec))
+
+
+def _load_sample(options: SampleOptions, request: LoadRequest) -> Loaded:
+    """The sample organisation's rows of the role over the span."""
+    import reliability.sources.sample as sample
+
+    load_span = getattr(sample, "load_span", None)
+    if load_span is not None:
+        return Loaded(load_span(request.role, request.span))
+    return Loaded(sample.load(options, request.config, request.role, request.span.months))
+
+
+PLUGINS: dict[str, Plugin] = {
+    "csv": Plugin(CsvOptions, _load_tables),
+    "parquet": Plugin(ParquetOptions, _load_tables),
+    "sample": Plugin(SampleOptions, _load_sample, answers_for_span=True),
+}
