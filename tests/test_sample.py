@@ -432,7 +432,7 @@ def test_write_sample_round_trips(tmp_path):
         source = getattr(config.sources, "metrics" if key == "sli" else key)
         assert source.kind == "csv"
         assert source.path == f"{key}.csv"
-        result = files.read_table(files.source_paths(source, config, key), SPECS[key])
+        result = files.read_table(files.source_paths(source.path, config, key), SPECS[key])
         assert_frame_equal(result, expected[key], check_exact=True)
     loaded = load_frames(config, Span.of([month]))
     assert_frame_equal(loaded.sli, expected["sli"], check_exact=True)

@@ -106,7 +106,7 @@ def _source_fingerprint(config: Config, role: str) -> Any:
     from reliability.sources.files import source_paths
 
     try:
-        paths = source_paths(source, config, role)
+        paths = source_paths(source.path, config, role)
     except InputError as exc:  # reported when the month is loaded
         raise LookupError("the source's files are missing") from exc
     return [[str(path.resolve()), _content_hash(path)] for path in paths]

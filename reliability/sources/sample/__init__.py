@@ -1,0 +1,45 @@
+"""The built-in sample organisation: a realistic, deterministic month of SRE data for any month.
+
+With no config the product runs on this organisation, so a newcomer sees a full report at once;
+``sample_config(services=200)`` gives a larger fleet of the same kind for benchmarks and scale
+tests. Three modules: ``organisation`` (services, teams, SLOs, config), ``generator`` (the
+deterministic month builder and the spans cut from it), ``writer`` (canonical files plus
+``reliability.yaml``).
+"""
+
+from reliability.sources.sample.generator import (
+    _generated,  # noqa: F401  (benchmarks clear it; new code calls clear_caches)
+    _small,  # noqa: F401
+    clear_caches,
+    generate,
+    load,
+    load_span,
+)
+from reliability.sources.sample.organisation import (
+    BACKGROUND_CAP,
+    DIP_FLOOR,
+    FRAGILE_TARGET,
+    HEALTHY_LIMIT,
+    SEED,
+    SERVICES,
+    fleet,
+    sample_config,
+)
+from reliability.sources.sample.writer import SAMPLE_FILES, write_sample
+
+__all__ = [
+    "BACKGROUND_CAP",
+    "DIP_FLOOR",
+    "FRAGILE_TARGET",
+    "HEALTHY_LIMIT",
+    "SAMPLE_FILES",
+    "SEED",
+    "SERVICES",
+    "clear_caches",
+    "fleet",
+    "generate",
+    "load",
+    "load_span",
+    "sample_config",
+    "write_sample",
+]
