@@ -178,12 +178,14 @@ def cmd_sample(args: argparse.Namespace, log: Log) -> int:
 
     month = _month(args.month, sample_config())
     _check_out_dir(args.out)
-    path = write_sample(Path(args.out), month)
+    path = write_sample(Path(args.out), month, services=args.services)
+    size = len(sample_config(args.services).services)
     log.info(
-        f"wrote the sample organisation for {month} to {path.parent} "
+        f"wrote the sample organisation ({size} services) for {month} to {path.parent} "
         f"(config {path}) in {log.elapsed():.1f} s",
         month=month.label,
         config=str(path),
+        services=size,
         seconds=round(log.elapsed(), 3),
     )
     return 0
@@ -271,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--out", required=True, help="folder to write into")
     sample.add_argument("--month", help="YYYY-MM (default: the last complete month)")
+    sample.add_argument(
+        "--services",
+        type=_positive,
+        help="services in the fleet (default: the built-in 9; more for scale tests)",
+    )
     sample.set_defaults(handler=cmd_sample)
     return parser
 

@@ -449,6 +449,7 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
         if over.any():
             good, total = _number_text(frame["good"]), _number_text(frame["total"])
             problems.add_rows(over, "good", "good (" + good + ") exceeds total (" + total + ")")
+        problems.add_rows(sli_sum_excess(frame), "total", SUM_EXCESS_MESSAGE)
     if spec is INCIDENTS:
         problems.add_rows(
             frame["resolved_at"] < frame["created_at"], "resolved_at", "resolved before created_at"
@@ -486,6 +487,28 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
                 index=frame.index,
             )
             problems.add_rows(duplicated, spec.unique[0], messages)
+
+
+SUM_EXCESS_MESSAGE = (
+    f"with this row, the events of this service and SLO add up to more than 2^53 = {MAX_COUNT}:"
+    " too many to sum exactly"
+)
+
+
+def sli_sum_excess(sli: pd.DataFrame) -> np.ndarray:
+    """The row at which one SLO's ``total`` events, added up in row order, pass ``MAX_COUNT``
+    (sums beyond it would be rounded). One pass over the column when, as always in practice,
+    the whole column sums to far less."""
+    total = sli["total"].fillna(0)
+    if float(total.sum()) < MAX_COUNT / 2:  # a float sum this far below cannot hide a crossing
+        return np.zeros(len(sli), dtype=bool)
+    exact = total.astype("int64")  # each count is at most MAX_COUNT
+    groups = [sli["service"], sli["slo"]]
+    running = exact.groupby(groups, observed=True, sort=False).cumsum()
+    # int64 sums are exact until 2^63, long after 2^53 is passed; only the first pass counts
+    crossing = (running > MAX_COUNT) & (running - exact <= MAX_COUNT)
+    first = crossing & (crossing.groupby(groups, observed=True, sort=False).cumsum() == 1)
+    return first.to_numpy(dtype=bool)
 
 
 def person_day_excess(worklog: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:

@@ -245,6 +245,12 @@ def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
         _check_unique_across(combined, spec, origin)
     if spec is frames.WORKLOG:
         _check_person_days_across(combined, origin)
+    if spec is frames.SLI:
+        excess = np.flatnonzero(frames.sli_sum_excess(combined))
+        if excess.size:
+            message = f"{frames.SUM_EXCESS_MESSAGE}, counting every file of the input"
+            summary = "{hidden} more SLOs whose events add up to more than 2^53 across the files"
+            raise InputError(origin.problems(excess, "total", lambda pos: message, summary))
     return combined
 
 

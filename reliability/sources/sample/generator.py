@@ -633,13 +633,14 @@ def _sli_frame(
     minutes = int(period.duration // _MINUTE)
     start = period.start.as_unit("ns")
     stamps = start.value + np.arange(minutes, dtype=np.int64) * _MINUTE.value
+    instants = np.tile(stamps, len(series)).view("M8[ns]")  # nanoseconds since 1970, UTC
     services = sorted({s for s, *_ in series})
     slo_names = sorted({o for _, o, *_ in series})
     service_code = {name: i for i, name in enumerate(services)}
     slo_code = {name: i for i, name in enumerate(slo_names)}
     return pd.DataFrame(
         {
-            "timestamp": pd.to_datetime(np.tile(stamps, len(series)), unit="ns", utc=True),
+            "timestamp": pd.DatetimeIndex(instants).tz_localize("UTC"),
             "service": pd.Categorical.from_codes(
                 np.repeat([service_code[s] for s, *_ in series], minutes), categories=services
             ),
