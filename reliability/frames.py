@@ -367,7 +367,7 @@ def validate(
     raw = raw.reset_index(drop=True)
     problems = _Problems(where, row_numbers)
     raw.columns = [str(c).strip() for c in raw.columns]
-    for name, count in repeated_names(raw.columns).items():
+    for name, count in repeated_names(raw.columns, spec.column_names).items():
         problems.add(f"{count} columns are named {name!r}; name each column once", column=name)
     missing = [name for name in spec.required_names if name not in raw.columns]
     for name in missing:
@@ -409,10 +409,15 @@ def validate(
     return _finish(frame, spec)
 
 
-def repeated_names(names: Sequence[object]) -> dict[str, int]:
-    """Column names (stripped, not blank) given more than once, and how often."""
+def repeated_names(names: Sequence[object], used: Sequence[str] | None = None) -> dict[str, int]:
+    """Column names (stripped, not blank) given more than once, and how often; only those in
+    ``used`` when given (a repeated column the table ignores is harmless)."""
     counts = pd.Series([str(n).strip() for n in names], dtype="object").value_counts(sort=False)
-    return {str(k): int(v) for k, v in counts.items() if v > 1 and k != ""}
+    return {
+        str(k): int(v)
+        for k, v in counts.items()
+        if v > 1 and k != "" and (used is None or k in used)
+    }
 
 
 def _empty_column(col: Column, length: int) -> pd.Series:

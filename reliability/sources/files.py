@@ -68,7 +68,7 @@ def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataF
             return _read_parquet(path, columns), 1
         if path.stat().st_size == 0:
             raise InputError(Problem(str(path), "empty file"))
-        return _read_csv(path, [] if spec is None else spec.required_names), None
+        return _read_csv(path, spec), None
     except InputError:
         raise
     except pd.errors.EmptyDataError:
@@ -90,11 +90,14 @@ def _unreadable(path: Path, exc: Exception) -> Problem:
     return Problem(str(path), f"cannot read the file: {message}")
 
 
-def _read_csv(path: Path, required: Sequence[str]) -> pd.DataFrame:
-    """Every cell of a CSV file as text, indexed by the line each record starts on."""
+def _read_csv(path: Path, spec: frames.TableSpec | None) -> pd.DataFrame:
+    """Every cell of a CSV file as text, indexed by the line each record starts on; a column
+    of ``spec`` named twice in the header is refused (pandas would rename the second)."""
+    used = None if spec is None else spec.column_names
+    required = [] if spec is None else spec.required_names
     with path.open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle), [])
-    repeated = frames.repeated_names(header)
+    repeated = frames.repeated_names(header, used)
     if repeated:
         raise InputError(
             [
@@ -143,21 +146,23 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
     """The columns of a Parquet file that ``columns`` names (all when ``None``), refusing
     repeated names and columns of lists, structs or maps (one value per cell is expected)."""
     schema = pq.read_schema(path)
-    repeated = frames.repeated_names(schema.names)
-    wanted = None if columns is None else {str(c) for c in columns}
-    chosen = [
-        field.name
-        for field in schema
-        if wanted is None or field.name.strip() in wanted or field.name.strip() in repeated
-    ]
-    problems = [
-        Problem(str(path), f"{count} columns are named {name!r}; name each column once", None, name)
-        for name, count in repeated.items()
-        if wanted is None or name in wanted
-    ]
-    if problems:
-        raise InputError(problems)
+    repeated = frames.repeated_names(schema.names, columns)
+    if repeated:
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    f"{count} columns are named {name!r}; name each column once",
+                    None,
+                    name,
+                )
+                for name, count in repeated.items()
+            ]
+        )
+    wanted = None if columns is None else set(columns)
+    chosen = [name for name in schema.names if wanted is None or name.strip() in wanted]
     table = pq.read_table(path, columns=chosen)
+    problems = []
     for field, column in zip(table.schema, table.columns, strict=True):
         if pa.types.is_nested(field.type):
             present = column.is_valid().to_numpy(zero_copy_only=False)
