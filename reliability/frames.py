@@ -16,6 +16,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reliability.errors import InputError, Problem
 
@@ -28,9 +30,7 @@ DEPLOYMENT_STATUSES = ("success", "failed", "rolled_back")
 WORK_CATEGORIES = ("toil", "project", "oncall", "overhead")
 URGENCIES = ("high", "low")
 
-_OFFSET = re.compile(
-    r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
-)
+_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 """A time of day followed by ``Z`` or an offset (a bare date such as ``2026-10-02`` has none)."""
 EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
 LATEST = pd.Timestamp("2200-01-01", tz="UTC")
@@ -255,7 +255,8 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
     implausible = _far_year(uniques, failed)  # e.g. 0001-01-01 where nanoseconds are parsed
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         implausible |= ((parsed < EARLIEST) | (parsed > LATEST)).to_numpy()
-    has_offset = uniques.str.contains(_OFFSET, regex=True).to_numpy(dtype=bool)
+    has_offset = uniques.str.contains(_OFFSET.pattern, case=False, regex=True)
+    has_offset = has_offset.to_numpy(dtype=bool, na_value=False)
     naive = ~failed & ~has_offset & ~blank
     bad_unique = failed | naive | implausible
     if bad_unique.any():
@@ -286,7 +287,10 @@ def _parse_numbers(values: pd.Series, column: str, problems: _Problems, integer:
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         text = _as_text(values)
         # Blanks are reported as missing values; parsing them as 0 keeps whole numbers integers.
-        values = pd.to_numeric(text.where(text != "", "0"), errors="coerce")
+        filled = text.where(text != "", "0")
+        values = _plain_counts(filled) if integer else None
+        if values is None:
+            values = pd.to_numeric(filled, errors="coerce")
         unparseable = values.isna().to_numpy()
     if pd.api.types.is_integer_dtype(values.dtype):
         negative = (values < 0).fillna(False).to_numpy(dtype=bool)
@@ -317,6 +321,15 @@ def _parse_numbers(values: pd.Series, column: str, problems: _Problems, integer:
         return values.astype("int64")
     numbers = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
     return numbers.mask(bad) if bad.any() else numbers
+
+
+def _plain_counts(text: pd.Series) -> pd.Series | None:
+    """``text`` as int64 when every cell is plain digits (at most 18: they fit), parsed by
+    Arrow, which is many times faster than ``pd.to_numeric`` on millions of cells; else None."""
+    cells = pa.array(text, type=pa.string())
+    if not pc.all(pc.match_substring_regex(cells, r"^[0-9]{1,18}$")).as_py():
+        return None
+    return pd.Series(pc.cast(cells, pa.int64()).to_numpy(), index=text.index)
 
 
 def _exactly_above_max_count(text: pd.Series, parsed: np.ndarray) -> np.ndarray:
