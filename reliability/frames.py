@@ -518,7 +518,8 @@ def sli_sum_excess(sli: pd.DataFrame) -> np.ndarray:
     (sums beyond it would be rounded). One pass over the column when, as always in practice,
     the whole column sums to far less."""
     total = sli["total"].fillna(0)
-    if float(total.sum()) < MAX_COUNT / 2:  # a float sum this far below cannot hide a crossing
+    # A float sum cannot overflow, and this far below the limit it cannot hide a crossing.
+    if total.to_numpy(dtype="float64").sum() < MAX_COUNT / 2:
         return np.zeros(len(sli), dtype=bool)
     exact = total.astype("int64")  # each count is at most MAX_COUNT
     groups = [sli["service"], sli["slo"]]
