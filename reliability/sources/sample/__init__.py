@@ -2,19 +2,11 @@
 
 With no config the product runs on this organisation, so a newcomer sees a full report at once;
 ``sample_config(services=200)`` gives a larger fleet of the same kind for benchmarks and scale
-tests. Three modules: ``organisation`` (services, teams, SLOs, config), ``generator`` (the
-deterministic month builder and the spans cut from it), ``writer`` (canonical files plus
-``reliability.yaml``).
+tests. Four modules: ``organisation`` (services, teams, SLOs, config), ``generator`` (the
+deterministic month builder), ``spans`` (generated months in memory, spans of instants cut
+from them up to now), ``writer`` (canonical files plus ``reliability.yaml``).
 """
 
-from reliability.sources.sample.generator import (
-    _generated,  # noqa: F401  (benchmarks clear it; new code calls clear_caches)
-    _small,  # noqa: F401
-    clear_caches,
-    generate,
-    load,
-    load_span,
-)
 from reliability.sources.sample.organisation import (
     BACKGROUND_CAP,
     DIP_FLOOR,
@@ -24,6 +16,14 @@ from reliability.sources.sample.organisation import (
     SERVICES,
     fleet,
     sample_config,
+)
+from reliability.sources.sample.spans import (
+    _generated,  # noqa: F401  (benchmarks clear it; new code calls clear_caches)
+    _small,  # noqa: F401
+    clear_caches,
+    generate,
+    load,
+    load_span,
 )
 from reliability.sources.sample.writer import SAMPLE_FILES, write_sample
 

@@ -15,8 +15,8 @@ from reliability import frames
 from reliability.config import Source, Sources, load_config
 from reliability.errors import InputError, Problem
 from reliability.period import Month, Span
-from reliability.sources.sample.generator import TABLES, load_span
 from reliability.sources.sample.organisation import sample_config
+from reliability.sources.sample.spans import TABLES, load_span
 
 SAMPLE_FILES = {
     "metrics": "sli.csv",
