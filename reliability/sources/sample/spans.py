@@ -14,6 +14,7 @@ from functools import lru_cache
 import pandas as pd
 
 from reliability import frames
+from reliability.config import Config, Source
 from reliability.errors import InputError, Problem
 from reliability.period import Month, Span
 from reliability.sources.sample.generator import build_month
@@ -152,7 +153,7 @@ def _happened(
     return frame
 
 
-def load(source, config, role: str, months: Sequence[Month]) -> pd.DataFrame:
+def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> pd.DataFrame:
     """Loader for ``kind: sample``: the sample's frame for ``role`` over ``months``, up to now.
 
     The source's ``services`` option sets the fleet's size. Kept until the source registry
