@@ -200,8 +200,9 @@ def _categorical_text(values: pd.Series) -> pd.Series:
     labels = pd.Series(values.cat.categories, dtype="string").str.strip().fillna("")
     codes = values.cat.codes.to_numpy()
     clean = labels.to_numpy(dtype=object) == values.cat.categories.to_numpy(dtype=object)
-    if clean.all() and (labels != "").all() and (len(codes) == 0 or codes.min() >= 0):
-        return values  # already stripped, none blank or missing (a generated frame)
+    clean &= (labels != "").to_numpy() & values.cat.categories.is_monotonic_increasing
+    if clean.all() and (len(codes) == 0 or codes.min() >= 0):
+        return values  # already stripped and sorted, none blank or missing (a generated frame)
     names, inverse = np.unique(np.append(labels.to_numpy(dtype=object), ""), return_inverse=True)
     blank_code = inverse[-1]
     mapped = np.where(codes >= 0, inverse[:-1][codes] if len(labels) else blank_code, blank_code)
