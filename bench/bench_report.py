@@ -32,9 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import reliability.report.data as report_data
 from bench_render import baseline, trivial_notebook
 
-import reliability.report.data as report_data
 import reliability.sources.sample as sample
 from reliability.period import Month
 from reliability.report.build import build_report
@@ -47,8 +47,7 @@ REPORT_TARGET = 3.0
 
 def forget_data() -> None:
     """Empty the in-memory caches of generated and prepared data (not the month cache)."""
-    sample._generated.cache_clear()
-    sample._small.cache_clear()
+    sample.clear_caches()
     report_data._PREPARED.clear()
 
 

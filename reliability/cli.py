@@ -168,16 +168,20 @@ def cmd_report(args: argparse.Namespace, log: Log) -> int:
 def cmd_sample(args: argparse.Namespace, log: Log) -> int:
     """Write the sample organisation as canonical files plus a config that reads them."""
     from reliability import pipeline
-    from reliability.sources.sample import write_sample
+    from reliability.metrics.slo import alert_lookback
+    from reliability.sources.sample import sample_config, write_sample
 
     month = pipeline.resolve_month(args.month, pipeline.load_config(None))
     _check_out_dir(args.out)
-    path = write_sample(Path(args.out), month)
+    # The files hold the days before the month that its alert replay reads, too.
+    path = write_sample(Path(args.out), month, services=args.services, lookback=alert_lookback())
+    size = len(sample_config(args.services).services)
     log.info(
-        f"wrote the sample organisation for {month} to {path.parent} "
+        f"wrote the sample organisation ({size} services) for {month} to {path.parent} "
         f"(config {path}) in {log.elapsed():.1f} s",
         month=month.label,
         config=str(path),
+        services=size,
         seconds=round(log.elapsed(), 3),
     )
     return 0
@@ -280,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("--out", required=True, help="folder to write into")
     sample.add_argument("--month", help="YYYY-MM (default: the last complete month)")
+    sample.add_argument(
+        "--services",
+        type=_positive,
+        help="services in the fleet (default: the built-in 9; more for scale tests)",
+    )
     sample.set_defaults(handler=cmd_sample)
     return parser
 

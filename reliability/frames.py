@@ -9,11 +9,15 @@ trusts the frames it gets and never re-checks them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reliability.errors import InputError, Problem
 
@@ -26,15 +30,22 @@ DEPLOYMENT_STATUSES = ("success", "failed", "rolled_back")
 WORK_CATEGORIES = ("toil", "project", "oncall", "overhead")
 URGENCIES = ("high", "low")
 
-_OFFSET = re.compile(
-    r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE
-)
+_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 """A time of day followed by ``Z`` or an offset (a bare date such as ``2026-10-02`` has none)."""
 EARLIEST = pd.Timestamp("1900-01-01", tz="UTC")
 LATEST = pd.Timestamp("2200-01-01", tz="UTC")
 """Instants outside these are placeholders ("never", 0001-01-01, 9999-12-31), not times."""
 MAX_COUNT = 2**53
-"""Counts above this lose precision as floats: no real minute has that many events."""
+"""Counts above this lose precision as floats (no real minute has that many events): refused,
+compared exactly, never rounded into range."""
+MAX_PERSON_DAY_HOURS = 24.0
+"""A person logs at most this many hours on one day (all rows of one team, person and date)."""
+MAX_TEAM_ROW_HOURS = 24.0 * 7 * 1000
+"""A row without a person is a team's total (a day's or a week's): at most a thousand people
+working around the clock for a week."""
+_YEAR = re.compile(r"^\s*(\d{4})-\d{2}-\d{2}")
+"""The year of a value shaped like an ISO 8601 date, to tell an out-of-range one from garbage."""
+_IMPLAUSIBLE = "(before 1900 or after 2200)"
 
 
 @dataclass(frozen=True)
@@ -165,42 +176,72 @@ class _Problems:
             )
 
 
+def row_problems(
+    where: str,
+    row_numbers: np.ndarray,
+    mask: np.ndarray | pd.Series,
+    column: str,
+    message: str | pd.Series,
+) -> list[Problem]:
+    """One problem per row where ``mask`` holds (the first few, then one summary line), for
+    checks made outside ``validate`` (a file's column types, rows across several files)."""
+    problems = _Problems(where, np.asarray(row_numbers))
+    problems.add_rows(mask, column, message)
+    return problems.items
+
+
 def _as_text(values: pd.Series) -> pd.Series:
     """Values as stripped strings, with missing values as ``""``."""
-    if values.dtype == object or pd.api.types.is_string_dtype(values):
-        text = values.astype("string").fillna("")
-    else:
-        text = values.astype("string").fillna("")
-    return text.str.strip()
+    return values.astype("string").fillna("").str.strip()
 
 
 def _categorical_text(values: pd.Series) -> pd.Series:
-    """Stripped text as a categorical, working on the distinct values only; blanks as ``""``."""
+    """Stripped text as a categorical, working on the distinct values only; blanks as ``""``
+    (a category only when some value is blank or missing)."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype("category")
     labels = pd.Series(values.cat.categories, dtype="string").str.strip().fillna("")
     codes = values.cat.codes.to_numpy()
+    clean = labels.to_numpy(dtype=object) == values.cat.categories.to_numpy(dtype=object)
+    clean &= (labels != "").to_numpy() & values.cat.categories.is_monotonic_increasing
+    if clean.all() and (len(codes) == 0 or codes.min() >= 0):
+        return values  # already stripped and sorted, none blank or missing (a generated frame)
     names, inverse = np.unique(np.append(labels.to_numpy(dtype=object), ""), return_inverse=True)
     blank_code = inverse[-1]
     mapped = np.where(codes >= 0, inverse[:-1][codes] if len(labels) else blank_code, blank_code)
-    return pd.Series(pd.Categorical.from_codes(mapped, categories=names), index=values.index)
+    categorical = pd.Categorical.from_codes(mapped, categories=names, validate=False)
+    return pd.Series(categorical, index=values.index)
 
 
 def _is_blank(values: pd.Series) -> np.ndarray:
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return (_categorical_text(values) == "").to_numpy()
+    if isinstance(values.dtype, pd.CategoricalDtype):  # already stripped by _categorical_text
+        if "" not in values.cat.categories:
+            return values.isna().to_numpy()
+        return values.cat.codes.to_numpy() == values.cat.categories.get_loc("")
     if pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(values):
         return values.isna().to_numpy()
     return (_as_text(values) == "").to_numpy()
 
 
+def _far_year(text: pd.Series, candidates: np.ndarray) -> np.ndarray:
+    """Which ``candidates`` (a mask of ``text``) are shaped like an ISO 8601 date whose year
+    lies outside 1900 to 2199."""
+    result = np.zeros(len(text), dtype=bool)
+    if candidates.any():
+        year = pd.to_numeric(text[candidates].str.extract(_YEAR, expand=False), errors="coerce")
+        far = (year < EARLIEST.year) | (year >= LATEST.year)
+        result[candidates] = far.to_numpy(dtype=bool, na_value=False)
+    return result
+
+
 def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.Series:
-    """ISO 8601 instants with an offset, as UTC; naive or unparseable values are problems."""
+    """ISO 8601 instants with an offset, as UTC; naive, unparseable or implausible values (before
+    1900 or after 2200, also beyond what a nanosecond timestamp holds) are problems."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_convert("UTC")
         implausible = ((values < EARLIEST) | (values > LATEST)).to_numpy()
         if implausible.any():  # quote the cells only when something is wrong
-            message = "implausible timestamp (before 1900 or after 2200): " + _as_text(values)
+            message = f"implausible timestamp {_IMPLAUSIBLE}: " + _as_text(values)
             problems.add_rows(implausible, column, message)
         return values.mask(implausible).dt.as_unit("ns")
     if pd.api.types.is_datetime64_dtype(values):
@@ -213,61 +254,108 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
     codes, uniques = pd.factorize(text)
     uniques = pd.Series(uniques, dtype="string")
     parsed = pd.to_datetime(uniques, format="ISO8601", utc=True, errors="coerce")
+    blank = (uniques == "").to_numpy()
+    failed = parsed.isna().to_numpy() & ~blank
+    implausible = _far_year(uniques, failed)  # e.g. 0001-01-01 where nanoseconds are parsed
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        implausible = (parsed < EARLIEST) | (parsed > LATEST)
-    else:
-        implausible = pd.Series(False, index=parsed.index)
-    unparseable = parsed.isna() & (uniques != "")
-    has_offset = uniques.str.contains(_OFFSET, regex=True)
-    naive = ~unparseable & ~has_offset & (uniques != "")
-    bad_unique = (unparseable | naive | implausible).to_numpy()
+        implausible |= ((parsed < EARLIEST) | (parsed > LATEST)).to_numpy()
+    has_offset = uniques.str.contains(_OFFSET.pattern, case=False, regex=True)
+    has_offset = has_offset.to_numpy(dtype=bool, na_value=False)
+    naive = ~failed & ~has_offset & ~blank
+    bad_unique = failed | naive | implausible
     if bad_unique.any():
-        row_bad = bad_unique[codes]
-        row_naive = naive.to_numpy()[codes]
-        row_implausible = implausible.to_numpy()[codes]
         messages = pd.Series(
             np.select(
-                [row_naive, row_implausible],
+                [naive[codes], implausible[codes]],
                 [
                     "timestamp has no time zone (give an offset or Z): " + text,
-                    "implausible timestamp (before 1900 or after 2200): " + text,
+                    f"implausible timestamp {_IMPLAUSIBLE}: " + text,
                 ],
                 default="not an ISO 8601 timestamp: " + text,
             ),
             index=values.index,
         )
-        problems.add_rows(row_bad, column, messages)
+        problems.add_rows(bad_unique[codes], column, messages)
     if not isinstance(parsed.dtype, pd.DatetimeTZDtype):  # every value blank or unparseable
         parsed = pd.Series(pd.NaT, index=parsed.index, dtype="datetime64[ns, UTC]")
     parsed = parsed.dt.tz_convert("UTC").mask(pd.Series(bad_unique)).dt.as_unit("ns")
-    result = pd.Series(parsed.array.take(codes), index=values.index)
-    return result
+    return pd.Series(parsed.array.take(codes), index=values.index)
 
 
 def _parse_numbers(values: pd.Series, column: str, problems: _Problems, integer: bool) -> pd.Series:
-    """Non-negative numbers (whole numbers when ``integer``); anything else is a problem."""
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        numbers = values.astype("float64")
-        unparseable = np.zeros(len(values), dtype=bool)
-    else:
+    """Finite, non-negative numbers; counts (``integer``) also whole and at most ``MAX_COUNT``,
+    compared exactly (2^53 + 1 is refused, not rounded to 2^53). Bad cells come back as NaN."""
+    original = values
+    text = None
+    unparseable = np.zeros(len(values), dtype=bool)
+    if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         text = _as_text(values)
-        numbers = pd.to_numeric(text.replace("", None), errors="coerce").astype("float64")
-        unparseable = (numbers.isna() & (text != "")).to_numpy()
-    array = numbers.to_numpy()
-    finite = np.isfinite(array)
+        # Blanks are reported as missing values; parsing them as 0 keeps whole numbers integers.
+        filled = text.where(text != "", "0")
+        values = _plain_counts(filled) if integer else None
+        if values is None:
+            values = pd.to_numeric(filled, errors="coerce")
+        unparseable = values.isna().to_numpy()
+    if pd.api.types.is_integer_dtype(values.dtype):
+        negative = (values < 0).fillna(False).to_numpy(dtype=bool)
+        too_large = (values > MAX_COUNT).fillna(False).to_numpy(dtype=bool) & integer
+        non_finite = fractional = np.zeros(len(values), dtype=bool)
+    else:
+        array = values.to_numpy(dtype="float64", na_value=np.nan)
+        finite = np.isfinite(array)
+        non_finite = ~finite & ~np.isnan(array)
+        negative = finite & (array < 0)
+        fractional = finite & (np.floor(array) != array) & integer
+        too_large = finite & (array > MAX_COUNT) & integer
+        if integer and text is not None:
+            too_large |= _exactly_above_max_count(text, array)
     checks = [
         (unparseable, "not a number: "),
-        (~finite & ~unparseable & ~np.isnan(array), "not finite: "),
-        (np.nan_to_num(array) < 0, "must not be negative: "),
+        (non_finite, "not finite: "),
+        (negative, "must not be negative: "),
+        (fractional, "must be a whole number of events: "),
+        (too_large, f"too large for a count of events (at most 2^53 = {MAX_COUNT}): "),
     ]
-    if integer:
-        whole = np.nan_to_num(array)
-        checks.append((finite & (np.floor(whole) != whole), "must be a whole number of events: "))
-        checks.append((finite & (whole > MAX_COUNT), "too large for a count of events: "))
+    bad = np.zeros(len(values), dtype=bool)
     for mask, prefix in checks:
         if mask.any():  # quote the cells only when something is wrong: cheap on 44M rows
-            problems.add_rows(mask, column, prefix + _as_text(values))
-    return numbers
+            problems.add_rows(mask & ~bad, column, prefix + _as_text(original))
+            bad |= mask
+    if integer and pd.api.types.is_integer_dtype(values.dtype) and not bad.any():
+        return values.astype("int64")
+    numbers = pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=values.index)
+    return numbers.mask(bad) if bad.any() else numbers
+
+
+def _plain_counts(text: pd.Series) -> pd.Series | None:
+    """``text`` as int64 when every cell is plain digits (at most 18: they fit), parsed by
+    Arrow, which is many times faster than ``pd.to_numeric`` on millions of cells; else None."""
+    cells = pa.array(text, type=pa.string())
+    if not pc.all(pc.match_substring_regex(cells, r"^[0-9]{1,18}$")).as_py():
+        return None
+    return pd.Series(pc.cast(cells, pa.int64()).to_numpy(), index=text.index)
+
+
+def _exactly_above_max_count(text: pd.Series, parsed: np.ndarray) -> np.ndarray:
+    """Cells whose float lies at ``MAX_COUNT`` but whose written value is above it.
+
+    A float cannot tell 2^53 from 2^53 + 1, so the few distinct cells that parse to within a
+    few units of the limit are compared exactly, as decimals.
+    """
+    near = np.isfinite(parsed) & (np.abs(parsed - MAX_COUNT) <= 4)
+    result = np.zeros(len(parsed), dtype=bool)
+    if near.any():
+        candidates = text[near]
+        over = [value for value in candidates.unique() if _decimal_above(value, MAX_COUNT)]
+        result[near] = candidates.isin(over).to_numpy()
+    return result
+
+
+def _decimal_above(text: str, limit: int) -> bool:
+    try:
+        return Decimal(text) > limit
+    except InvalidOperation:
+        return False
 
 
 def _check_choices(text: pd.Series, spec: Column, problems: _Problems) -> pd.Series:
@@ -296,10 +384,12 @@ def validate(
     raw = raw.reset_index(drop=True)
     problems = _Problems(where, row_numbers)
     raw.columns = [str(c).strip() for c in raw.columns]
+    for name, count in repeated_names(raw.columns, spec.column_names).items():
+        problems.add(f"{count} columns are named {name!r}; name each column once", column=name)
     missing = [name for name in spec.required_names if name not in raw.columns]
     for name in missing:
         problems.add(f"missing required column {name!r}", column=name)
-    if missing:
+    if problems.items:
         raise InputError(problems.items)
     if raw.empty:
         raise InputError(Problem(where, "no data rows"))
@@ -325,7 +415,7 @@ def validate(
         elif col.kind == "choice":
             out[col.name] = _check_choices(_as_text(values), col, problems)
         elif col.categorical:
-            out[col.name] = _categorical_text(values)
+            out[col.name] = values
         else:
             out[col.name] = _as_text(values)
 
@@ -336,6 +426,17 @@ def validate(
     return _finish(frame, spec)
 
 
+def repeated_names(names: Sequence[object], used: Sequence[str] | None = None) -> dict[str, int]:
+    """Column names (stripped, not blank) given more than once, and how often; only those in
+    ``used`` when given (a repeated column the table ignores is harmless)."""
+    counts = pd.Series([str(n).strip() for n in names], dtype="object").value_counts(sort=False)
+    return {
+        str(k): int(v)
+        for k, v in counts.items()
+        if v > 1 and k != "" and (used is None or k in used)
+    }
+
+
 def _empty_column(col: Column, length: int) -> pd.Series:
     if col.kind == "instant":
         return pd.Series(pd.NaT, index=range(length), dtype="datetime64[ns, UTC]")
@@ -343,23 +444,34 @@ def _empty_column(col: Column, length: int) -> pd.Series:
 
 
 def _parse_dates(values: pd.Series, column: str, problems: _Problems) -> pd.Series:
-    """Calendar dates (``YYYY-MM-DD``) as midnight timestamps without a zone."""
+    """Calendar dates (``YYYY-MM-DD``) from 1900 to 2199, as midnight timestamps without a zone."""
+    far = np.zeros(len(values), dtype=bool)
     if pd.api.types.is_datetime64_any_dtype(values):
-        values = values.dt.tz_localize(None) if values.dt.tz is not None else values
-        return values.dt.normalize().dt.as_unit("ns")
-    text = _as_text(values)
-    parsed = pd.to_datetime(text.replace("", None), format="%Y-%m-%d", errors="coerce")
-    problems.add_rows(parsed.isna() & (text != ""), column, "not a date (YYYY-MM-DD): " + text)
-    return parsed.astype("datetime64[ns]")
+        parsed = values.dt.tz_localize(None) if values.dt.tz is not None else values
+    else:
+        text = _as_text(values)
+        parsed = pd.to_datetime(text.replace("", None), format="%Y-%m-%d", errors="coerce")
+        unparseable = (parsed.isna() & (text != "")).to_numpy()
+        far = _far_year(text, unparseable)
+        problems.add_rows(unparseable & ~far, column, "not a date (YYYY-MM-DD): " + text)
+    first, after = EARLIEST.tz_localize(None), LATEST.tz_localize(None)
+    implausible = far | ((parsed < first) | (parsed >= after)).to_numpy(dtype=bool)
+    if implausible.any():
+        message = f"implausible date {_IMPLAUSIBLE}: " + _as_text(values)
+        problems.add_rows(implausible, column, message)
+        parsed = parsed.mask(implausible)
+    return parsed.dt.normalize().astype("datetime64[ns]")
 
 
 def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> None:
-    """Checks across columns and rows: ordering of times, good <= total, unique keys."""
+    """Checks across columns and rows: ordering of times, good <= total, a person's day,
+    unique keys."""
     if spec is SLI:
         over = (frame["good"] > frame["total"]).to_numpy()
         if over.any():
             good, total = _number_text(frame["good"]), _number_text(frame["total"])
             problems.add_rows(over, "good", "good (" + good + ") exceeds total (" + total + ")")
+        problems.add_rows(sli_sum_excess(frame), "total", SUM_EXCESS_MESSAGE)
     if spec is INCIDENTS:
         problems.add_rows(
             frame["resolved_at"] < frame["created_at"], "resolved_at", "resolved before created_at"
@@ -369,12 +481,23 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
             "acknowledged_at",
             "acknowledged before created_at",
         )
+    if spec is WORKLOG:
+        hours = frame["hours"]
+        team_row = (frame["person"].fillna("") == "").to_numpy()
+        too_many = team_row & (hours > MAX_TEAM_ROW_HOURS).to_numpy()
+        if too_many.any():
+            message = f"more than {MAX_TEAM_ROW_HOURS:.0f} hours in one row without a person: "
+            problems.add_rows(too_many, "hours", message + _number_text(hours))
+        crossing, day_total = person_day_excess(frame)
+        if crossing.any():
+            problems.add_rows(crossing, "hours", person_day_messages(frame, day_total))
     if spec.unique:
         key = frame[list(spec.unique)]
-        # Keys a row problem already blanked (a bad timestamp, an empty id) are not duplicates.
-        valid = key.notna().all(axis=1).to_numpy() & (key != "").all(axis=1).to_numpy()
-        duplicated = key.duplicated(keep="first").to_numpy() & valid
+        duplicated = _duplicated(key)
         if duplicated.any():
+            # Keys a row problem already blanked (a bad timestamp, an empty id) are not duplicates.
+            valid = key.notna().all(axis=1).to_numpy() & (key != "").all(axis=1).to_numpy()
+            duplicated = duplicated & valid
             first_seen = key.drop_duplicates(keep="first")
             first_rows = pd.Series(problems.row_numbers[first_seen.index], index=first_seen.index)
             lookup = key.merge(
@@ -386,6 +509,105 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
                 index=frame.index,
             )
             problems.add_rows(duplicated, spec.unique[0], messages)
+
+
+SUM_EXCESS_MESSAGE = (
+    f"with this row, the events of this service and SLO add up to more than 2^53 = {MAX_COUNT}:"
+    " too many to sum exactly"
+)
+
+
+def sli_sum_excess(sli: pd.DataFrame) -> np.ndarray:
+    """The row at which one SLO's ``total`` events, added up in row order, pass ``MAX_COUNT``
+    (sums beyond it would be rounded). One pass over the column when, as always in practice,
+    the whole column sums to far less."""
+    total = sli["total"].fillna(0)
+    # A float sum cannot overflow, and this far below the limit it cannot hide a crossing.
+    if total.to_numpy(dtype="float64").sum() < MAX_COUNT / 2:
+        return np.zeros(len(sli), dtype=bool)
+    exact = total.astype("int64")  # each count is at most MAX_COUNT
+    groups = [sli["service"], sli["slo"]]
+    running = exact.groupby(groups, observed=True, sort=False).cumsum()
+    # int64 sums are exact until 2^63, long after 2^53 is passed; only the first pass counts
+    crossing = (running > MAX_COUNT) & (running - exact <= MAX_COUNT)
+    first = crossing & (crossing.groupby(groups, observed=True, sort=False).cumsum() == 1)
+    return first.to_numpy(dtype=bool)
+
+
+def person_day_excess(worklog: pd.DataFrame) -> tuple[np.ndarray, pd.Series]:
+    """The rows at which one person's hours on one day (of one team) pass
+    ``MAX_PERSON_DAY_HOURS``, and every row's day total. Rows without a person are a team's."""
+    person = worklog["person"].fillna("")
+    hours = worklog["hours"].fillna(0.0)
+    days = hours.groupby([worklog["team"], person, worklog["date"]], sort=False)
+    running = days.cumsum()
+    limit = MAX_PERSON_DAY_HOURS + 1e-9  # sums of quarter hours are exact; others nearly
+    crossing = (person != "").to_numpy() & (running > limit).to_numpy()
+    crossing &= ((running - hours) <= limit).to_numpy()
+    return crossing, days.transform("sum")
+
+
+def person_day_messages(worklog: pd.DataFrame, day_total: pd.Series) -> pd.Series:
+    """``ana's hours on 2026-10-01 add up to 26 (...)`` for every row of ``worklog``."""
+    day = worklog["date"].dt.strftime("%Y-%m-%d").fillna("")
+    return (
+        worklog["person"].fillna("").astype("string")
+        + "'s hours on "
+        + day.astype("string")
+        + " add up to "
+        + _number_text(day_total)
+        + f" (a person logs at most {MAX_PERSON_DAY_HOURS:g} hours a day)"
+    )
+
+
+def _duplicated(key: pd.DataFrame) -> np.ndarray:
+    """``key.duplicated(keep="first")``, answered by one tally of the key's codes when its
+    combinations are few (the usual case, with no duplicate at all)."""
+    combined, combinations = np.zeros(len(key), dtype=np.int64), 1
+    for name in key.columns:
+        column = key[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            code, size = column.cat.codes.to_numpy(), len(column.cat.categories)
+        elif isinstance(column.dtype, pd.DatetimeTZDtype):
+            code, size = _instant_codes(column)
+        else:
+            code, uniques = pd.factorize(column)
+            size = len(uniques)
+        if len(code) and code.min() < 0:  # missing values get a code of their own
+            code, size = code + 1, size + 1
+        combinations *= max(size, 1)
+        if combinations > 4 * len(key) + 1024:
+            return key.duplicated(keep="first").to_numpy()
+        combined = combined * max(size, 1) + code
+    if np.bincount(combined).max(initial=0) <= 1:
+        return np.zeros(len(key), dtype=bool)
+    return key.duplicated(keep="first").to_numpy()
+
+
+_COMMON_STEPS = (60_000_000_000, 1_000_000_000)
+"""A minute and a second in nanoseconds: tried before the greatest common divisor."""
+
+
+def _instant_codes(instants: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes for instants on a regular grid (a minute, a step): their index on the grid from the
+    first one, with -1 for NaT; ``pd.factorize`` when the grid would be much larger than the
+    column. Counting on the grid is linear, hashing instants a step apart is not always."""
+    nanoseconds = instants.array.asi8
+    present = instants.notna().to_numpy()
+    if present.any():
+        offsets = nanoseconds[present] - nanoseconds[present].min()
+        step = (
+            next((s for s in _COMMON_STEPS if not (offsets % s).any()), None)
+            or int(np.gcd.reduce(offsets))
+            or 1
+        )
+        size = int(offsets.max()) // step + 1
+        if size <= 4 * len(instants) + 1024:
+            code = np.full(len(instants), -1, dtype=np.int64)
+            code[present] = offsets // step
+            return code, size
+    code, uniques = pd.factorize(instants)
+    return code, len(uniques)
 
 
 def _number_text(values: pd.Series) -> pd.Series:
@@ -401,10 +623,23 @@ def _finish(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
             frame[col.name] = series.astype("int64")
         elif col.kind in ("text", "choice") and col.nullable:
             frame[col.name] = series.replace("", pd.NA).astype("string")
-    for col in spec.columns:
-        if col.categorical:  # drop labels no row uses (e.g. the blank one)
-            frame[col.name] = frame[col.name].cat.remove_unused_categories()
+        elif col.categorical:  # drop labels no row uses (e.g. the blank one)
+            frame[col.name] = _drop_unused_categories(series)
     return frame[spec.column_names]
+
+
+def _drop_unused_categories(values: pd.Series) -> pd.Series:
+    """``values.cat.remove_unused_categories()``, by counting codes instead of sorting them."""
+    codes = values.cat.codes.to_numpy()
+    used = np.bincount(codes + 1, minlength=len(values.cat.categories) + 1)[1:] > 0
+    if used.all():
+        return values
+    renumbered = np.append(np.cumsum(used) - 1, -1)  # code -1 (missing) stays -1
+    categories = values.cat.categories[used]
+    return pd.Series(
+        pd.Categorical.from_codes(renumbered[codes], categories=categories, validate=False),
+        index=values.index,
+    )
 
 
 def empty(spec: TableSpec) -> pd.DataFrame:

@@ -275,6 +275,8 @@ class SampleOptions(SourceOptions):
 
     kind: Literal["sample"]
     roles: ClassVar[frozenset[str]] = ALL_ROLES
+    services: int | None = Field(default=None, ge=1, strict=True)
+    """The fleet's size: the built-in 9 services when absent, more for scale tests."""
 
 
 _RESERVED_PARAMS = frozenset({"query", "start", "end", "step", "time", "match[]"})

@@ -12,6 +12,7 @@ from reliability import pipeline
 from reliability.cli import main
 from reliability.config import load_config
 from reliability.errors import InputError
+from reliability.metrics.slo import alert_lookback
 from reliability.period import Month
 from reliability.sources.sample import write_sample
 
@@ -21,8 +22,9 @@ NOW = pd.Timestamp("2026-10-10T12:00:00Z")
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory) -> Path:
-    """The sample organisation's October as canonical CSV files."""
-    return write_sample(tmp_path_factory.mktemp("org"), OCTOBER)
+    """The sample organisation's October as canonical CSV files, with its lookback (as
+    ``reliability sample`` writes them)."""
+    return write_sample(tmp_path_factory.mktemp("org"), OCTOBER, lookback=alert_lookback())
 
 
 def read(path: Path) -> pd.DataFrame:

@@ -11,7 +11,9 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from reliability import frames
+from reliability.cli import main
 from reliability.config import load_config
+from reliability.errors import InputError
 from reliability.metrics.slo import alert_lookback
 from reliability.period import Month, Span
 from reliability.sources import files, load_frames, sample
@@ -156,8 +158,7 @@ def test_config_yaml_round_trips(tmp_path):
 def test_same_month_gives_equal_frames():
     month = Month(2026, 10)
     expected = generated(month.label)
-    sample._generated.cache_clear()
-    sample._small.cache_clear()
+    sample.clear_caches()
 
     result = sample.generate(month)
 
@@ -389,18 +390,16 @@ def test_toil_shares_differ_by_team_and_one_is_over_the_cap(data, month):
 
 
 def test_load_concatenates_months_per_role():
-    config = sample.sample_config()
     months = [Month(2026, 9), Month(2026, 10)]
-    source = config.sources.metrics
     parts = [generated("2026-09"), generated("2026-10")]
 
-    result = sample.load(source, config, "metrics", Span.of(months))
+    result = sample.load_span("metrics", Span.of(months))
     expected = frames.concat([p["sli"] for p in parts], frames.SLI)
     assert_frame_equal(result, expected, check_exact=True)
     assert isinstance(result["service"].dtype, pd.CategoricalDtype)
 
     for role in ("incidents", "deployments", "worklog"):
-        result = sample.load(source, config, role, Span.of(months))
+        result = sample.load_span(role, Span.of(months))
         expected = frames.concat([p[role] for p in parts], SPECS[role])
         assert_frame_equal(result, expected, check_exact=True)
 
@@ -424,7 +423,7 @@ def test_write_sample_round_trips(tmp_path):
     span = Span.of([month], lookback=alert_lookback())
     expected = {key: sample.load_span("metrics" if key == "sli" else key, span) for key in SPECS}
 
-    path = sample.write_sample(tmp_path / "out", month)
+    path = sample.write_sample(tmp_path / "out", month, lookback=alert_lookback())
 
     assert path == tmp_path / "out" / "reliability.yaml"
     config = load_config(path)
@@ -435,7 +434,7 @@ def test_write_sample_round_trips(tmp_path):
         source = getattr(config.sources, "metrics" if key == "sli" else key)
         assert source.kind == "csv"
         assert source.path == f"{key}.csv"
-        result = files.read_table(files.source_paths(source, config, key), SPECS[key])
+        result = files.read_table(files.source_paths(source.path, config, key), SPECS[key])
         assert_frame_equal(result, expected[key], check_exact=True)
     loaded = load_frames(config, span)
     assert_frame_equal(loaded.sli, expected["sli"], check_exact=True)
@@ -455,3 +454,280 @@ def test_written_files_use_canonical_text(tmp_path):
     assert header == frames.INCIDENTS.column_names
     assert any(",," in line for line in lines["incidents.csv"][1:])  # missing values are empty
     assert "+00:00" not in path.parent.joinpath("deployments.csv").read_text()
+
+
+# -- a larger fleet ------------------------------------------------------------------------
+
+FLEET = 20
+"""Three blocks of the organisation, the last one cut after its first two services."""
+
+
+@functools.cache
+def fleet_month(label: str) -> dict[str, pd.DataFrame]:
+    year, month = map(int, label.split("-"))
+    return sample.generate(Month(year, month), services=FLEET)
+
+
+def test_fleet_config_has_the_services_asked_for_in_teams_of_three():
+    config = sample.sample_config(200)
+    builtin = sample.sample_config()
+
+    assert len(config.services) == 200
+    assert len({s.name for s in config.services}) == 200
+    assert config.services[:9] == builtin.services
+    team_sizes = pd.Series([s.team for s in config.services]).value_counts()
+    assert team_sizes.max() == 3
+    assert (team_sizes == 3).sum() == 66
+    assert len(config.teams) == 67
+    kinds = {(o.name, o.budgeting, o.indicator.kind) for s in config.services for o in s.slos}
+    assert kinds == {
+        (o.name, o.budgeting, o.indicator.kind) for s in builtin.services for o in s.slos
+    }
+    assert config.sources.metrics.kind == "sample"
+    assert config.sources.metrics.services == 200
+    assert config.severities == builtin.severities
+
+
+@pytest.mark.parametrize("services", [0, -3, True, 2.5])
+def test_a_fleet_needs_a_whole_number_of_services(services):
+    with pytest.raises(ValueError, match="at least 1 service"):
+        sample.sample_config(services)
+
+
+@pytest.mark.parametrize("label", ["2026-10", "2024-02"])
+def test_fleet_keeps_the_builtin_services_and_their_data_exactly(label):
+    expected = generated(label)
+    fleet = fleet_month(label)
+    for key in SPECS:
+        column = "team" if key == "worklog" else "service"
+        names = set(expected[key][column].astype(str))
+        result = fleet[key][fleet[key][column].astype(str).isin(names)].reset_index(drop=True)
+        if key == "sli":
+            result["service"] = result["service"].cat.remove_unused_categories()
+        assert_frame_equal(result, expected[key], check_exact=True)
+
+
+def test_fleet_frames_are_canonical_and_cover_every_service():
+    month = Month(2026, 10)
+    fleet = fleet_month(month.label)
+    config = sample.sample_config(FLEET)
+    names = {s.name for s in config.services}
+    for key, spec in SPECS.items():
+        result = frames.validate(fleet[key].copy(), spec, "test", 1)
+        assert_frame_equal(result, fleet[key], check_exact=True)
+    sli = fleet["sli"]
+    assert len(sli) == FLEET * 2 * len(minutes_of(month))
+    assert set(sli["service"].astype(str)) == names
+    assert not sli.duplicated(["timestamp", "service", "slo"]).any()
+    assert set(fleet["worklog"]["team"]) == set(config.teams)
+    for key in ("incidents", "deployments"):
+        assert fleet[key]["id"].is_unique
+        assert set(fleet[key]["service"]) <= names
+    causes = fleet["incidents"]["caused_by"].dropna()
+    assert causes.isin(fleet["deployments"]["id"]).all()
+    assert fleet["incidents"]["id"].str.fullmatch(r"INC-2026-10-\d{3}(-[23])?").all()
+
+
+def test_every_whole_block_of_the_fleet_overspends_its_two_fragile_slos():
+    sli = fleet_month("2026-10")["sli"]
+    table = sample.sample_config(FLEET).slo_table().set_index(["service", "slo"])
+    sums = sli.groupby(["service", "slo"], observed=True)[["good", "total"]].sum()
+    occurrences = table[table["budgeting"] == "occurrences"].index
+    missed = {
+        key
+        for key in occurrences
+        if sums.loc[key, "good"] / sums.loc[key, "total"] < table.loc[key, "objective"]
+    }
+    fragile = {
+        (service + suffix, slo) for service, slo in sample.FRAGILE_TARGET for suffix in ("", "-2")
+    }
+    assert missed == fragile
+
+
+def test_fleet_is_deterministic():
+    expected = fleet_month("2026-10")
+    sample.clear_caches()
+
+    result = sample.generate(Month(2026, 10), services=FLEET)
+
+    for key in SPECS:
+        assert_frame_equal(result[key], expected[key], check_exact=True)
+
+
+def test_a_fleet_smaller_than_the_builtin_drops_causes_it_does_not_hold():
+    result = sample.generate(Month(2026, 10), services=1)
+    assert [s.name for s in sample.sample_config(1).services] == ["checkout"]
+    for key in ("incidents", "deployments"):
+        assert set(result[key]["service"]) == {"checkout"}
+    assert set(result["worklog"]["team"]) == {"payments"}
+    builtin = generated("2026-10")["incidents"]
+    checkout = builtin[builtin["service"] == "checkout"].reset_index(drop=True)
+    foreign = (
+        ~checkout["caused_by"].isin(result["deployments"]["id"]) & checkout["caused_by"].notna()
+    )
+    assert foreign.any()  # checkout's outage after the payments-api release
+    expected = checkout.assign(caused_by=checkout["caused_by"].mask(foreign))
+    assert_frame_equal(result["incidents"], expected, check_exact=True)
+
+
+def test_load_takes_the_fleet_size_from_the_source():
+    config = sample.sample_config(12)
+    assert config.sources.incidents.services == 12
+    result = load_frames(config, Span.of([Month(2026, 10)])).incidents
+    assert set(result["service"]) <= {s.name for s in config.services}
+    assert "checkout-2" in set(result["service"])
+
+
+# -- spans and now -------------------------------------------------------------------------
+
+MID_OCTOBER = pd.Timestamp("2026-10-15T13:37:20Z")
+
+
+def test_load_span_cuts_the_months_it_overlaps():
+    span = Span(pd.Timestamp("2026-09-28T12:00:00Z"), pd.Timestamp("2026-10-02T00:00:00Z"))
+    parts = [generated("2026-09"), generated("2026-10")]
+    for role, key, column in [
+        ("metrics", "sli", "timestamp"),
+        ("incidents", "incidents", "created_at"),
+        ("deployments", "deployments", "deployed_at"),
+    ]:
+        both = frames.concat([p[key] for p in parts], SPECS[key])
+        expected = both[span.contains(both[column]).to_numpy()].reset_index(drop=True)
+
+        result = sample.load_span(role, span, now=MID_OCTOBER)
+
+        assert_frame_equal(result, expected, check_exact=True)
+        assert not result.empty
+    worklog = sample.load_span("worklog", span, now=MID_OCTOBER)
+    assert sorted(worklog["date"].dt.day.unique()) == [1, 29, 30]
+
+
+def test_load_span_has_nothing_after_now():
+    month = Month(2026, 10)
+    full = generated(month.label)
+    incidents = full["incidents"]
+    ongoing = incidents.iloc[len(incidents) // 2]
+    now = ongoing["created_at"] + pd.Timedelta(seconds=1)
+    span = Span(month.start, month.end)
+
+    sli = sample.load_span("metrics", span, now=now)
+    assert sli["timestamp"].max() == now.floor("min") - pd.Timedelta(minutes=1)
+    expected = full["sli"][(full["sli"]["timestamp"] + pd.Timedelta(minutes=1) <= now).to_numpy()]
+    assert_frame_equal(sli, expected.reset_index(drop=True), check_exact=True)
+
+    result = sample.load_span("incidents", span, now=now)
+    assert (result["created_at"] < now).all()
+    assert result["id"].iloc[-1] == ongoing["id"]
+    assert pd.isna(result["resolved_at"].iloc[-1])  # not yet
+    assert pd.isna(result["acknowledged_at"].iloc[-1])
+    before = incidents[incidents["created_at"] < now].reset_index(drop=True)
+    for column in ("acknowledged_at", "resolved_at"):
+        before[column] = before[column].where(before[column] < now)
+    assert_frame_equal(result, before, check_exact=True)
+
+    deployments = sample.load_span("deployments", span, now=now)
+    assert (deployments["deployed_at"] < now).all()
+    assert len(deployments) == (full["deployments"]["deployed_at"] < now).sum()
+
+    worklog = sample.load_span("worklog", span, now=now)
+    assert (worklog["date"] + pd.Timedelta(days=1) <= now.tz_localize(None)).all()
+    assert worklog["date"].max() == now.tz_localize(None).normalize() - pd.Timedelta(days=1)
+
+
+def test_load_span_after_now_is_empty_and_canonical():
+    span = Span(Month(2030, 12).start, Month(2030, 12).end)
+    for role, key in [("metrics", "sli"), ("incidents", "incidents"), ("worklog", "worklog")]:
+        result = sample.load_span(role, span, now=MID_OCTOBER)
+        assert_frame_equal(result, frames.empty(SPECS[key]))
+
+
+def test_load_span_needs_an_aware_now():
+    with pytest.raises(ValueError, match="time-zone aware"):
+        sample.load_span("metrics", Span.of([Month(2026, 10)]), now=pd.Timestamp("2026-10-15"))
+
+
+INSTANT_COLUMNS = {
+    "sli.csv": ["timestamp"],
+    "incidents.csv": ["created_at", "resolved_at", "acknowledged_at", "started_at"],
+    "deployments.csv": ["deployed_at", "commit_at"],
+}
+
+
+def latest_written(folder) -> pd.Timestamp:
+    """The latest instant any written file holds (a work-log date counts as its day's end)."""
+    latest = []
+    for name, columns in INSTANT_COLUMNS.items():
+        if (folder / name).exists():
+            table = pd.read_csv(folder / name, usecols=columns)
+            for column in columns:
+                latest.append(pd.to_datetime(table[column], utc=True, format="ISO8601").max())
+    if (folder / "worklog.csv").exists():
+        dates = pd.to_datetime(pd.read_csv(folder / "worklog.csv")["date"])
+        latest.append((dates.max() + pd.Timedelta(days=1)).tz_localize("UTC"))
+    return max(t for t in latest if pd.notna(t))
+
+
+def test_the_current_month_writes_no_timestamp_after_now(tmp_path):
+    now = pd.Timestamp.now(tz="UTC")
+    current = Month(now.year, now.month)
+    if now - current.start < pd.Timedelta(minutes=1):  # not a minute of data yet
+        with pytest.raises(InputError, match="has no sample data yet"):
+            sample.write_sample(tmp_path, current)
+        return
+
+    path = sample.write_sample(tmp_path, current)
+
+    assert latest_written(path.parent) <= pd.Timestamp.now(tz="UTC")
+    assert "The month is in progress" in path.read_text()
+
+
+def test_a_month_in_progress_writes_only_what_has_happened(tmp_path):
+    month = Month(2026, 10)
+
+    path = sample.write_sample(tmp_path, month, now=MID_OCTOBER)
+
+    assert latest_written(tmp_path) <= MID_OCTOBER
+    config = load_config(path)
+    loaded = load_frames(config, Span.of([month]))
+    expected = sample.load_span("metrics", Span.of([month]), now=MID_OCTOBER)
+    assert_frame_equal(loaded.sli, expected, check_exact=True)
+    assert_frame_equal(
+        loaded.incidents, sample.load_span("incidents", Span.of([month]), now=MID_OCTOBER)
+    )
+    assert f"data up to {MID_OCTOBER.isoformat()}" in path.read_text()
+
+
+def test_early_in_a_month_inputs_without_rows_get_no_file_and_no_source(tmp_path):
+    month = Month(2026, 10)
+    now = month.start + pd.Timedelta(minutes=30)
+
+    path = sample.write_sample(tmp_path, month, now=now)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reliability.yaml", "sli.csv"]
+    config = load_config(path)
+    assert config.sources.metrics.path == "sli.csv"
+    assert config.sources.incidents is None
+    assert config.sources.worklog is None
+    assert len(pd.read_csv(tmp_path / "sli.csv")) == 30 * 18
+    assert "# Nothing yet for: incidents, deployments, worklog." in path.read_text()
+
+
+def test_a_month_that_has_not_begun_writes_nothing(tmp_path):
+    with pytest.raises(InputError, match="--month: 2026-11 has no sample data yet"):
+        sample.write_sample(tmp_path / "out", Month(2026, 11), now=MID_OCTOBER)
+    assert not (tmp_path / "out").exists()
+
+
+def test_sample_command_writes_a_fleet(tmp_path, capsys):
+    out = tmp_path / "fleet"
+
+    code = main(["sample", "--out", str(out), "--month", "2026-10", "--services", "12"])
+
+    assert code == 0, capsys.readouterr().err
+    assert "(12 services)" in capsys.readouterr().err
+    config = load_config(out / "reliability.yaml")
+    assert [s.name for s in config.services] == [s.name for s in sample.sample_config(12).services]
+    deployments = files.read_table([out / "deployments.csv"], frames.DEPLOYMENTS)
+    assert set(deployments["service"]) == {s.name for s in config.services}
+    with (out / "sli.csv").open() as handle:
+        assert sum(1 for _ in handle) == 1 + 12 * 2 * (3 + 31) * 1440  # the lookback too

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import glob
-from collections.abc import Sequence
+import re
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from reliability import frames
 from reliability.config import Config, Source
@@ -15,16 +20,23 @@ from reliability.errors import InputError, Problem
 from reliability.period import Month
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+"""pandas' message for a row with more cells than the header; its line counts records."""
 
 
-def source_paths(source: Source, config: Config, role: str) -> list[Path]:
-    """The files a source names: one path, a list, or glob patterns, relative to the config."""
-    if source.path is None:
-        raise InputError(Problem("config", f"sources.{role}.path: required for kind {source.kind}"))
-    patterns = [source.path] if isinstance(source.path, str) else list(source.path)
+def source_paths(paths: str | list[str] | None, config: Config, role: str) -> list[Path]:
+    """The files a source's ``path`` option names: one path, a list, or glob patterns,
+    relative to the config's folder."""
+    if paths is None:
+        raise InputError(
+            Problem(
+                "config", f"sources.{role}.path: required: the file, files or glob patterns to read"
+            )
+        )
+    patterns = [paths] if isinstance(paths, str) else list(paths)
     if not patterns or not all(str(p).strip() for p in patterns):
         raise InputError(Problem("config", f"sources.{role}.path: no file given"))
-    paths: list[Path] = []
+    found: list[Path] = []
     problems = []
     for pattern in patterns:
         resolved = config.resolve(pattern)
@@ -32,87 +44,193 @@ def source_paths(source: Source, config: Config, role: str) -> list[Path]:
             matches = sorted(Path(p) for p in glob.glob(str(resolved), recursive=True))
             if not matches:
                 problems.append(Problem(str(resolved), "no file matches this pattern"))
-            paths.extend(matches)
+            found.extend(matches)
         elif not resolved.is_file():
             problems.append(Problem(str(resolved), "file not found"))
         else:
-            paths.append(resolved)
+            found.append(resolved)
     if problems:
         raise InputError(problems)
-    return paths
+    return found
 
 
-def read_raw(path: Path) -> tuple[pd.DataFrame, int | None]:
+def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataFrame, int | None]:
     """One file as a raw frame (CSV cells as strings) and the row number of its first data row.
 
     For a CSV the frame's index is already each row's line in the file (``None`` is returned):
     blank lines are dropped but still counted, so a problem names the line an editor shows.
+    With ``spec``, only its columns are read of a Parquet file (and must hold plain values),
+    and a CSV whose rows do not fit its header also names the required columns it lacks.
     """
     try:
         if path.suffix.lower() in _PARQUET_SUFFIXES:
-            return pd.read_parquet(path), 1
+            columns = None if spec is None else spec.column_names
+            return _read_parquet(path, columns), 1
         if path.stat().st_size == 0:
             raise InputError(Problem(str(path), "empty file"))
-        raw = pd.read_csv(
-            path, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False
-        )
-        raw.index = _record_lines(path, len(raw))
-        if len(raw.columns):
-            candidates = raw.index[raw.iloc[:, 0] == ""]
-            blank = (raw.loc[candidates] == "").all(axis=1)
-            raw = raw.drop(index=blank.index[blank])
-        return raw, None
+        return _read_csv(path, spec), None
     except InputError:
         raise
     except pd.errors.EmptyDataError:
         raise InputError(Problem(str(path), "empty file")) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(Problem(str(path), f"cannot read the file: {message}")) from None
+        raise InputError(_unreadable(path, exc)) from None
     except Exception as exc:  # pyarrow raises its own types for a corrupt Parquet file
         raise InputError(Problem(str(path), f"cannot read the file: {exc}")) from None
 
 
-def _record_lines(path: Path, rows: int) -> pd.Index:
-    """The line of the file on which each of the ``rows`` data records starts.
+def _unreadable(path: Path, exc: Exception) -> Problem:
+    """A reader's exception as one problem, naming the row when the reader said which."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    found = _FIELD_COUNT.search(message)
+    if found:
+        expected, record, seen = (int(g) for g in found.groups())
+        row = _record_line(path, record)
+        return Problem(str(path), f"{seen} cells where the header names {expected}", row=row)
+    return Problem(str(path), f"cannot read the file: {message}")
 
-    Usually line 2, 3, ... (line 1 is the header). A quoted cell may hold line breaks (a
-    title or description exported with newlines), and then a record spans several lines:
-    a line break ends a record only outside quotes, i.e. after an even number of ``"``
-    (an escaped ``""`` counts twice and keeps the parity). If that count does not give
-    as many records as the parser read, the simple numbering is used.
+
+def _read_csv(path: Path, spec: frames.TableSpec | None) -> pd.DataFrame:
+    """Every cell of a CSV file as text, indexed by the line each record starts on; a column
+    of ``spec`` named twice in the header is refused (pandas would rename the second)."""
+    used = None if spec is None else spec.column_names
+    required = [] if spec is None else spec.required_names
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    repeated = frames.repeated_names(header, used)
+    if repeated:
+        raise InputError(
+            [
+                Problem(
+                    str(path), f"{count} columns are named {name!r}; name each column once", 1, name
+                )
+                for name, count in repeated.items()
+            ]
+        )
+    with warnings.catch_warnings():
+        # A first row longer than the header would silently lose its extra cells.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            raw = pd.read_csv(
+                path,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+                skip_blank_lines=False,
+                index_col=False,
+            )
+        except pd.errors.ParserWarning:  # only the first data row (record 2) raises it
+            named = {name.strip() for name in header}
+            problems = [
+                Problem(
+                    str(path),
+                    f"more cells than the header names ({len(header)})",
+                    _record_line(path, 2),
+                ),
+                *(
+                    Problem(str(path), f"missing required column {name!r}", column=name)
+                    for name in required
+                    if name not in named
+                ),
+            ]
+            raise InputError(problems) from None
+    raw.index = _record_lines(path, len(raw))
+    if len(raw.columns):
+        candidates = raw.index[raw.iloc[:, 0] == ""]
+        blank = (raw.loc[candidates] == "").all(axis=1)
+        raw = raw.drop(index=blank.index[blank])
+    return raw
+
+
+def _read_parquet(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
+    """The columns of a Parquet file that ``columns`` names (all when ``None``), refusing
+    repeated names and columns of lists, structs or maps (one value per cell is expected)."""
+    schema = pq.read_schema(path)
+    repeated = frames.repeated_names(schema.names, columns)
+    if repeated:
+        raise InputError(
+            [
+                Problem(
+                    str(path),
+                    f"{count} columns are named {name!r}; name each column once",
+                    None,
+                    name,
+                )
+                for name, count in repeated.items()
+            ]
+        )
+    wanted = None if columns is None else set(columns)
+    chosen = [name for name in schema.names if wanted is None or name.strip() in wanted]
+    table = pq.read_table(path, columns=chosen)
+    problems = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_nested(field.type):
+            present = column.is_valid().to_numpy(zero_copy_only=False)
+            problems += frames.row_problems(
+                str(path),
+                np.arange(1, 1 + len(present)),
+                present,
+                field.name.strip(),
+                f"a {field.type} value, not a single value",
+            )
+    if problems:
+        raise InputError(problems)
+    return table.to_pandas()
+
+
+def _record_starts(path: Path) -> np.ndarray | None:
+    """The line on which each record of a CSV file starts (the header's is 1), or ``None``
+    when no cell is quoted, so that every line is a record.
+
+    A quoted cell may hold line breaks (a title or description exported with newlines), and
+    then a record spans several lines: a line break ends a record only outside quotes, i.e.
+    after an even number of ``"`` (an escaped ``""`` counts twice and keeps the parity). A
+    blank line is a record of its own, as pandas counts it.
     """
-    simple = pd.RangeIndex(2, 2 + rows)
     data = np.fromfile(path, dtype=np.uint8)
     quotes = data == ord('"')
     if not quotes.any():
-        return simple
+        return None
     breaks = np.flatnonzero(data == ord("\n"))
-    inside = (np.cumsum(quotes)[breaks] % 2) == 1
-    if not inside.any():
-        return simple
-    ends = breaks[~inside]
+    # The parity of the quotes before each break (a uint8 count wraps at 256, keeping it).
+    ends = breaks[np.cumsum(quotes, dtype=np.uint8)[breaks] % 2 == 0]
     # Record k + 1 starts after the k-th record-ending break: its line is 1 + the breaks before.
-    starts = np.searchsorted(breaks, ends, side="right") + 1
-    trailing = len(ends) == 0 or ends[-1] < len(data) - 1
-    records = len(ends) + (1 if trailing else 0)
-    if records - 1 < rows or len(starts) < rows:
+    starts = np.concatenate([[1], np.searchsorted(breaks, ends, side="right") + 1])
+    return starts[:-1] if len(ends) and ends[-1] == len(data) - 1 else starts
+
+
+def _record_line(path: Path, record: int) -> int:
+    """The line on which record ``record`` (1 for the header) starts."""
+    starts = _record_starts(path)
+    if starts is None:
+        return record
+    return int(starts[record - 1]) if record <= len(starts) else record
+
+
+def _record_lines(path: Path, rows: int) -> pd.Index:
+    """The line of the file on which each of the ``rows`` data records starts: line 2, 3, ...
+    (line 1 is the header), later after a quoted cell with line breaks. If the count of
+    records does not match what the parser read, the simple numbering is used."""
+    simple = pd.RangeIndex(2, 2 + rows)
+    starts = _record_starts(path)
+    if starts is None or len(starts) - 1 < rows:
         return simple
-    return pd.Index(starts[:rows])
+    return pd.Index(starts[1 : 1 + rows])
 
 
 def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
     """Read and validate every file of one input, then combine them into one canonical frame.
 
     Each file is validated on its own, so a problem names the file and row it is in; problems
-    from all files are reported together. Keys must be unique across the files too.
+    from all files are reported together. Keys must be unique across the files too, and a
+    person's day (work log) must stay within the hours a day has across them.
     """
     parts = []
     rows = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            raw, first_row = read_raw(path)
+            raw, first_row = read_raw(path, spec)
             numbers = (
                 raw.index.to_numpy(dtype=np.int64)
                 if first_row is None
@@ -127,18 +245,50 @@ def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
     if len(parts) == 1:
         return parts[0]
     combined = frames.concat(parts, spec)
+    origin = _Origin(paths, np.repeat(np.arange(len(paths)), [len(p) for p in parts]), rows)
     if spec.unique:
-        _check_unique_across(combined, spec, paths, [len(p) for p in parts], rows)
+        _check_unique_across(combined, spec, origin)
+    if spec is frames.WORKLOG:
+        _check_person_days_across(combined, origin)
+    if spec is frames.SLI:
+        excess = np.flatnonzero(frames.sli_sum_excess(combined))
+        if excess.size:
+            message = f"{frames.SUM_EXCESS_MESSAGE}, counting every file of the input"
+            summary = "{hidden} more SLOs whose events add up to more than 2^53 across the files"
+            raise InputError(origin.problems(excess, "total", lambda pos: message, summary))
     return combined
 
 
-def _check_unique_across(
-    combined: pd.DataFrame,
-    spec: frames.TableSpec,
-    paths: Sequence[Path],
-    sizes: list[int],
-    rows: list[np.ndarray],
-) -> None:
+class _Origin:
+    """The file and row each row of a combined frame came from."""
+
+    def __init__(self, paths: Sequence[Path], file_of: np.ndarray, rows: list[np.ndarray]):
+        self.paths = paths
+        self.file_of = file_of
+        self.row_of = np.concatenate(rows)
+
+    def problems(
+        self, positions: np.ndarray, column: str, message: Callable[[int], str], summary: str
+    ) -> list[Problem]:
+        """One problem per position (the first few), each naming its file and row, then
+        ``summary`` for the rest (``{hidden}`` is their count)."""
+        found = [
+            Problem(
+                str(self.paths[self.file_of[pos]]),
+                message(pos),
+                row=int(self.row_of[pos]),
+                column=column,
+            )
+            for pos in positions[: frames.PROBLEMS_SHOWN_PER_CHECK]
+        ]
+        hidden = positions.size - len(found)
+        if hidden > 0:
+            where = " + ".join(str(p) for p in self.paths)
+            found.append(Problem(where, summary.format(hidden=hidden)))
+        return found
+
+
+def _check_unique_across(combined: pd.DataFrame, spec: frames.TableSpec, origin: _Origin) -> None:
     """Raise one problem per row (the first few) whose key another file already has.
 
     Each file was checked on its own, so every repeat here is across files; a problem
@@ -148,41 +298,44 @@ def _check_unique_across(
     duplicated = combined.duplicated(key, keep="first").to_numpy()
     if not duplicated.any():
         return
-    file_of = np.repeat(np.arange(len(paths)), sizes)
-    row_of = np.concatenate(rows)
     keys = combined[key].reset_index(drop=True)
     first = keys.loc[~keys.duplicated(keep="first")]
     located = keys.merge(
-        first.assign(_file=file_of[first.index], _row=row_of[first.index]), on=key, how="left"
+        first.assign(_file=origin.file_of[first.index], _row=origin.row_of[first.index]),
+        on=key,
+        how="left",
     )
-    positions = np.flatnonzero(duplicated)
     label = " + ".join(spec.unique)
-    found = []
-    for pos in positions[: frames.PROBLEMS_SHOWN_PER_CHECK]:
+
+    def message(pos: int) -> str:
         value = ", ".join(str(keys.iloc[pos][k]) for k in key)
-        origin = paths[int(located["_file"].iloc[pos])]
-        found.append(
-            Problem(
-                str(paths[file_of[pos]]),
-                f"duplicate {label} {value} (first seen in {origin} row "
-                f"{int(located['_row'].iloc[pos])})",
-                row=int(row_of[pos]),
-                column=spec.unique[0],
-            )
+        seen = origin.paths[int(located["_file"].iloc[pos])]
+        return (
+            f"duplicate {label} {value} (first seen in {seen} row {int(located['_row'].iloc[pos])})"
         )
-    hidden = positions.size - len(found)
-    if hidden > 0:
-        found.append(
-            Problem(
-                " + ".join(str(p) for p in paths),
-                f"{hidden} more rows repeat a key ({label}) found in another file",
-            )
-        )
-    raise InputError(found)
+
+    summary = f"{{hidden}} more rows repeat a key ({label}) found in another file"
+    raise InputError(origin.problems(np.flatnonzero(duplicated), key[0], message, summary))
+
+
+def _check_person_days_across(combined: pd.DataFrame, origin: _Origin) -> None:
+    """Raise one problem per person's day whose hours pass the limit only when every file of
+    the input is counted (each file on its own stayed within it)."""
+    crossing, day_total = frames.person_day_excess(combined)
+    if not crossing.any():
+        return
+    messages = frames.person_day_messages(combined, day_total)
+    problems = origin.problems(
+        np.flatnonzero(crossing),
+        "hours",
+        lambda pos: f"{messages.iloc[pos]}, counting every file of the input",
+        "{hidden} more people's days with too many hours across the files",
+    )
+    raise InputError(problems)
 
 
 def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> pd.DataFrame:
     """Loader for ``kind: csv`` (and Parquet files, recognised by their suffix)."""
     from reliability.sources import ROLES
 
-    return read_table(source_paths(source, config, role), ROLES[role])
+    return read_table(source_paths(source.path, config, role), ROLES[role])

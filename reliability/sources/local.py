@@ -3,7 +3,6 @@ organisation (``kind: csv``, ``parquet`` and ``sample``)."""
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import reliability.sources.files as files
@@ -14,10 +13,7 @@ from reliability.sources.base import Loaded, LoadRequest, Plugin
 
 def table_paths(options: CsvOptions | ParquetOptions, config: Config, role: str) -> list[Path]:
     """The files a ``csv``/``parquet`` source names (globs expanded, relative to the config)."""
-    parameters = inspect.signature(files.source_paths).parameters
-    if next(iter(parameters)) == "paths":
-        return files.source_paths(options.path, config, role)
-    return files.source_paths(options, config, role)  # the form that takes the options whole
+    return files.source_paths(options.path, config, role)
 
 
 def _load_tables(options: CsvOptions | ParquetOptions, request: LoadRequest) -> Loaded:
@@ -27,13 +23,10 @@ def _load_tables(options: CsvOptions | ParquetOptions, request: LoadRequest) -> 
 
 
 def _load_sample(options: SampleOptions, request: LoadRequest) -> Loaded:
-    """The sample organisation's rows of the role over the span."""
-    import reliability.sources.sample as sample
+    """The sample organisation's rows of the role over the span, up to now."""
+    from reliability.sources.sample import load_span
 
-    load_span = getattr(sample, "load_span", None)
-    if load_span is not None:
-        return Loaded(load_span(request.role, request.span))
-    return Loaded(sample.load(options, request.config, request.role, request.span.months))
+    return Loaded(load_span(request.role, request.span, options.services))
 
 
 PLUGINS: dict[str, Plugin] = {

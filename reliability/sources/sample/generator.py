@@ -1,8 +1,8 @@
-"""The built-in sample organisation: a realistic, deterministic month of SRE data for any month.
+"""The deterministic month builder: one UTC month of the sample fleet, as validated frames.
 
-With no config the product runs on this organisation, so a newcomer sees a full report at once.
-Each month is generated on its own from a fixed seed plus the month, so the same month always
-gives identical frames. The story is stable by design, not by luck:
+Each month is generated on its own from a fixed seed plus the month (plus the block, for the
+blocks of a larger fleet), so the same month always gives identical frames. The story is
+stable by design, not by luck:
 
 * background bad events stay well inside every budget (a fixed share of it, capped per minute);
 * every outage is sized against its SLOs' budgets: a healthy SLO never passes
@@ -17,130 +17,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from reliability import frames
-from reliability.config import SLO, Config, Indicator, Service, Source, Sources, load_config
-from reliability.period import Month, Span
-
-SEED = 20261001
-"""The project seed; each month's generator is seeded with it and ``year * 100 + month``."""
-BACKGROUND_CAP = 0.05
-"""Outside incidents, at most this share of a minute's events is bad."""
-DIP_FLOOR = 0.15
-"""Inside an outage, at least this share of every minute's events is bad."""
-HEALTHY_LIMIT = 0.75
-"""Budget share a healthy SLO may consume in a month (background and incidents together)."""
-FRAGILE_TARGET = {
-    ("recommendations", "availability"): (1.5, 2.4),
-    ("search", "latency"): (1.3, 1.9),
-}
-"""SLOs overspent every month, and the range of budget consumption their outage aims for."""
-GAP_MINUTES = 30
-"""Minimum quiet time between two incident windows of one service."""
-SAMPLE_FILES = {
-    "metrics": "sli.csv",
-    "incidents": "incidents.csv",
-    "deployments": "deployments.csv",
-    "worklog": "worklog.csv",
-}
-_MINUTE = pd.Timedelta(minutes=1)
-_INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-
-@dataclass(frozen=True)
-class _ServiceSpec:
-    """One sample service: traffic, objectives, delivery cadence and background error rates."""
-
-    name: str
-    team: str
-    rpm: float
-    """Mean requests per minute (before the daily and weekly shapes)."""
-    availability: float
-    latency: float
-    threshold: float
-    """Latency threshold in seconds."""
-    deploys: float
-    """Mean production deployments per month."""
-    lead_hours: float
-    """Median hours from commit to production."""
-    background: tuple[float, float] = (0.15, 0.2)
-    """Background bad events as a share of the budget: (availability, latency)."""
-    availability_budgeting: tuple[str, str, float | None] = ("occurrences", "1m", None)
-    latency_budgeting: tuple[str, str, float | None] = ("occurrences", "1m", None)
-    protocol: str = "http"
-
-
-SERVICES: tuple[_ServiceSpec, ...] = (
-    _ServiceSpec("checkout", "payments", 2400, 0.9995, 0.99, 0.3, 30, 20),
-    _ServiceSpec("payments-api", "payments", 1500, 0.999, 0.99, 0.5, 12, 26),
-    _ServiceSpec(
-        "ledger",
-        "payments",
-        40,
-        0.995,
-        0.95,
-        1.0,
-        2.5,
-        60,
-        availability_budgeting=("ratio_timeslices", "1m", None),
-        protocol="grpc",
-    ),
-    _ServiceSpec(
-        "api-gateway",
-        "platform",
-        9000,
-        0.999,
-        0.99,
-        0.1,
-        130,
-        1.5,
-        availability_budgeting=("timeslices", "5m", 0.99),
-    ),
-    _ServiceSpec(
-        "auth",
-        "platform",
-        4000,
-        0.9995,
-        0.99,
-        0.2,
-        4.5,
-        40,
-        latency_budgeting=("timeslices", "1m", 0.95),
-    ),
-    _ServiceSpec("notifications", "platform", 600, 0.995, 0.95, 2.0, 4.5, 48, protocol="grpc"),
-    _ServiceSpec("search", "discovery", 5000, 0.999, 0.995, 0.4, 22, 18, background=(0.15, 0.3)),
-    _ServiceSpec("catalog", "discovery", 2000, 0.999, 0.99, 0.25, 12, 30),
-    _ServiceSpec(
-        "recommendations", "discovery", 800, 0.999, 0.95, 0.5, 25, 10, background=(0.3, 0.2)
-    ),
+from reliability.config import SLO
+from reliability.period import Month
+from reliability.sources.sample.organisation import (
+    BACKGROUND_CAP,
+    DIP_FLOOR,
+    GAP_MINUTES,
+    HEALTHY_LIMIT,
+    Block,
+    Fleet,
+    service_config,
 )
-TEAM_PEOPLE = {
-    "payments": ("ana", "bruno", "chen", "dara"),
-    "platform": ("emeka", "farah", "gus", "hiro", "ines"),
-    "discovery": ("jon", "kemi", "lars"),
-}
-TEAM_SHARES = {
-    # toil, project, oncall, overhead: platform runs far over the SRE book's 50% toil cap
-    "payments": (0.20, 0.58, 0.08, 0.14),
-    "discovery": (0.35, 0.43, 0.08, 0.14),
-    "platform": (0.55, 0.23, 0.10, 0.12),
-}
-UPSTREAM = {
-    "checkout": "payments-api",
-    "payments-api": "ledger",
-    "ledger": "ledger-db",
-    "api-gateway": "auth",
-    "auth": "auth-db",
-    "notifications": "smtp-relay",
-    "search": "search-index",
-    "catalog": "catalog-db",
-    "recommendations": "feature-store",
-}
+
+_MINUTE = pd.Timedelta(minutes=1)
 AVAILABILITY_TITLES = (
     "Elevated 5xx on {svc}",
     "{svc} returning 503s: connection pool exhausted",
@@ -163,73 +57,6 @@ INTERNAL_TITLES = (
     "Cluster autoscaler stuck for {svc} node pool",
     "Scheduled export job for {svc} failing",
 )
-
-
-def _slo(name: str, objective: float, budgeting: tuple[str, str, float | None], **kw) -> SLO:
-    method, timeslice, target = budgeting
-    return SLO(
-        name=name,
-        objective=objective,
-        budgeting=method,
-        timeslice=timeslice,
-        timeslice_target=target,
-        **kw,
-    )
-
-
-def _indicators(spec: _ServiceSpec) -> tuple[Indicator, Indicator]:
-    job = f'job="{spec.name}"'
-    if spec.protocol == "grpc":
-        errors = 'grpc_code=~"Unavailable|Internal|Unknown|DeadlineExceeded"'
-        availability = Indicator(
-            kind="ratio",
-            good_query=(
-                f"sum(increase(grpc_server_handled_total{{{job}}}[{{{{window}}}}]))"
-                f" - sum(increase(grpc_server_handled_total{{{job},{errors}}}[{{{{window}}}}]))"
-            ),
-            total_query=f"sum(increase(grpc_server_handled_total{{{job}}}[{{{{window}}}}]))",
-        )
-        histogram = f"grpc_server_handling_seconds{{{job}}}"
-    else:
-        availability = Indicator(
-            kind="ratio",
-            good=f'http_requests_total{{{job},code!~"5.."}}',
-            total=f"http_requests_total{{{job}}}",
-        )
-        histogram = f"http_request_duration_seconds{{{job}}}"
-    latency = Indicator(kind="latency", histogram=histogram, threshold_seconds=spec.threshold)
-    return availability, latency
-
-
-def sample_config() -> Config:
-    """The sample organisation's config: 9 services in 3 teams, each with two SLOs."""
-    services = []
-    for spec in SERVICES:
-        availability, latency = _indicators(spec)
-        slos = [
-            _slo(
-                "availability",
-                spec.availability,
-                spec.availability_budgeting,
-                description="Requests answered without a server error",
-                indicator=availability,
-            ),
-            _slo(
-                "latency",
-                spec.latency,
-                spec.latency_budgeting,
-                description=f"Requests answered within {spec.threshold:g} s",
-                indicator=latency,
-            ),
-        ]
-        services.append(Service(name=spec.name, team=spec.team, slos=slos))
-    sample = Source(kind="sample")
-    return Config(
-        timezone="UTC",
-        severities=["SEV1", "SEV2", "SEV3"],
-        sources=Sources(metrics=sample, incidents=sample, deployments=sample, worklog=sample),
-        services=services,
-    )
 
 
 def consumed_budget(bad: np.ndarray, total: np.ndarray, slo: SLO) -> float:
@@ -268,11 +95,13 @@ class _Incident:
 
 
 class _MonthBuilder:
-    """Builds one UTC month of the sample organisation; every draw comes from one generator."""
+    """Builds one UTC month of one block of the fleet; every draw comes from one generator."""
 
-    def __init__(self, year: int, month: int):
+    def __init__(self, year: int, month: int, block: Block):
+        self.block = block
+        self.specs = block.services
         self.period = Month(year, month)
-        self.rng = np.random.default_rng([SEED, year * 100 + month])
+        self.rng = np.random.default_rng(block.seed(year, month))
         self.start = self.period.start.as_unit("ns")
         self.minutes = int(self.period.duration // _MINUTE)
         self.days = self.minutes // 1440
@@ -280,11 +109,10 @@ class _MonthBuilder:
         self.hour = (minute % 1440) / 60.0
         self.day_weekday = (self.start.day_of_week + np.arange(self.days)) % 7
         self.weekday = self.day_weekday[minute // 1440]
-        self.config = sample_config()
-        self.slos = {(s.name, o.name): o for s in self.config.services for o in s.slos}
+        self.slos = {(s.name, o.name): o for s in map(service_config, self.specs) for o in s.slos}
         self.total: dict[str, np.ndarray] = {}
         self.bad: dict[tuple[str, str], np.ndarray] = {}
-        self.busy: dict[str, list[tuple[int, int]]] = {s.name: [] for s in SERVICES}
+        self.busy: dict[str, list[tuple[int, int]]] = {s.name: [] for s in self.specs}
         self.incidents: list[_Incident] = []
         self.deployments = pd.DataFrame()
         self.deployment_ids: dict[int, str] = {}
@@ -296,7 +124,7 @@ class _MonthBuilder:
         daily = 1.0 + 0.55 * np.cos(2 * np.pi * (self.hour - 15.0) / 24.0)
         weekly = np.where(self.weekday >= 5, 0.7, 1.0)
         growth = 1.0 + 0.004 * ((self.period.year - 2020) * 12 + self.period.month - 1)
-        for spec in SERVICES:
+        for spec in self.specs:
             hourly = np.repeat(rng.lognormal(0.0, 0.06, size=self.days * 24), 60)
             mean = spec.rpm * growth * daily * weekly * hourly
             total = np.maximum(rng.poisson(mean), 1).astype(np.int64)
@@ -349,7 +177,7 @@ class _MonthBuilder:
                 window = slice(start, start + length)
                 saved = self.bad[key][window].copy()
                 self.bad[key][window] = dip[:length]
-                if key in FRAGILE_TARGET or self.consumed(service, slo) <= HEALTHY_LIMIT:
+                if key in self.block.fragile or self.consumed(service, slo) <= HEALTHY_LIMIT:
                     fits.append(slo)
                 self.bad[key][window] = saved
             if len(fits) == len(dips):
@@ -403,7 +231,7 @@ class _MonthBuilder:
 
     def title(self, templates: Sequence[str], service: str) -> str:
         template = templates[int(self.rng.integers(len(templates)))]
-        return template.format(svc=service, up=UPSTREAM[service])
+        return template.format(svc=service, up=self.block.upstream[service])
 
     # -- deployments --------------------------------------------------------------------
     def make_deployments(self) -> None:
@@ -411,7 +239,7 @@ class _MonthBuilder:
         rng = self.rng
         weights = np.where(self.day_weekday >= 5, 0.08, 1.0)
         parts = []
-        for spec in SERVICES:
+        for spec in self.specs:
             count = max(2, int(rng.poisson(spec.deploys)))
             day = rng.choice(self.days, size=count, p=weights / weights.sum())
             minute = day * 1440 + rng.integers(8 * 60, 19 * 60, size=count)
@@ -491,34 +319,38 @@ class _MonthBuilder:
     def story(self) -> None:
         """Incidents: deploy-caused, the fragile services' outages, random ones, internal ones."""
         rng = self.rng
+        name = self.block.name
         used: set[int] = set()
 
         # One payments-api release breaks payments-api and, through it, checkout: two incidents
         # name the same deployment (change failure rate counts it once).
-        row = self.pick_deployment("payments-api", used)
+        payments_api = name("payments-api")
+        row = self.pick_deployment(payments_api, used)
         self.deployments.loc[row, "status"] = "rolled_back"
         self.caused(
             row,
-            "payments-api",
+            payments_api,
             {"availability": float(rng.uniform(0.25, 0.5))},
             int(rng.integers(15, 40)),
             "SEV2",
-            "Elevated 5xx on payments-api after deploy",
+            f"Elevated 5xx on {payments_api} after deploy",
             int(rng.integers(3, 10)),
         )
         self.caused(
             row,
-            "checkout",
+            name("checkout"),
             {"availability": float(rng.uniform(0.15, 0.3))},
             int(rng.integers(10, 25)),
             "SEV2",
-            "Checkout payment step failing: payments-api rejecting card tokens",
+            f"Checkout payment step failing: {payments_api} rejecting card tokens",
             int(rng.integers(5, 12)),
         )
         used.add(row)
 
         # Two more bad releases, rolled back or failed midway.
-        for service in rng.choice(["checkout", "search", "catalog", "auth", "notifications"], 2):
+        for service in rng.choice(
+            [name(s) for s in ("checkout", "search", "catalog", "auth", "notifications")], 2
+        ):
             service = str(service)
             row = self.pick_deployment(service, used)
             self.deployments.loc[row, "status"] = str(rng.choice(["rolled_back", "failed"]))
@@ -540,7 +372,7 @@ class _MonthBuilder:
             used.add(row)
 
         # A release that "succeeded" but shipped a bad flag, fixed forward.
-        service = str(rng.choice(["catalog", "api-gateway", "recommendations"]))
+        service = str(rng.choice([name(s) for s in ("catalog", "api-gateway", "recommendations")]))
         row = self.pick_deployment(service, used)
         self.deployments.loc[row, "status"] = "success"
         self.caused(
@@ -556,18 +388,22 @@ class _MonthBuilder:
 
         # The fragile services: one outage each, sized to overspend the budget.
         self.fragile(
-            "recommendations",
+            name("recommendations"),
             "availability",
             (0.5, 0.8),
             "SEV1",
             "Recommendations unavailable: feature store timeouts",
         )
         self.fragile(
-            "search", "latency", (0.6, 0.8), "SEV2", "Search latency degraded during index rebuild"
+            name("search"),
+            "latency",
+            (0.6, 0.8),
+            "SEV2",
+            "Search latency degraded during index rebuild",
         )
 
         # Everyday incidents on any service; the first one flaps and resolves unacknowledged.
-        names = [s.name for s in SERVICES]
+        names = [s.name for s in self.specs]
         for number in range(int(rng.integers(6, 10))):
             auto = number == 0 or rng.random() < 0.15
             service = str(rng.choice(names))
@@ -630,7 +466,7 @@ class _MonthBuilder:
         """One afternoon outage on ``service``, just long enough to overspend ``slo``'s budget."""
         rng = self.rng
         key = (service, slo)
-        low, high = FRAGILE_TARGET[key]
+        low, high = self.block.fragile[key]
         target = float(rng.uniform(low, high))
         objective = self.slos[key].objective
         bad, total = self.bad[key], self.total[service]
@@ -660,8 +496,8 @@ class _MonthBuilder:
         weekdays = np.flatnonzero(self.day_weekday < 5)
         dates = pd.date_range(self.start.tz_localize(None), periods=self.days, freq="D")
         parts = []
-        for team, people in TEAM_PEOPLE.items():
-            shares = np.array(TEAM_SHARES[team])
+        for team, people in self.block.people.items():
+            shares = np.array(self.block.shares[team])
             day, person = np.meshgrid(weekdays, np.arange(len(people)), indexing="ij")
             day, person = day.ravel(), person.ravel()
             present = rng.random(len(day)) >= 0.05  # leave and sick days
@@ -694,33 +530,19 @@ class _MonthBuilder:
         return table.drop(columns="_order")
 
     # -- frames -------------------------------------------------------------------------
-    def sli_frame(self) -> pd.DataFrame:
-        keys = list(self.slos)
-        stamps = self.start.value + np.arange(self.minutes, dtype=np.int64) * _MINUTE.value
-        services = sorted({k[0] for k in keys})
-        slo_names = sorted({k[1] for k in keys})
-        total = np.concatenate([self.total[s] for s, _ in keys])
-        bad = np.concatenate([self.bad[k] for k in keys])
-        repeat = self.minutes
-        return pd.DataFrame(
-            {
-                "timestamp": pd.to_datetime(np.tile(stamps, len(keys)), unit="ns", utc=True),
-                "service": pd.Categorical.from_codes(
-                    np.repeat([services.index(s) for s, _ in keys], repeat), categories=services
-                ),
-                "slo": pd.Categorical.from_codes(
-                    np.repeat([slo_names.index(n) for _, n in keys], repeat), categories=slo_names
-                ),
-                "good": total - bad,
-                "total": total,
-            }
-        )
+    def series(self) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+        """Per SLO in config order: service, SLO, and good and total events of every minute."""
+        return [(s, o, self.total[s] - self.bad[(s, o)], self.total[s]) for s, o in self.slos]
+
+    def id_suffix(self) -> str:
+        """Ids of later blocks end in the block's name suffix, so the fleet's ids stay unique."""
+        return "" if self.block.index == 0 else f"-{self.block.index + 1}"
 
     def deployment_frame(self) -> pd.DataFrame:
         """Deployments in time order, numbered ``DEP-YYYY-MM-NNNN``; sets ``deployment_ids``."""
         table = self.deployments.sort_values(["deployed", "service"], kind="stable")
-        label = self.period.label
-        ids = [f"DEP-{label}-{i:04d}" for i in range(1, len(table) + 1)]
+        label, suffix = self.period.label, self.id_suffix()
+        ids = [f"DEP-{label}-{i:04d}{suffix}" for i in range(1, len(table) + 1)]
         self.deployment_ids = dict(zip(table.index, ids, strict=True))
         return pd.DataFrame(
             {
@@ -741,8 +563,8 @@ class _MonthBuilder:
     def incident_frame(self) -> pd.DataFrame:
         """Incidents in order of creation, numbered ``INC-YYYY-MM-NNN``."""
         incidents = sorted(self.incidents, key=lambda i: (i.created, i.service))
-        label = self.period.label
-        ids = [f"INC-{label}-{i:03d}" for i in range(1, len(incidents) + 1)]
+        label, suffix = self.period.label, self.id_suffix()
+        ids = [f"INC-{label}-{i:03d}{suffix}" for i in range(1, len(incidents) + 1)]
         return pd.DataFrame(
             {
                 "id": ids,
@@ -769,143 +591,80 @@ class _MonthBuilder:
             }
         )
 
-    def build(self) -> dict[str, pd.DataFrame]:
+    def build(self) -> _BlockMonth:
         self.traffic()
         self.make_deployments()
         self.story()
         worklog = self.worklog()
-        raw = {
-            "sli": (self.sli_frame(), frames.SLI),
-            "deployments": (self.deployment_frame(), frames.DEPLOYMENTS),
-            "incidents": (self.incident_frame(), frames.INCIDENTS),
-            "worklog": (worklog, frames.WORKLOG),
-        }
-        result = {
-            key: frames.validate(frame, spec, where="sample", first_row=1)
-            for key, (frame, spec) in raw.items()
-        }
-        return {key: result[key] for key in ("sli", "incidents", "deployments", "worklog")}
+        deployments = self.deployment_frame()  # numbers the deployments incidents name
+        return _BlockMonth(self.series(), self.incident_frame(), deployments, worklog)
 
 
-@lru_cache(maxsize=3)
-def _generated(year: int, month: int) -> dict[str, pd.DataFrame]:
-    """All four frames of one UTC month; few are kept, as the SLI frame is large."""
-    return _MonthBuilder(year, month).build()
+@dataclass
+class _BlockMonth:
+    """One block's month before validation: SLI series and the three small tables."""
+
+    series: list[tuple[str, str, np.ndarray, np.ndarray]]
+    incidents: pd.DataFrame
+    deployments: pd.DataFrame
+    worklog: pd.DataFrame
 
 
-@lru_cache(maxsize=240)
-def _small(year: int, month: int) -> dict[str, pd.DataFrame]:
-    """Incidents, deployments and work log of one UTC month, kept for many months."""
-    result = _generated(year, month)
-    return {key: result[key] for key in ("incidents", "deployments", "worklog")}
-
-
-def generate(month: Month) -> dict[str, pd.DataFrame]:
-    """Canonical ``sli``, ``incidents``, ``deployments`` and ``worklog`` frames of one month.
-
-    The month is taken as a UTC calendar month; the same month always gives equal frames.
-    """
-    result = _generated(month.year, month.month)
-    return {key: frame.copy() for key, frame in result.items()}
-
-
-def _utc_months(months: Sequence[Month]) -> list[Month]:
-    """The UTC calendar months that overlap ``months`` (which may be in another time zone)."""
-    found: set[tuple[int, int]] = set()
-    for month in months:
-        first = month.start
-        last = month.end - pd.Timedelta(nanoseconds=1)
-        current = Month(first.year, first.month)
-        while (current.year, current.month) <= (last.year, last.month):
-            found.add((current.year, current.month))
-            current = current.next()
-    return [Month(y, m) for y, m in sorted(found)]
-
-
-def load(source: Source, config: Config, role: str, span: Span) -> pd.DataFrame:
-    """Loader for ``kind: sample``: the sample organisation's frame for ``role`` in ``span``."""
-    return load_span(role, span)
-
-
-def load_span(role: str, span: Span) -> pd.DataFrame:
-    """The sample organisation's canonical frame for ``role`` over the instants of ``span``."""
-    from reliability.sources import ROLES
-
-    spec = ROLES[role]
-    parts = []
-    for month in _utc_months(span.months):
-        if role == "metrics":
-            _small(month.year, month.month)  # keep the small frames before the SLI is evicted
-            parts.append(_generated(month.year, month.month)["sli"])
-        else:
-            parts.append(_small(month.year, month.month)[role])
-    if not parts:
-        return frames.empty(spec)
-    frame = frames.concat(parts, spec)
-    if role == "worklog":  # days that overlap the span, in its time zone
-        day = frame["date"].dt.tz_localize(
-            span.timezone, nonexistent="shift_forward", ambiguous=True
-        )
-        inside = (day < span.end) & (day + pd.Timedelta(days=1) > span.start)
-    else:
-        column = {"metrics": "timestamp", "incidents": "created_at"}.get(role, "deployed_at")
-        inside = span.contains(frame[column])
-    return frame.loc[inside.to_numpy()].reset_index(drop=True)
-
-
-def _csv_text(frame: pd.DataFrame, spec: frames.TableSpec) -> pd.DataFrame:
-    """A canonical frame as CSV cells: instants ISO 8601 with ``Z``, dates ``YYYY-MM-DD``."""
-    out = {}
-    for col in spec.columns:
-        values = frame[col.name]
-        if col.kind == "instant":
-            if spec is frames.SLI:
-                # one string per distinct minute, not per row
-                codes, uniques = pd.factorize(values)
-                labels = pd.DatetimeIndex(uniques).strftime(_INSTANT_FORMAT).to_numpy()
-                out[col.name] = labels[codes]
-            else:
-                out[col.name] = values.dt.strftime(_INSTANT_FORMAT)
-        elif col.kind == "date":
-            out[col.name] = values.dt.strftime("%Y-%m-%d")
-        else:
-            out[col.name] = values
-    return pd.DataFrame(out)
-
-
-def write_sample(out_dir: Path, month: Month) -> Path:
-    """Write one month of the sample as canonical CSV files plus a config that reads them.
-
-    Returns the path of the written ``reliability.yaml``.
-    """
-    from reliability.metrics.slo import alert_lookback
-    from reliability.sources import ROLES
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # The month and the days before it that its alert replay reads.
-    span = Span.of([month], lookback=alert_lookback())
-    for role, spec in ROLES.items():
-        frame = load_span(role, span)
-        _csv_text(frame, spec).to_csv(out_dir / SAMPLE_FILES[role], index=False, na_rep="")
-    config = sample_config()
-    files = config.model_copy(
-        update={
-            "sources": Sources(
-                **{role: Source(kind="csv", path=name) for role, name in SAMPLE_FILES.items()}
-            )
+def _sli_frame(
+    period: Month, series: list[tuple[str, str, np.ndarray, np.ndarray]]
+) -> pd.DataFrame:
+    """One row per SLO and minute, SLO after SLO, with service and SLO names as categories."""
+    minutes = int(period.duration // _MINUTE)
+    start = period.start.as_unit("ns")
+    stamps = start.value + np.arange(minutes, dtype=np.int64) * _MINUTE.value
+    instants = np.tile(stamps, len(series)).view("M8[ns]")  # nanoseconds since 1970, UTC
+    services = sorted({s for s, *_ in series})
+    slo_names = sorted({o for _, o, *_ in series})
+    service_code = {name: i for i, name in enumerate(services)}
+    slo_code = {name: i for i, name in enumerate(slo_names)}
+    return pd.DataFrame(
+        {
+            "timestamp": pd.DatetimeIndex(instants).tz_localize("UTC"),
+            "service": pd.Categorical.from_codes(
+                np.repeat([service_code[s] for s, *_ in series], minutes), categories=services
+            ),
+            "slo": pd.Categorical.from_codes(
+                np.repeat([slo_code[o] for _, o, *_ in series], minutes), categories=slo_names
+            ),
+            "good": np.concatenate([good for *_, good, _ in series]),
+            "total": np.concatenate([total for *_, total in series]),
         }
     )
-    path = out_dir / "reliability.yaml"
-    header = (
-        f"# The sample organisation for {month.label}, written by `reliability sample`.\n"
-        "# Edit the services and SLOs, or point the sources at your own files.\n"
-    )
-    text = files.to_yaml()
-    if not text.startswith("timezone:"):  # ``to_yaml`` leaves out defaults; show it all the same
-        text = f"timezone: {files.timezone}\n" + text
-    path.write_text(header + text, encoding="utf-8")
-    written = load_config(path)
-    if written.services != config.services or written.severities != config.severities:
-        raise RuntimeError(f"{path} does not read back as the sample config")
-    return path
+
+
+def build_month(year: int, month: int, size: int) -> dict[str, pd.DataFrame]:
+    """The four validated frames of one UTC month of the fleet's first ``size`` services."""
+    chosen = Fleet(size)
+    kept = {s.name for s in chosen.services}
+    teams = {s.team for s in chosen.services}
+    blocks = [_MonthBuilder(year, month, block).build() for block in chosen.blocks]
+    series = [s for block in blocks for s in block.series if s[0] in kept]
+    incidents = _rows_of(pd.concat([b.incidents for b in blocks]), "service", kept)
+    deployments = _rows_of(pd.concat([b.deployments for b in blocks]), "service", kept)
+    causes = incidents["caused_by"]
+    known = causes.isna() | causes.isin(deployments["id"])
+    if not known.all():  # the deployment lies beyond the fleet's last service: no known cause
+        incidents["caused_by"] = causes.where(known, None)
+    raw = {
+        "sli": (_sli_frame(Month(year, month), series), frames.SLI),
+        "incidents": (incidents, frames.INCIDENTS),
+        "deployments": (deployments, frames.DEPLOYMENTS),
+        "worklog": (
+            _rows_of(pd.concat([b.worklog for b in blocks]), "team", teams),
+            frames.WORKLOG,
+        ),
+    }
+    return {
+        key: frames.validate(frame, spec, where="sample", first_row=1)
+        for key, (frame, spec) in raw.items()
+    }
+
+
+def _rows_of(table: pd.DataFrame, column: str, names: set[str]) -> pd.DataFrame:
+    """The rows of ``table`` whose ``column`` is one of ``names``, numbered from 0."""
+    return table[table[column].isin(names)].reset_index(drop=True)
