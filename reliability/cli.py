@@ -58,6 +58,8 @@ class _ToLog(logging.Handler):
         self.log = log
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith(QUIET_LOGGERS):
+            return
         try:
             message = record.getMessage()
         except Exception:  # a malformed message must not break the run
@@ -68,6 +70,9 @@ class _ToLog(logging.Handler):
         emit(message, source=record.name)
 
 
+QUIET_LOGGERS = ("urllib3",)
+"""Libraries whose warnings are the retries of one request: the source reports the outcome
+(an error names the attempts), so each retry is not a line of its own."""
 CELL_TIMEOUT_SECONDS = 600
 """A report cell only draws what was computed before; one running this long is stuck."""
 

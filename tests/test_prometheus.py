@@ -36,15 +36,20 @@ from reliability import frames
 from reliability.cli import main
 from reliability.config import SLO, Config, Indicator, Service, Source, Sources, config_from_dict
 from reliability.errors import InputError, SourceError
+from reliability.metrics.slo import alert_lookback
 from reliability.period import Month, Span
 from reliability.source_options import PrometheusOptions
 from reliability.sources import Loaded, LoadRequest, prometheus
 from reliability.sources.prometheus import planning
 from reliability.sources.prometheus.client import PrometheusClient
-from reliability.sources.sample import generate, sample_config
+from reliability.sources.sample import load_span, sample_config
 
 MONTH = Month(2026, 1)
 """A 31-day month: 44,640 one-minute points, more than four times Prometheus's 11,000 limit."""
+HISTORY = Span.of([MONTH], lookback=alert_lookback())
+"""The month and the days before it that its alert replay reads: what the server holds."""
+LEAD = int((MONTH.start - HISTORY.start) // pd.Timedelta(minutes=1))
+"""Minutes of that history before the month."""
 SERVICES = ("checkout", "ledger", "search")
 LE_LABELS = {"checkout": "0.30", "ledger": "1", "search": "0.4"}
 """The bucket label of each service's latency threshold, spelled as its client library would."""
@@ -70,10 +75,15 @@ class Backfilled:
 
     server: PrometheusServer
     data_dir: Path
-    sli: pd.DataFrame
-    """The sample's canonical per-minute SLI rows of ``SERVICES``."""
+    history: pd.DataFrame
+    """The sample's canonical per-minute SLI rows of ``SERVICES`` over ``HISTORY``."""
     extra_good: dict[str, np.ndarray] = field(default_factory=dict)
-    """Per-minute counts of the extra ``le="0.3"`` bucket of search."""
+    """Per-minute counts of the month's extra ``le="0.3"`` bucket of search."""
+
+    @property
+    def sli(self) -> pd.DataFrame:
+        """The rows of the month itself."""
+        return self.history[self.history["timestamp"] >= MONTH.start].reset_index(drop=True)
 
     @property
     def url(self) -> str:
@@ -86,7 +96,12 @@ def per_minute(sli: pd.DataFrame, service: str, slo: str, column: str) -> np.nda
 
 
 def counter(name: str, labels: dict[str, str], counts: np.ndarray, **kw) -> Series:
-    start = int(MONTH.start.timestamp())
+    """A counter over ``HISTORY``; ``reset_at`` and ``gap`` count minutes of the month."""
+    if kw.get("reset_at") is not None:
+        kw["reset_at"] += LEAD
+    if kw.get("gap") is not None:
+        kw["gap"] = (kw["gap"][0] + LEAD, kw["gap"][1] + LEAD)
+    start = int(HISTORY.start.timestamp())
     return Series(name, labels, *cumulative(counts, start, **kw))
 
 
@@ -111,7 +126,7 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
     """January 2026 of three sample services in a real Prometheus on loopback."""
     binaries()  # fail loudly, never skip, when Prometheus is not installed
     workdir = tmp_path_factory.mktemp("prometheus")
-    sli = generate(MONTH)["sli"]
+    sli = load_span("metrics", HISTORY)
     sli = sli[sli["service"].isin(SERVICES)].reset_index(drop=True)
     sli["service"] = sli["service"].astype(str)
     sli["slo"] = sli["slo"].astype(str)
@@ -156,8 +171,8 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
         if service == "checkout":
             buckets |= {"0.1": fast * 6 // 10, "1": fast + (total - fast) // 2}
         if service == "search":
-            extra["search"] = fast * 9 // 10
-            buckets["0.3"] = extra["search"]
+            buckets["0.3"] = fast * 9 // 10
+            extra["search"] = buckets["0.3"][LEAD:]
         for le, counts in buckets.items():
             histograms[family].append(counter(f"{family}_bucket", job | {"le": le}, counts))
         histograms[family].append(counter(f"{family}_count", job, total))
@@ -279,7 +294,7 @@ def test_compute_equals_csv_of_the_same_events(backfilled, tmp_path, capsys, sen
         tmp_path / "prometheus.yaml",
         config_for(services, prometheus_source(backfilled.url, step="5m")),
     )
-    write_csv(tmp_path / "sli.csv", aggregate(backfilled.sli, "5min"))
+    write_csv(tmp_path / "sli.csv", aggregate(backfilled.history, "5min"))
     from_csv = write_config(
         tmp_path / "csv.yaml", config_for(services, Source(kind="csv", path="sli.csv"))
     )
@@ -382,7 +397,10 @@ def test_missing_samples_are_gaps_not_zeros(backfilled, tmp_path, capsys):
     assert coverage["missing_minutes"] == 60
     assert coverage["gaps"] == 1
     assert coverage["longest_gap_minutes"] == 60
-    assert any("SLI data gaps: checkout-gap" in f["finding"] for f in result["data_quality"])
+    assert any(
+        f["finding"] == "SLI data gaps (availability)" and f["service"] == "checkout-gap"
+        for f in result["data_quality"]
+    )
 
     frame, _ = fetch(backfilled.url, services)
     gap_start = MONTH.start + pd.Timedelta(minutes=GAP[0])
@@ -787,7 +805,7 @@ def test_chunks_cover_every_step_once():
     assert all(b[0] - a[1] == step.value for a, b in itertools.pairwise(ranges))
 
 
-def test_no_data_at_all_is_reported_not_an_error(backfilled, tmp_path, capsys):
+def test_no_data_at_all_is_a_source_note_and_a_month_without_data(backfilled, tmp_path, capsys):
     indicator = Indicator(good='nothing_total{job="x"}', total='nothing_total{job="x"}')
     services = [
         Service(name="x", team="t", slos=[SLO(name="a", objective=0.99, indicator=indicator)])
@@ -800,14 +818,10 @@ def test_no_data_at_all_is_reported_not_an_error(backfilled, tmp_path, capsys):
     path = write_config(
         tmp_path / "x.yaml", config_for(services, prometheus_source(backfilled.url))
     )
+    # The only input has no row in the month: the month without data, not a row of zeros.
     code, out, err = compute(path, capsys)
-    assert code == 0, err
-    result = json.loads(out)
-    (slo,) = result["slos"]
-    assert (slo["status"], slo["sli"]) == ("no_data", None)
-    assert "Source: Prometheus returned no data for x/a in the period." in [
-        f["finding"] for f in result["data_quality"]
-    ]
+    assert (code, out) == (2, "")
+    assert "no data at all for 2026-01 in any input (metrics: no rows)" in err
 
 
 @pytest.mark.parametrize(

@@ -64,7 +64,8 @@ def _token(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def _imported() -> None:
     """What a run imports, imported before any run is timed."""
-    importlib.import_module("reliability.compute")
+    importlib.import_module("reliability.pipeline")
+    importlib.import_module("reliability.metrics.month")
 
 
 @pytest.mark.parametrize("mode", ["headers", "body"])
