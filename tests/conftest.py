@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from slow_server import TricklingServer
@@ -22,3 +25,27 @@ def trickling_server() -> Iterator[Callable[..., TricklingServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+class RealData:
+    """The real public data the tests read, in ``tests/data/realdata`` (origins and licences
+    in its README): nothing here was written by this project."""
+
+    folder = Path(__file__).resolve().parent / "data" / "realdata"
+
+    def path(self, relative: str) -> Path:
+        """A file's path; a missing file is an error, never a skipped test."""
+        found = self.folder / relative
+        if not found.is_file():
+            raise FileNotFoundError(f"real-data file {found} is missing from the repository")
+        return found
+
+    def json(self, relative: str) -> Any:
+        """A JSON file, decoded."""
+        return json.loads(self.path(relative).read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def realdata() -> RealData:
+    """The real public data files (GitHub status history, PagerDuty's API examples, ...)."""
+    return RealData()

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
-from realdata import realdata_json
 from werkzeug import Request, Response
 
 from reliability.cli import main
@@ -398,9 +397,9 @@ def test_mtta_of_a_resolved_incident_comes_from_its_log(
 
 
 def test_mtta_from_analytics_uses_seconds_to_first_ack_and_timestamps_win(
-    httpserver: HTTPServer, tmp_path: Path, token: str
+    httpserver: HTTPServer, tmp_path: Path, token: str, realdata
 ) -> None:
-    analytics = realdata_json("pagerduty/pd_openapi_POST_analytics_raw_incidents_example.json")
+    analytics = realdata.json("pagerduty/pd_openapi_POST_analytics_raw_incidents_example.json")
     analytics["more"] = False
     october = incident("PYC0H08", "2023-05-31T10:05:00Z", resolved="2023-05-31T10:15:00Z")
     late = incident("PLATE01", "2023-05-31T23:59:00Z")  # not in the Analytics API yet
@@ -426,10 +425,10 @@ def test_mtta_from_analytics_uses_seconds_to_first_ack_and_timestamps_win(
 
 
 def test_openapi_incident_and_log_examples_load(
-    httpserver: HTTPServer, tmp_path: Path, token: str
+    httpserver: HTTPServer, tmp_path: Path, token: str, realdata
 ) -> None:
-    listing = realdata_json("pagerduty/pd_openapi_GET_incidents_example.json")
-    log = realdata_json("pagerduty/pd_openapi_GET_incident_log_entries_example.json")
+    listing = realdata.json("pagerduty/pd_openapi_GET_incidents_example.json")
+    log = realdata.json("pagerduty/pd_openapi_GET_incident_log_entries_example.json")
     assert listing["more"] is True  # the example claims more pages; the next one is empty
 
     def incidents(request: Request) -> Response:
@@ -459,8 +458,8 @@ def test_openapi_incident_and_log_examples_load(
     assert pd.isna(row["postmortem_url"])
 
 
-def test_openapi_analytics_example_parses_with_its_quirks() -> None:
-    payload = realdata_json("pagerduty/pd_openapi_POST_analytics_raw_incidents_example.json")
+def test_openapi_analytics_example_parses_with_its_quirks(realdata) -> None:
+    payload = realdata.json("pagerduty/pd_openapi_POST_analytics_raw_incidents_example.json")
     assert 'total_interruptions"' in payload["data"][0]  # the misspelt key is really there
 
     records = pd_source.analytics_records(payload).set_index("id")
@@ -474,8 +473,8 @@ def test_openapi_analytics_example_parses_with_its_quirks() -> None:
     assert str(records["created_at"].dtype) == "datetime64[ns, UTC]"
 
 
-def test_log_example_has_no_acknowledgement() -> None:
-    entries = realdata_json("pagerduty/pd_openapi_GET_incident_log_entries_example.json")
+def test_log_example_has_no_acknowledgement(realdata) -> None:
+    entries = realdata.json("pagerduty/pd_openapi_GET_incident_log_entries_example.json")
     assert pd_source.first_of(entries["log_entries"], "acknowledge_log_entry") is None
     assert pd_source.first_of(entries["log_entries"], "trigger_log_entry") == "2015-11-07T00:14:20Z"
 

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
-from realdata import realdata, realdata_json
 from werkzeug import Request, Response
 
 from reliability.cli import main
@@ -51,10 +50,10 @@ def write(tmp_path: Path, payload: Any, name: str = "incidents.json") -> str:
 # --- GitHub's verbatim response -------------------------------------------------------------
 
 
-def test_verbatim_github_response_gives_its_two_incidents(tmp_path: Path) -> None:
+def test_verbatim_github_response_gives_its_two_incidents(tmp_path: Path, realdata) -> None:
     options = {
         "kind": "statuspage",
-        "path": str(realdata(VERBATIM)),
+        "path": str(realdata.path(VERBATIM)),
         "components": {"Actions": "actions", "Pages": "pages"},
     }
 
@@ -76,8 +75,10 @@ def test_verbatim_github_response_gives_its_two_incidents(tmp_path: Path) -> Non
     assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
 
 
-def test_the_same_response_served_over_http(httpserver: HTTPServer, tmp_path: Path) -> None:
-    payload = realdata_json(VERBATIM)
+def test_the_same_response_served_over_http(
+    httpserver: HTTPServer, tmp_path: Path, realdata
+) -> None:
+    payload = realdata.json(VERBATIM)
     httpserver.expect_request(sp.API_PATH).respond_with_json(payload)
     options = {
         "kind": "statuspage",
@@ -92,10 +93,10 @@ def test_the_same_response_served_over_http(httpserver: HTTPServer, tmp_path: Pa
     assert frame["severity"].tolist() == ["SEV2", "SEV3"]
 
 
-def test_github_history_excluding_maintenance_gives_801_incidents(tmp_path: Path) -> None:
+def test_github_history_excluding_maintenance_gives_801_incidents(tmp_path: Path, realdata) -> None:
     months = Month(2026, 8).history(12 * 4 + 6)  # 2022-03 .. 2026-08
     assert months[0].label == "2022-03"
-    options = {"kind": "statuspage", "path": str(realdata(HISTORY))}
+    options = {"kind": "statuspage", "path": str(realdata.path(HISTORY))}
 
     loaded = load(tmp_path, options, months, services=())
     stats = duration_stats(incident_durations(loaded.frame)["ttr_minutes"])
@@ -107,9 +108,13 @@ def test_github_history_excluding_maintenance_gives_801_incidents(tmp_path: Path
     assert set(loaded.frame["severity"]) == {"SEV1", "SEV2", "SEV3", "SEV4"}
 
 
-def test_maintenance_can_be_kept(tmp_path: Path) -> None:
+def test_maintenance_can_be_kept(tmp_path: Path, realdata) -> None:
     months = Month(2026, 8).history(12 * 4 + 6)
-    options = {"kind": "statuspage", "path": str(realdata(HISTORY)), "include_maintenance": True}
+    options = {
+        "kind": "statuspage",
+        "path": str(realdata.path(HISTORY)),
+        "include_maintenance": True,
+    }
 
     frame = load(tmp_path, options, months, services=()).frame
 
@@ -117,9 +122,9 @@ def test_maintenance_can_be_kept(tmp_path: Path) -> None:
     assert (frame["severity"] == "maintenance").sum() == 18
 
 
-def test_only_the_months_asked_for_are_returned(tmp_path: Path) -> None:
-    options = {"kind": "statuspage", "path": str(realdata(HISTORY))}
-    history = realdata_json(HISTORY)["incidents"]
+def test_only_the_months_asked_for_are_returned(tmp_path: Path, realdata) -> None:
+    options = {"kind": "statuspage", "path": str(realdata.path(HISTORY))}
+    history = realdata.json(HISTORY)["incidents"]
     expected = sum(
         i["created_at"].startswith("2025-01") and i["impact"] != "maintenance" for i in history
     )
@@ -292,8 +297,8 @@ def test_url_or_path_but_not_both(tmp_path: Path) -> None:
         load(tmp_path, {"kind": "statuspage", "url": "https://x.test", "path": "a.json"})
 
 
-def test_a_file_that_is_not_an_incidents_response(tmp_path: Path) -> None:
-    components = copy.deepcopy(realdata_json("statuspage/github_components.json"))
+def test_a_file_that_is_not_an_incidents_response(tmp_path: Path, realdata) -> None:
+    components = copy.deepcopy(realdata.json("statuspage/github_components.json"))
     name = write(tmp_path, components)
 
     with pytest.raises(InputError, match=r"not a Statuspage incidents\.json response"):
