@@ -1,8 +1,7 @@
 """``reliability report``: compute the month once, render every notebook, write atomically.
 
-The data is loaded and every metric computed here, once; the notebooks run in forked
-copies of this process (:mod:`reliability.report.render`) and find that data already in
-memory instead of recomputing it.
+The data is loaded and every metric computed here, once, and saved for the notebooks, which
+run on Jupyter kernels started meanwhile (:mod:`reliability.report.render`) and load it.
 """
 
 from __future__ import annotations
@@ -27,6 +26,12 @@ NOTEBOOKS_DIR = Path(
 """Where the report notebooks live (the repository's ``notebooks/``)."""
 CACHE_DIR = Path(".cache") / "months"
 """Computed months kept for later reports, inside the reports folder."""
+KERNEL_PRELOAD = (
+    "from reliability.report import data, sections\n"
+    "from reliability.report.plotting import warm_up\n"
+    "warm_up()\n"
+)
+"""Run in every kernel as it starts: the imports and plotly set-up the notebooks share."""
 
 
 @dataclass(frozen=True)
@@ -59,30 +64,26 @@ def build_report(
     ``cell_timeout`` stops a notebook cell that runs longer (seconds; None: no limit).
     """
     from reliability.compute import to_json
-    from reliability.report.data import (
-        check_has_data,
-        forget_prepared,
-        prepare_report_data,
-        remember,
-    )
-    from reliability.report.plotting import warm_up
-    from reliability.report.render import NotebookJob, render_notebooks
+    from reliability.report.data import check_has_data, prepare_report_data
+    from reliability.report.render import KernelPool, NotebookJob, default_workers, render_notebooks
     from reliability.report.sections import service_page
     from reliability.sources.cache import MonthCache
 
-    data = prepare_report_data(
-        config,
-        month,
-        history_months,
-        config_label=config_path or "built-in sample organisation",
-        cache=MonthCache(Path(out_root) / CACHE_DIR) if use_cache else None,
-    )
-    check_has_data(data)
-    warm_up()  # once here rather than in every forked notebook
-    with tempfile.TemporaryDirectory(prefix="reliability-report-") as scratch:
+    # The kernels start and import the report's modules while the data is computed.
+    with (
+        KernelPool(workers or default_workers(), preload=KERNEL_PRELOAD) as pool,
+        tempfile.TemporaryDirectory(prefix="reliability-report-") as scratch,
+    ):
+        data = prepare_report_data(
+            config,
+            month,
+            history_months,
+            config_label=config_path or "built-in sample organisation",
+            cache=MonthCache(Path(out_root) / CACHE_DIR) if use_cache else None,
+        )
+        check_has_data(data)
         prepared = Path(scratch) / "report-data.pickle"
         data.save(prepared)
-        remember(prepared, data)  # the forked notebooks find it in memory
         common = {"month": month.label, "config": config_path, "prepared": str(prepared)}
         jobs = [
             NotebookJob(
@@ -103,15 +104,12 @@ def build_report(
         ]
         metrics = json.dumps(to_json(data.current), indent=2) + "\n"
         out_dir = Path(out_root) / month.label
-        try:
-            written = render_notebooks(
-                jobs,
-                out_dir,
-                workers=workers,
-                files={"metrics.json": metrics},
-                progress=progress,
-                timeout=cell_timeout,
-            )
-        finally:
-            forget_prepared()
+        written = render_notebooks(
+            jobs,
+            out_dir,
+            pool=pool,
+            files={"metrics.json": metrics},
+            progress=progress,
+            timeout=cell_timeout,
+        )
     return BuiltReport(index=out_dir / "index.html", files=written)

@@ -1,103 +1,81 @@
-"""Render report notebooks: papermill in forked workers, nbconvert to self-contained HTML.
+"""Render report notebooks: papermill on a small pool of Jupyter kernels, nbconvert to HTML.
 
-Starting a Jupyter kernel, importing pandas and plotly in it and setting up nbconvert's
-exporter cost more than running a report notebook. So every notebook runs in a copy of
-this process made with ``fork()``: the copy has every module imported, nbconvert's
-exporter set up and the report's data in memory, executes the notebook in its own IPython
-shell through papermill (the ``reliability-inprocess`` engine of
-:mod:`reliability.report.engine`, parameters injected the papermill way:
-an ``injected-parameters`` cell after the cell tagged ``parameters``), exports it and
-writes the HTML. Up to ``workers`` copies run at once. A notebook cannot change what the
-next one sees (each starts from the same state), nor take the report command down with it.
+Every notebook runs through papermill's standard engine on a real Jupyter kernel
+(ipykernel). Starting a kernel and importing pandas and plotly in it cost more than running
+a report notebook, so :class:`KernelPool` starts a few kernels once per run and reuses them:
+before each notebook the kernel's namespace is reset (``%reset -f``) and its working folder
+set to the notebook's, so no notebook sees another's variables, while the modules already
+imported stay. Each kernel belongs to one thread of the pool, which starts, uses and stops
+it (a kernel manager works from the thread that made it); papermill hands the manager to
+nbclient (``km=``), which then leaves the kernel running.
 
-One :class:`~nbconvert.HTMLExporter` with the project's template
-(``templates/reliability``) exports every notebook: no code, no prompts, no stream output,
-no network requests, plotly.js inlined once per file that has a chart.
+One :class:`~nbconvert.HTMLExporter` per thread, with the project's template
+(``templates/reliability``), exports the executed notebooks: no code, no prompts, no stream
+output, no network requests, plotly.js inlined once per page that has a chart.
 
 :func:`render_notebooks` builds the whole report in a temporary sibling folder and swaps it
-into place, so a failed run leaves the previous report untouched. Forking needs a POSIX
-system (Linux, macOS).
+into place, so a failed or interrupted run leaves the previous report untouched.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import copy
-import ctypes
 import functools
-import gc
-import json
 import logging
 import numbers
 import os
+import queue
 import re
-import selectors
 import shutil
 import signal
 import sys
 import threading
 import time
-import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import nbformat
+import papermill
+import psutil
+import zmq
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.session import Session
+from jupyter_core.utils import ensure_event_loop
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
-from papermill.engines import papermill_engines
-from papermill.exceptions import PapermillExecutionError
-from papermill.execute import (
-    prepare_notebook_metadata,
-    raise_for_execution_errors,
-    remove_error_markers,
-)
-from papermill.inspection import _infer_parameters
-from papermill.iorw import load_notebook_node
-from papermill.parameterize import parameterize_notebook
 from tqdm import tqdm
 
 from reliability.errors import RenderError
-from reliability.report.engine import ENGINE_NAME, forget_shells
-from reliability.report.engine import preload as preload_engine
 from reliability.report.plotting import PLOTLY_GRAPH_CLASS, plotlyjs_script
 
-__all__ = [
-    "ENGINE_NAME",
-    "TEMPLATE_NAME",
-    "NotebookJob",
-    "default_workers",
-    "export_html",
-    "get_exporter",
-    "render_notebooks",
-]
+__all__ = ["KernelPool", "NotebookJob", "default_workers", "export_html", "render_notebooks"]
 
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "python3"
-"""The kernel a report notebook declares (papermill wants one; the engine runs in-process)."""
 TEMPLATE_NAME = "reliability"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
-KILL_WAIT_SECONDS = 5.0
-"""How long to wait for a killed worker to be gone."""
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+"""Put first on the kernels' ``PYTHONPATH``: they run the same ``reliability`` as this process."""
+START_SECONDS = 60
+"""How long a kernel may take to start and answer."""
+STOP_SECONDS = 15.0
+"""How long to wait for notebooks to notice that their kernel was killed."""
+IOPUB_SECONDS = 60
+"""How long a cell's output may trail its reply before nbclient calls it lost (default 4 s,
+too short on a loaded machine)."""
+INJECTED = "injected-parameters"
 
 
 def default_workers() -> int:
     """The default number of notebooks rendered at once: one per core, at most two."""
     return max(1, min(2, os.cpu_count() or 1))
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (a reused id counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -115,9 +93,10 @@ class NotebookJob:
     """The HTML ``<title>``."""
 
 
-# --------------------------------------------------------------------------------------
-# HTML export
-# --------------------------------------------------------------------------------------
+# -- HTML export -----------------------------------------------------------------------
+
+_export_lock = threading.Lock()
+"""Held while exporting: one exporter serves every thread (the GIL would serialise them anyway)."""
 
 
 @functools.cache
@@ -133,17 +112,9 @@ def get_exporter() -> HTMLExporter:
         sanitize_html=False,
         theme="light",
     )
-    # Compile the templates, and let BeautifulSoup and the markdown renderer set up their
-    # tables, now rather than on the first real notebook (or in every forked worker).
+    # Compile the templates and set up the markdown renderer now, not on the first page.
     warm = nbformat.v4.new_notebook()
     warm.cells.append(nbformat.v4.new_markdown_cell("## Warm-up\n\n*a* & `b`, [c](#d)"))
-    shown = nbformat.v4.new_code_cell("")
-    shown.outputs = [
-        nbformat.v4.new_output(
-            "display_data", data={"text/html": "<p>a &amp; b&nbsp;&lt;c&gt; &#8212;</p>"}
-        )
-    ]
-    warm.cells.append(shown)
     exporter.from_notebook_node(warm)
     return exporter
 
@@ -181,62 +152,499 @@ def _strip_for_report(nb: NotebookNode) -> bool:
 
 
 def export_html(nb: NotebookNode, title: str) -> str:
-    """Export an executed notebook to one self-contained HTML page (modifies ``nb``)."""
-    head, tail, has_chart = _export(nb, title)
-    return head + (_plotlyjs().decode() if has_chart else "") + tail
+    """Export an executed notebook to one self-contained HTML page (modifies ``nb``).
 
-
-def _export(nb: NotebookNode, title: str) -> tuple[str, str, bool]:
-    """The page split where plotly.js goes (end of ``<head>``), and whether it needs it.
-
-    plotly.js (4.8 MB) is added after nbconvert, which would otherwise run its template
-    output, plotly.js included, through BeautifulSoup for every page.
+    plotly.js (4.8 MB) goes in at the end of ``<head>`` after nbconvert, which would
+    otherwise run it through BeautifulSoup for every page.
     """
     has_chart = _strip_for_report(nb)
     nb.metadata["title"] = title
-    exporter = get_exporter()
-    page, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    with _export_lock:
+        page, _ = get_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
     split = page.find("</head>") if has_chart else -1
-    if split < 0:
-        return page, "", False
-    return page[:split], page[split:], True
-
-
-def _write_page(nb: NotebookNode, title: str, path: Path) -> None:
-    head, tail, has_chart = _export(nb, title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as file:
-        file.write(head.encode())
-        if has_chart:
-            file.write(_plotlyjs())
-        file.write(tail.encode())
+    return page if split < 0 else page[:split] + _plotlyjs() + page[split:]
 
 
 @functools.cache
-def _plotlyjs() -> bytes:
-    return (plotlyjs_script() + "\n").encode()
+def _plotlyjs() -> str:
+    return plotlyjs_script() + "\n"
 
 
-# --------------------------------------------------------------------------------------
-# Rendering
-# --------------------------------------------------------------------------------------
+# -- kernels ---------------------------------------------------------------------------
+
+
+class _PoolKernelManager(AsyncKernelManager):
+    """A kernel manager that remembers the clients it made: nbclient does not stop the
+    channels of its client on a kernel it does not own, so the pool stops them."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.clients_made: list = []
+
+    def client(self, **kwargs: Any) -> Any:
+        made = super().client(**kwargs)
+        self.clients_made.append(made)
+        return made
+
+
+class _Kernel:
+    """One kernel, started, reset, used and shut down by the pool thread that owns it."""
+
+    def __init__(self, preload: str) -> None:
+        self.preload = preload
+        self.loop = ensure_event_loop()  # the loop nbclient uses in this thread
+        self.km: _PoolKernelManager | None = None
+        self.shell: Any = None  # our own client, shell channel only
+        self.killed = False
+
+    def run(self, coroutine: Any) -> Any:
+        return self.loop.run_until_complete(coroutine)
+
+    def start(self) -> None:
+        self.killed = False
+        # Encrypted (CurveZMQ) where the kernel supports it: outputs carry the report's data.
+        encryption = "auto" if zmq.has("curve") else "disabled"
+        self.km = km = _PoolKernelManager(kernel_name=KERNEL_NAME, transport_encryption=encryption)
+        path = [PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
+        # Its own output below Python goes to our stderr: stdout carries the report's path.
+        self.run(
+            km.start_kernel(
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
+                stdout=sys.__stderr__.fileno(),
+                extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            )
+        )
+        # A session of its own: clients of one session share a socket identity, and the
+        # kernel would send our replies to nbclient's newest client instead.
+        self.shell = km.client(session=Session(key=km.session.key))
+        km.clients_made.clear()
+        self.shell.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
+        if self.preload:  # first in the kernel's queue; its reply is skipped by reset()
+            self.shell.execute(self.preload, silent=True)
+
+    def ensure_running(self) -> None:
+        if self.km is not None and not self.killed and self.run(self.km.is_alive()):
+            return
+        self.shutdown()
+        try:
+            self.start()
+        except Exception as exc:
+            self.shutdown()
+            raise RenderError(f"could not start a Jupyter kernel: {_error_line(exc)}") from exc
+
+    def reset(self, folder: Path, timeout: float | None = None) -> None:
+        """Forget the last notebook's variables (modules stay imported); work in ``folder``.
+
+        What is left is then frozen out of garbage collection: ``%reset`` collects twice,
+        and would otherwise go through every object of the imported modules each time.
+        """
+        code = f"import os\nos.chdir({str(folder)!r})\n%reset -f\n__import__('gc').freeze()"
+        msg_id = self.shell.execute(code, silent=True)
+        limit = max(timeout or 0, START_SECONDS)  # the first reset waits for start and preload
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                reply = self.run(self.shell.get_shell_msg(timeout=1))
+            except queue.Empty:
+                if not self.run(self.km.is_alive()):
+                    raise DeadKernelError("the kernel died") from None
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the kernel did not answer within {limit:g} s") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        content = reply["content"]
+        if content["status"] != "ok":
+            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+
+    def exit_status(self) -> int | None:
+        """The kernel process's exit status (negative: killed by that signal), None if running."""
+        provisioner = self.km.provisioner if self.km is not None else None
+        if provisioner is None or not provisioner.has_process:
+            return None
+        return self.run(provisioner.poll())
+
+    def stop_clients(self) -> None:
+        """Close the channels (sockets, heartbeat thread) of the clients nbclient made."""
+        if self.km is not None:
+            for client in self.km.clients_made:
+                client.stop_channels()
+            self.km.clients_made.clear()
+
+    def shutdown(self) -> None:
+        """Kill the kernel and release its sockets and connection file."""
+        if self.km is None:
+            return
+        self.stop_clients()
+        if self.shell is not None:
+            self.shell.stop_channels()
+        with contextlib.suppress(Exception):  # what is left of a kernel that failed to start
+            self.run(self.km.shutdown_kernel(now=True))
+        self.km = self.shell = None
+
+    def kill(self) -> None:
+        """Kill the kernel's process group now; safe from any thread (the owner notices)."""
+        self.killed = True
+        provisioner = self.km.provisioner if self.km is not None else None
+        if provisioner is not None:  # a coroutine without I/O: run it on a loop of its own
+            helper = threading.Thread(target=asyncio.run, args=(provisioner.kill(),))
+            helper.start()
+            helper.join()
+
+
+class KernelPool:
+    """Kernels started at once (in the background) and reused; a context manager that shuts
+    them all down on exit.
+
+    ``preload``: Python code run once in each kernel as soon as it is up (the report's
+    imports, so kernels import pandas and plotly while the caller computes the data).
+    """
+
+    def __init__(self, size: int, *, preload: str = "") -> None:
+        if size < 1:
+            raise ValueError(f"a kernel pool needs at least one kernel, not {size}")
+        self.size = size
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._kernels: list[_Kernel] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self._exit = contextlib.ExitStack()
+        self._threads = [
+            threading.Thread(target=self._serve, args=(preload,), name=f"kernel-{i}", daemon=True)
+            for i in range(size)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def __enter__(self) -> KernelPool:
+        self._exit.enter_context(_terminations_raised())
+        self._exit.callback(self.close)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> bool:
+        return self._exit.__exit__(*exc_info)
+
+    def submit(self, work: Callable[[_Kernel], Any]) -> Future:
+        """Run ``work(kernel)`` on the next free kernel's thread."""
+        future: Future = Future()
+        self._work.put((work, future))
+        return future
+
+    def kill(self) -> None:
+        """Kill every kernel now: what runs on them fails; the next work starts new ones."""
+        with self._lock:
+            kernels = list(self._kernels)
+        for kernel in kernels:
+            kernel.kill()
+
+    def close(self) -> None:
+        """Kill every kernel and wait for the threads to release what they hold."""
+        if self._closed:
+            return
+        self._closed = True
+        self.kill()
+        for _ in self._threads:
+            self._work.put(None)
+        for thread in self._threads:
+            thread.join(STOP_SECONDS)
+
+    def _serve(self, preload: str) -> None:
+        kernel = _Kernel(preload)
+        with self._lock:
+            self._kernels.append(kernel)
+        try:
+            with contextlib.suppress(Exception):  # tried again, and reported, by the first job
+                kernel.start()
+            with _export_lock:  # while the kernel boots
+                get_exporter()
+            while (item := self._work.get()) is not None:
+                work, future = item
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(work(kernel))
+                    except BaseException as exc:
+                        future.set_exception(exc)
+        finally:
+            kernel.shutdown()
+            kernel.loop.close()
+
+
+# -- rendering -------------------------------------------------------------------------
 
 
 @dataclass
-class _Source:
-    nb: NotebookNode
-    declared: frozenset[str]
+class _Task:
+    job: NotebookJob
+    parameters: dict
+    html_path: Path
+    debug_path: Path
+    what: str
 
 
-def _load_source(path: Path) -> _Source:
+@dataclass
+class _Progress:
+    """What nbclient's hooks told about the notebook being executed."""
+
+    nb: NotebookNode | None = None
+    cells: list = field(default_factory=list)
+    """The executed notebook's cells as they were at the start (papermill adds some later)."""
+    cell: int | None = None
+
+    def on_notebook_start(self, notebook: NotebookNode, **_: Any) -> None:
+        self.nb, self.cells = notebook, list(notebook.cells)
+
+    def on_cell_execute(self, cell: NotebookNode, cell_index: int, **_: Any) -> None:
+        self.cell = cell_index
+
+
+class _Stopped(Exception):
+    """The notebook's kernel was killed on purpose: another failed, or the run was stopped."""
+
+
+def _render(kernel: _Kernel, task: _Task, timeout: float | None, stop: threading.Event) -> None:
+    """Execute one notebook on ``kernel`` and write its HTML (in the kernel's thread)."""
+    progress = _Progress()
     try:
-        nb = load_notebook_node(str(path))
-    except FileNotFoundError as exc:
-        raise RenderError(f"notebook {path} not found") from exc
+        if stop.is_set():
+            raise _Stopped
+        kernel.ensure_running()
+        kernel.reset(task.job.notebook.parent, timeout)
+        nb = papermill.execute_notebook(
+            str(task.job.notebook),
+            None,
+            parameters=task.parameters,
+            kernel_name=KERNEL_NAME,
+            language="python",
+            progress_bar=False,
+            km=kernel.km,
+            on_notebook_start=progress.on_notebook_start,
+            on_cell_execute=progress.on_cell_execute,
+            timeout_func=lambda cell: timeout,
+            iopub_timeout=IOPUB_SECONDS,
+        )
+    except (_Stopped, RenderError):
+        raise
     except Exception as exc:
-        raise RenderError(f"notebook {path} could not be read: {_one_line(exc)}") from exc
-    declared = frozenset(p.name for p in _infer_parameters(nb, name=KERNEL_NAME, language="python"))
-    return _Source(nb, declared)
+        if stop.is_set():
+            raise _Stopped from None
+        raise _failure(kernel, task, progress, exc, timeout) from None
+    finally:
+        kernel.stop_clients()
+    try:
+        page = export_html(nb, task.job.title)
+        with _writing(task.html_path.parent):
+            task.html_path.parent.mkdir(parents=True, exist_ok=True)
+            task.html_path.write_text(page, encoding="utf-8")
+    except RenderError:
+        raise
+    except Exception as exc:  # nbconvert, the template, text that cannot be encoded
+        raise RenderError(
+            f"{task.what} failed while exporting it to HTML: {_error_line(exc)}; "
+            f"{_save_debug(nb, task.debug_path)}"
+        ) from exc
+
+
+def _failure(
+    kernel: _Kernel, task: _Task, progress: _Progress, exc: Exception, timeout: float | None
+) -> RenderError:
+    """The one-line error for a notebook that did not run through."""
+    cells, index = progress.cells, progress.cell
+    if isinstance(exc, papermill.PapermillExecutionError):
+        index, reason = exc.cell_index, f"{exc.ename}: {_one_line(exc.evalue) or 'no message'}"
+    elif isinstance(exc, CellTimeoutError):
+        kernel.shutdown()
+        limit = f"ran longer than {timeout:g} s" if timeout else "did not finish"
+        if "IOPub" in str(exc):
+            limit = f"output did not arrive within {IOPUB_SECONDS} s"
+        reason = f"the cell {limit}; its kernel was stopped"
+    elif (status := kernel.exit_status()) is not None:
+        reason = f"the kernel died: {_how_it_ended(status)}"
+    else:
+        reason = _error_line(exc)
+    where = f" at {_describe_cell(cells, index)}" if index is not None and cells else ""
+    if progress.nb is None:
+        where = " before it started" if not where else where
+        saved = "no executed notebook was saved"
+    else:
+        saved = _save_debug(progress.nb, task.debug_path)
+    return RenderError(f"{task.what} failed{where}: {reason}; {saved}")
+
+
+def _how_it_ended(status: int) -> str:
+    if status >= 0:
+        return f"exited with status {status}"
+    try:
+        name = signal.Signals(-status).name
+    except ValueError:
+        name = f"signal {-status}"
+    return f"killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+
+
+def _describe_cell(cells: list, index: int) -> str:
+    """``cell 4 "first line"``, numbered as in the source notebook (without papermill's cell)."""
+    cell = cells[index]
+    if INJECTED in cell.metadata.get("tags", []):
+        return "the injected-parameters cell"
+    position = sum(INJECTED not in c.metadata.get("tags", []) for c in cells[:index])
+    first_line = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+    return f'cell {position} "{_one_line(first_line, 80)}"'
+
+
+def _save_debug(nb: NotebookNode, path: Path) -> str:
+    """Save the executed notebook of a failed run, whole or not at all."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(temporary))
+        os.replace(temporary, path)
+    except Exception as exc:  # the error being reported matters more
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        return f"executed notebook could not be saved ({_one_line(exc, 80)})"
+    return f"executed notebook saved to {path}"
+
+
+class _Bar(tqdm):
+    """tqdm's progress bar on stderr, without its monitor thread (which outlives the bar)."""
+
+    monitor_interval = 0
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(file=sys.stderr, leave=False, **kwargs)
+
+
+def _run_all(
+    pool: KernelPool, tasks: list[_Task], workers: int, progress: bool, timeout: float | None
+) -> None:
+    """Render every task, ``workers`` at a time; on the first failure stop the rest, raise it."""
+    stop = threading.Event()
+    waiting, running = list(reversed(tasks)), set()
+    bar = _Bar(total=len(tasks), desc="Rendering", unit="notebook", disable=not progress)
+    try:
+        while waiting or running:
+            while waiting and len(running) < workers:
+                render = functools.partial(_render, task=waiting.pop(), timeout=timeout, stop=stop)
+                running.add(pool.submit(render))
+            # A timeout, so that Ctrl-C is seen on every platform.
+            done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                future.result()
+                bar.update(1)
+    except BaseException:
+        stop.set()
+        for future in running:
+            future.cancel()
+        pool.kill()
+        wait(running, timeout=STOP_SECONDS)
+        raise
+    finally:
+        bar.close()
+
+
+def render_notebooks(
+    jobs: list[NotebookJob],
+    out_dir: Path,
+    *,
+    pool: KernelPool | None = None,
+    workers: int | None = None,
+    files: dict[str, str | bytes] | None = None,
+    progress: bool = True,
+    timeout: float | None = None,
+) -> list[Path]:
+    """Execute and export every job, then put the report into ``out_dir`` atomically.
+
+    Everything (the HTML of every job and the extra ``files``, ``{relative path: text or
+    bytes}``) is first written to a temporary sibling of ``out_dir``, which then replaces
+    ``out_dir``: a failed run leaves a previous ``out_dir`` as it was. Up to ``workers``
+    notebooks (default: :func:`default_workers`, at most the pool's size) run at once, on
+    ``pool``'s kernels or on a pool started for this call; ``timeout`` limits the seconds any
+    one cell may run.
+
+    A notebook that fails raises :class:`RenderError` with one line naming the notebook
+    and its parameters, the cell, what went wrong, and where the partly executed notebook
+    was saved (``<out_dir parent>/.failed/<out_dir name>/<output_html>.ipynb``); the other
+    notebooks are stopped. Returns the written paths (inside ``out_dir``).
+    """
+    jobs = list(jobs)
+    out_dir = Path(out_dir).absolute()
+    html_paths: dict[PurePosixPath, NotebookJob] = {}
+    for job in jobs:
+        relative = _relative_path(job.output_html, "output_html")
+        if relative in html_paths:
+            raise ValueError(f"two jobs write {relative}")
+        html_paths[relative] = job
+    extra: dict[PurePosixPath, str | bytes] = {}
+    for name, content in (files or {}).items():
+        relative = _relative_path(name, "a file name")
+        if relative in html_paths or relative in extra:
+            raise ValueError(f"{relative} would be written twice")
+        if not isinstance(content, str | bytes):
+            raise TypeError(f"content of {relative} must be str or bytes")
+        extra[relative] = content
+    if out_dir.exists() and not out_dir.is_dir():
+        raise RenderError(f"{out_dir} exists and is not a folder")
+    parent = out_dir.parent
+    debug_dir = parent / ".failed" / out_dir.name
+    build = parent / f".{out_dir.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
+    tasks = _tasks(html_paths, build, debug_dir)
+    with _terminations_raised():
+        try:
+            with _writing(out_dir):
+                parent.mkdir(parents=True, exist_ok=True)
+                _remove_leftovers(parent, out_dir.name)
+                build.mkdir()
+            if tasks and pool is None:
+                with KernelPool(min(workers or default_workers(), len(tasks))) as own:
+                    _run_all(own, tasks, own.size, progress, timeout)
+            elif tasks and pool is not None:
+                _run_all(pool, tasks, min(workers or pool.size, pool.size), progress, timeout)
+            with _writing(out_dir):
+                for relative, content in extra.items():
+                    target = build / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if isinstance(content, bytes):
+                        target.write_bytes(content)
+                    else:
+                        target.write_text(content, encoding="utf-8")
+                _swap_into_place(build, out_dir)
+        except BaseException:
+            shutil.rmtree(build, ignore_errors=True)
+            raise
+    shutil.rmtree(debug_dir, ignore_errors=True)  # failures of earlier runs are stale now
+    with contextlib.suppress(OSError):
+        debug_dir.parent.rmdir()  # only if empty
+    return [out_dir / r for r in html_paths] + [out_dir / r for r in extra]
+
+
+def _tasks(
+    html_paths: dict[PurePosixPath, NotebookJob], build: Path, debug_dir: Path
+) -> list[_Task]:
+    """Each job with its checked parameters and where its HTML and debug copy go."""
+    declared: dict[Path, set[str]] = {}
+    tasks = []
+    for relative, job in html_paths.items():
+        notebook = job.notebook.resolve()
+        if notebook not in declared:
+            try:
+                declared[notebook] = set(papermill.inspect_notebook(str(notebook)))
+            except FileNotFoundError as exc:
+                raise RenderError(f"notebook {notebook} not found") from exc
+            except Exception as exc:
+                raise RenderError(f"notebook {notebook} could not be read: {exc}") from exc
+        parameters = {
+            str(key): _clean_parameter(value, f"{key!r} of {notebook.name}")
+            for key, value in job.parameters.items()
+        }
+        unknown = sorted(set(parameters) - declared[notebook])
+        if unknown and declared[notebook]:
+            log.warning("%s: parameters not in its parameters cell: %s", notebook.name, unknown)
+        what = f"notebook {notebook.name}"
+        if parameters:
+            what += f" ({_summarise(parameters)})"
+        resolved = NotebookJob(notebook, job.parameters, job.output_html, job.title)
+        debug_path = debug_dir / relative.with_suffix(".ipynb")
+        tasks.append(_Task(resolved, parameters, build / relative, debug_path, what))
+    return tasks
 
 
 def _clean_parameter(value: Any, where: str) -> Any:
@@ -267,675 +675,61 @@ def _one_line(text: Any, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def _error_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {_one_line(exc) or 'no message'}"
+
+
 def _summarise(parameters: dict) -> str:
     parts = []
     for key, value in parameters.items():
         shown = repr(value)
-        if len(shown) > 40:
-            shown = shown[:39] + "…"
-        parts.append(f"{key}={shown}")
+        parts.append(f"{key}={shown if len(shown) <= 40 else shown[:39] + '…'}")
     return _one_line(", ".join(parts), 200)
 
 
-def _describe_cell(cell: NotebookNode | None, source: _Source) -> str:
-    """``cell 4 "first line"``, numbered as in the source notebook."""
-    if cell is None:
-        return "an unknown cell"
-    if "injected-parameters" in cell.metadata.get("tags", []):
-        return "the injected-parameters cell"
-    first_line = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
-    cell_id = cell.get("id")
-    position = next(
-        (i for i, c in enumerate(source.nb.cells) if cell_id and c.get("id") == cell_id), "?"
-    )
-    return f'cell {position} "{_one_line(first_line, 80)}"'
+# -- signals and the report folder -----------------------------------------------------
 
-
-def _save_debug(nb: NotebookNode, path: Path) -> str:
-    """Save the executed notebook of a failed run (whole or not at all: a worker killed
-    while writing leaves no truncated file under the final name)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(temporary))
-        os.replace(temporary, path)
-    except Exception as exc:  # the error being reported matters more
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-        return f"executed notebook could not be saved ({_one_line(exc, 80)})"
-    return f"executed notebook saved to {path}"
-
-
-def _run_job(
-    job: NotebookJob,
-    source: _Source,
-    parameters: dict,
-    html_path: Path,
-    debug_path: Path,
-    timeout: float | None,
-    report: Any,
-) -> None:
-    """Execute one notebook in this process, export it, write the HTML (a forked worker).
-
-    ``report(message)`` sends a message to the parent: the cell about to run (so that a
-    worker that dies can be blamed on its cell, and a cell that runs too long stopped), and
-    when the export starts.
-    """
-    os.chdir(job.notebook.parent)
-    nb = copy.deepcopy(source.nb)
-    if parameters:
-        nb = parameterize_notebook(
-            nb, parameters, kernel_name=KERNEL_NAME, language="python", engine_name=ENGINE_NAME
-        )
-    nb = prepare_notebook_metadata(nb, str(job.notebook), None)
-    nb = remove_error_markers(nb)
-    what = _what(job, parameters)
-    try:
-        nb = papermill_engines.execute_notebook_with_engine(
-            ENGINE_NAME,
-            nb,
-            kernel_name=KERNEL_NAME,
-            input_path=str(job.notebook),
-            output_path=None,
-            progress_bar=False,
-            log_output=False,
-            execution_timeout=timeout,
-            on_cell=lambda cell, _: report({"cell": _describe_cell(cell, source)}),
-        )
-    except Exception as exc:  # outside any cell: papermill itself failed
-        saved = _save_debug(nb, debug_path)
-        raise RenderError(
-            f"{what} failed: {type(exc).__name__}: {_one_line(exc) or 'no message'}; {saved}"
-        ) from exc
-    cells = list(nb.cells)  # before raise_for_execution_errors adds its marker cells
-    try:
-        raise_for_execution_errors(nb, None)
-    except PapermillExecutionError as exc:
-        cell = _describe_cell(cells[exc.cell_index], source)
-        saved = _save_debug(nb, debug_path)
-        raise RenderError(
-            f"{what} failed at {cell}: {exc.ename}: {_one_line(exc.evalue) or 'no message'}; "
-            f"{saved}"
-        ) from None
-    report({"phase": "export"})
-    try:
-        with _writing(html_path):
-            _write_page(nb, job.title, html_path)
-    except RenderError:
-        raise
-    except Exception as exc:  # nbconvert, the template, text that cannot be encoded
-        saved = _save_debug(nb, debug_path)
-        raise RenderError(
-            f"{what} failed while exporting it to HTML: {type(exc).__name__}: "
-            f"{_one_line(exc) or 'no message'}; {saved}"
-        ) from exc
-
-
-def _what(job: NotebookJob, parameters: dict) -> str:
-    what = f"notebook {job.notebook.name}"
-    if parameters:
-        what += f" ({_summarise(parameters)})"
-    return what
-
-
-def render_notebooks(
-    jobs: list[NotebookJob],
-    out_dir: Path,
-    *,
-    workers: int | None = None,
-    files: dict[str, str | bytes] | None = None,
-    progress: bool = True,
-    timeout: float | None = None,
-) -> list[Path]:
-    """Execute and export every job, then put the report into ``out_dir`` atomically.
-
-    Everything (the HTML of every job and the extra ``files``, ``{relative path: text or
-    bytes}``) is first written to a temporary sibling of ``out_dir``, which then replaces
-    ``out_dir`` (the old folder is renamed away, the new one renamed in, the old one
-    deleted): a failed run leaves a previous ``out_dir`` as it was. Up to ``workers``
-    notebooks (default: :func:`default_workers`) run at once, each in a forked copy of
-    this process; ``timeout`` limits the seconds any one cell may run.
-
-    A notebook that fails raises :class:`RenderError` with one line naming the notebook
-    and its parameters, the cell, the exception, and where the partly executed notebook
-    was saved (``<out_dir parent>/.failed/<out_dir name>/<output_html>.ipynb``); the other
-    notebooks are stopped. Returns the written paths (inside ``out_dir``).
-    """
-    jobs = list(jobs)
-    out_dir = Path(out_dir).absolute()
-    html_paths: dict[PurePosixPath, NotebookJob] = {}
-    for job in jobs:
-        relative = _relative_path(job.output_html, "output_html")
-        if relative in html_paths:
-            raise ValueError(f"two jobs write {relative}")
-        html_paths[relative] = job
-    extra: dict[PurePosixPath, str | bytes] = {}
-    for name, content in (files or {}).items():
-        relative = _relative_path(name, "a file name")
-        if relative in html_paths or relative in extra:
-            raise ValueError(f"{relative} would be written twice")
-        if not isinstance(content, str | bytes):
-            raise TypeError(f"content of {relative} must be str or bytes")
-        extra[relative] = content
-    parameters = [
-        {
-            str(key): _clean_parameter(value, f"{key!r} of {job.notebook.name}")
-            for key, value in job.parameters.items()
-        }
-        for job in jobs
-    ]
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RenderError(f"{out_dir} exists and is not a folder")
-    parent = out_dir.parent
-    debug_dir = parent / ".failed" / out_dir.name
-    build = parent / f".{out_dir.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
-    try:
-        with _writing(out_dir):
-            parent.mkdir(parents=True, exist_ok=True)
-            _remove_leftovers(parent, out_dir.name)
-            build.mkdir()
-        if jobs:
-            tasks = _tasks(jobs, parameters, html_paths, build, debug_dir)
-            _run_in_workers(tasks, workers or default_workers(), progress, timeout)
-        with _writing(out_dir):
-            for relative, content in extra.items():
-                target = build / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if isinstance(content, bytes):
-                    target.write_bytes(content)
-                else:
-                    target.write_text(content, encoding="utf-8")
-            _swap_into_place(build, out_dir)
-    except BaseException:
-        shutil.rmtree(build, ignore_errors=True)
-        raise
-    shutil.rmtree(debug_dir, ignore_errors=True)  # failures of earlier runs are stale now
-    with contextlib.suppress(OSError):
-        debug_dir.parent.rmdir()  # only if empty
-    return [out_dir / r for r in html_paths] + [out_dir / r for r in extra]
-
-
-def _tasks(
-    jobs: list[NotebookJob],
-    parameters: list[dict],
-    html_paths: dict[PurePosixPath, NotebookJob],
-    build: Path,
-    debug_dir: Path,
-) -> list[tuple[NotebookJob, _Source, dict, Path, Path]]:
-    """Each job with its loaded source notebook and where its HTML and debug copy go."""
-    sources: dict[Path, _Source] = {}
-    relative_of = {id(job): relative for relative, job in html_paths.items()}
-    tasks = []
-    for job, params in zip(jobs, parameters, strict=True):
-        notebook = job.notebook.resolve()
-        if notebook not in sources:
-            sources[notebook] = _load_source(notebook)
-        source = sources[notebook]
-        unknown = sorted(set(params) - source.declared)
-        if unknown and source.declared:
-            log.warning("%s: parameters not in its parameters cell: %s", notebook.name, unknown)
-        relative = relative_of[id(job)]
-        resolved = NotebookJob(notebook, job.parameters, job.output_html, job.title)
-        tasks.append(
-            (resolved, source, params, build / relative, debug_dir / relative.with_suffix(".ipynb"))
-        )
-    return tasks
-
-
-class _NoMonitorBar(tqdm):
-    """A progress bar without tqdm's monitor thread: this process forks while it is shown."""
-
-    monitor_interval = 0
-
-
-@dataclass
-class _Worker:
-    """A forked copy of this process rendering one notebook, and what it has told us."""
-
-    pid: int
-    pipe: int
-    what: str
-    pidfd: int | None = None
-    cell: str | None = None
-    cell_started: float = 0.0
-    exporting: bool = False
-    buffer: bytes = b""
-    result: dict | None = None
-    status: int | None = None
-    """The wait status, once reaped."""
-    reaped: bool = False
-    killed: bool = False
-    stopped: bool = False
-    """Killed by us while still running without a result (its pipe had closed)."""
-
-
-POLL_SECONDS = 0.5
-"""How often to look for workers that exited where the system cannot tell us (no pidfd)."""
-
-
-def _grace(timeout: float) -> float:
-    """How long past its limit a cell may run before its worker is killed from outside.
-
-    The limit is first enforced inside the worker, which then saves the executed notebook;
-    this is for a cell stuck where the in-worker limit cannot reach it (C code)."""
-    return max(5.0, 0.1 * timeout)
-
-
-def _prepare_to_fork() -> None:
-    """Do once, before forking, what every worker would otherwise do itself."""
-    get_exporter()
-    _plotlyjs()
-    preload_engine()
-    for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
-
-
-def _fork_worker(task: tuple, timeout: float | None, dispositions: dict[int, Any]) -> _Worker:
-    """Start a worker for ``task``; it reports JSON lines through a pipe, then exits.
-
-    The worker leads its own process group, so that it and anything its notebook starts
-    can be killed together, and a Ctrl-C at the terminal reaches only this process, which
-    then kills the workers. ``dispositions``: SIGTERM's and SIGHUP's before rendering, which
-    the worker puts back.
-    """
-    job, params = task[0], task[2]
-    read_end, write_end = os.pipe()
-    parent = os.getpid()
-    with warnings.catch_warnings():
-        # Python 3.12+ warns about forking a process that has threads (numpy's, arrow's);
-        # the worker runs Python code only and takes none of their locks.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            os.close(read_end)
-            os.close(write_end)
-            raise RenderError(
-                f"could not start a process for {_what(job, params)}: {exc.strerror or exc}"
-                " (too many processes or too little memory? try --jobs 1)"
-            ) from None
-    if pid == 0:
-        _worker_main(read_end, write_end, task, timeout, parent, dispositions)  # never returns
-    with contextlib.suppress(OSError):
-        os.setpgid(pid, pid)  # also done by the worker; whichever runs first
-    os.close(write_end)
-    os.set_blocking(read_end, False)
-    worker = _Worker(pid=pid, pipe=read_end, what=_what(job, params))
-    if hasattr(os, "pidfd_open"):
-        with contextlib.suppress(OSError):
-            worker.pidfd = os.pidfd_open(pid)
-    return worker
-
-
-def _worker_main(
-    read_end: int,
-    write_end: int,
-    task: tuple,
-    timeout: float | None,
-    parent: int,
-    dispositions: dict[int, Any],
-) -> None:
-    """The forked worker: render one notebook, report the outcome, exit (never returns)."""
-    status = 1
-    try:
-        os.close(read_end)
-        with contextlib.suppress(OSError):
-            os.setpgid(0, 0)
-        _die_with(parent)
-        # Not in the terminal's foreground group any more: reading the terminal (input(),
-        # a password prompt) or writing to it under `stty tostop` would stop the worker.
-        stdin = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(stdin, 0)
-        os.close(stdin)
-        sys.stdin = open(0, closefd=False, encoding="utf-8")  # input() gets EOFError
-        for stop in (signal.SIGTTIN, signal.SIGTTOU):
-            signal.signal(stop, signal.SIG_IGN)
-        # This process's stdout carries the report's path for scripts: output a notebook
-        # writes below Python (a subprocess, a C library) goes to stderr instead.
-        os.dup2(2, 1)
-        forget_shells()  # one copied from a parent that runs Jupyter is not the notebook's
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        for sig, handler in dispositions.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-        job, source, params, html_path, debug_path = task
-
-        def report(message: dict) -> None:
-            data = json.dumps(message).encode() + b"\n"
-            while data:
-                data = data[os.write(write_end, data) :]
-
-        try:
-            _run_job(job, source, params, html_path, debug_path, timeout, report)
-        except RenderError as exc:
-            report({"error": str(exc)})
-        except BaseException as exc:  # anything else, named rather than lost
-            report(
-                {
-                    "error": f"{_what(job, params)} failed: {type(exc).__name__}: "
-                    f"{_one_line(exc) or 'no message'}"
-                }
-            )
-        else:
-            report({"done": True})
-            status = 0
-    except BaseException:  # pragma: no cover - the parent reports the exit status
-        pass
-    finally:
-        os._exit(status)
-
-
-def _die_with(parent: int) -> None:
-    """Have the system kill this worker if the report process dies (Linux), however it dies."""
-    if not sys.platform.startswith("linux"):
-        return
-    pr_set_pdeathsig = 1
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent:  # it died before the request was made
-        os._exit(1)
-
-
-TERMINATING = (signal.SIGTERM, signal.SIGHUP)
-DEFERRED = (signal.SIGINT, *TERMINATING)
+TERMINATING = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 class _Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived while rendering: clean up, then die by the signal."""
+    """SIGTERM or SIGHUP arrived while rendering: clean up, then end by the signal."""
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
+    signal.signal(signum, signal.SIG_IGN)  # a second one must not cut the clean-up short
     raise _Terminated(signum)
 
 
 @contextlib.contextmanager
-def _terminations_caught() -> Iterator[dict[int, Any]]:
-    """While rendering, SIGTERM and SIGHUP at their default action raise :class:`_Terminated`,
-    so that the clean-up (killing the workers and what their notebooks started) runs first.
+def _terminations_raised() -> Iterator[None]:
+    """SIGTERM and SIGHUP, at their default action, raise :class:`_Terminated` inside: the
+    kernels are stopped and the build folder removed, then the process ends by the signal.
 
-    Yields the dispositions as they were, for the workers to put back. An ignored signal
-    (``nohup``) stays ignored and a caller's own handler stays in charge; outside the main
-    thread nothing changes (Python runs signal handlers in the main thread only).
+    An ignored signal (``nohup``) stays ignored and a caller's handler stays in charge; in
+    a nested use, or outside the main thread (which alone runs handlers), nothing changes.
     """
-    before = {sig: signal.getsignal(sig) for sig in TERMINATING}
-    installed = []
+    installed = {}
     if threading.current_thread() is threading.main_thread():
-        for sig, handler in before.items():
-            if handler == signal.SIG_DFL:
-                signal.signal(sig, _raise_terminated)
-                installed.append(sig)
-    try:
-        yield before
-    finally:
-        for sig in installed:
-            signal.signal(sig, before[sig])
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP back while workers are forked, registered or killed.
-
-    Their Python handlers (which would raise in the middle of it) are swapped for one that
-    only notes the signal; afterwards the handlers are put back and run for what was noted.
-    A signal mask would not do: it is per thread, and a signal delivered to another thread
-    still makes the main thread raise. Only the main thread runs handlers, so elsewhere
-    there is nothing to hold back.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-    previous = {}
-    for sig in DEFERRED:
-        handler = signal.getsignal(sig)
-        if callable(handler):
-            previous[sig] = signal.signal(sig, lambda signum, frame: noted.append(signum))
+        for sig in TERMINATING:
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                installed[sig] = signal.signal(sig, _raise_terminated)
     try:
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for signum in noted:
-            previous[signum](signum, None)
-
-
-def _run_in_workers(
-    tasks: list[tuple], workers: int, progress: bool, timeout: float | None
-) -> None:
-    """Run every task in a forked worker, ``workers`` at a time; raise the first failure.
-
-    On SIGTERM or SIGHUP (at their default action) the workers are killed and then this
-    process dies by the signal, as it would have without the report.
-    """
-    try:
-        with _terminations_caught() as dispositions:
-            _run_all(tasks, workers, progress, timeout, dispositions)
     except _Terminated as stop:
-        signal.raise_signal(stop.signum)  # the default action again: the process ends
-        raise
-
-
-def _run_all(
-    tasks: list[tuple],
-    workers: int,
-    progress: bool,
-    timeout: float | None,
-    dispositions: dict[int, Any],
-) -> None:
-    _prepare_to_fork()
-    # Objects that exist now are left out of garbage collection until the workers are
-    # done: a collection in a worker would otherwise touch (and so copy) all of them.
-    gc.freeze()
-    pending = list(reversed(tasks))
-    running: list[_Worker] = []
-    dying: list[_Worker] = []  # killed, not reaped yet (tearing down takes milliseconds)
-    selector = selectors.DefaultSelector()
-    bar = _NoMonitorBar(
-        total=len(tasks),
-        desc="Rendering",
-        unit="notebook",
-        file=sys.stderr,
-        disable=not progress,
-        leave=False,
-    )
-
-    def retire(worker: _Worker) -> None:
-        """Kill what is left of a worker (it has reported or exited) and stop watching it."""
-        with _signals_deferred():
-            worker.stopped = worker.result is None and not _exited(worker)
-            _kill_all([worker], wait=False)
-            for fd in (worker.pipe, worker.pidfd):
-                if fd is not None:
-                    selector.unregister(fd)
-                    os.close(fd)
-            running.remove(worker)
-            dying.append(worker)
-
-    try:
-        while pending or running:
-            while pending and len(running) < workers:
-                with _signals_deferred():
-                    worker = _fork_worker(pending.pop(), timeout, dispositions)
-                    running.append(worker)
-                    selector.register(worker.pipe, selectors.EVENT_READ, worker)
-                    if worker.pidfd is not None:
-                        selector.register(worker.pidfd, selectors.EVENT_READ, worker)
-            events = selector.select(_poll(running, timeout))
-            dying[:] = [worker for worker in dying if not _reap(worker)]
-            ready = {id(key.data) for key, _ in events}
-            for worker in list(running):
-                open_pipe = _read(worker) if id(worker) in ready else True
-                if open_pipe and worker.result is None and not _exited(worker):
-                    if _past_deadline(worker, timeout):
-                        retire(worker)
-                        raise _timed_out(worker, timeout)
-                    continue
-                # Finished: it said so (a process its notebook started may still hold the
-                # pipe open), closed the pipe, or exited.
-                _read(worker)
-                retire(worker)
-                if worker.result is None:  # the exit status tells what happened
-                    _reap_all([worker], KILL_WAIT_SECONDS)
-                _raise_unless_done(worker)
-                bar.update(1)
-    except BaseException:
-        with _signals_deferred():
-            _kill_all(running)
+        if stop.signum in installed:
+            signal.signal(stop.signum, signal.SIG_DFL)
+            signal.raise_signal(stop.signum)  # the process ends here
         raise
     finally:
-        _reap_all(dying, KILL_WAIT_SECONDS)
-        gc.unfreeze()
-        bar.close()
-        for worker in running:
-            for fd in (worker.pipe, worker.pidfd):
-                if fd is not None:
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-        selector.close()
-
-
-def _poll(workers: list[_Worker], timeout: float | None) -> float:
-    """How long to wait for news: until the next cell deadline, at most a minute, or a short
-    while where the system cannot tell us that a worker exited (no pidfd)."""
-    longest = POLL_SECONDS if any(w.pidfd is None for w in workers) else 60.0
-    if timeout is None:
-        return longest
-    deadlines = [w.cell_started + timeout + _grace(timeout) for w in workers if w.cell_started]
-    if not deadlines:
-        return longest
-    return min(longest, max(0.05, min(deadlines) - time.monotonic()))
-
-
-def _exited(worker: _Worker) -> bool:
-    """Whether the worker process has exited; it is left a zombie, so its process id (and
-    group id) stays reserved until :func:`_kill_all` has killed the group and reaped it."""
-    if worker.reaped:
-        return True
-    if not hasattr(os, "waitid"):  # macOS before Python 3.13: reap it now instead
-        return _reap(worker)
-    try:
-        return os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
-def _reap(worker: _Worker) -> bool:
-    """Collect the worker's exit status if it has exited; whether it is gone."""
-    if worker.reaped:
-        return True
-    try:
-        done, status = os.waitpid(worker.pid, os.WNOHANG)
-    except ChildProcessError:
-        worker.reaped = True
-        return True
-    if done:
-        worker.status, worker.reaped = status, True
-    return worker.reaped
-
-
-def _past_deadline(worker: _Worker, timeout: float | None) -> bool:
-    """Whether the running cell (or the export, limited alike) has outlived its limit and
-    the in-worker limit's grace."""
-    if timeout is None or not worker.cell_started:
-        return False
-    return time.monotonic() > worker.cell_started + timeout + _grace(timeout)
-
-
-def _timed_out(worker: _Worker, timeout: float) -> RenderError:
-    if worker.exporting:
-        what = f"failed: exporting it to HTML took longer than {timeout:g} s"
-    else:
-        what = f"failed at {worker.cell}: the cell ran longer than {timeout:g} s"
-    return RenderError(f"{worker.what} {what} and was stopped; no executed notebook was saved")
-
-
-def _read(worker: _Worker) -> bool:
-    """Take in what the worker wrote; False once the pipe is closed at the other end."""
-    while True:
-        try:
-            chunk = os.read(worker.pipe, 65536)
-        except BlockingIOError:
-            return True
-        if not chunk:
-            return False
-        lines = (worker.buffer + chunk).split(b"\n")
-        worker.buffer = lines.pop()
-        for line in lines:
-            message = json.loads(line)
-            if "cell" in message:
-                worker.cell = message["cell"]
-                worker.cell_started = time.monotonic()
-            elif "phase" in message:
-                worker.exporting = True
-                worker.cell_started = time.monotonic()  # the export has the same limit
-            else:
-                worker.result = message
-
-
-def _raise_unless_done(worker: _Worker) -> None:
-    """Raise RenderError for a retired worker unless it rendered its notebook."""
-    if worker.result is not None and "error" in worker.result:
-        raise RenderError(worker.result["error"])
-    if worker.result is not None:
-        return
-    status = worker.status
-    if status is not None and os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        try:
-            how = f"was killed by {signal.Signals(number).name}"
-        except ValueError:
-            how = f"was killed by signal {number}"
-        if number == signal.SIGKILL:
-            how += " (out of memory?)"
-    elif status is not None:
-        how = f"exited with status {os.waitstatus_to_exitcode(status)}"
-    else:
-        how = "ended"
-    if worker.stopped:
-        how = (
-            "closed its connection to the report without a result (did a cell replace the "
-            "process or close its files?) and was stopped"
-        )
-    where = " while exporting it to HTML" if worker.exporting else ""
-    if not where and worker.cell:
-        where = f" at {worker.cell}"
-    raise RenderError(
-        f"{worker.what} failed{where}: the process running it {how}; no executed notebook was saved"
-    )
-
-
-def _kill_all(workers: list[_Worker], wait: bool = True) -> None:
-    """Kill workers' process groups (each worker and what its notebook started); with
-    ``wait``, also reap the workers (else :func:`_reap` them later).
-
-    Every group is signalled before any worker is waited for, and each only once. A worker
-    is reaped only after its group was killed: until then its id cannot be reused, so no
-    other process is hit. A worker that already reported its result is done, so killing it
-    loses nothing.
-    """
-    for worker in workers:
-        if worker.killed:
-            continue
-        worker.killed = True
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(worker.pid, signal.SIGKILL)
-        if not worker.reaped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(worker.pid, signal.SIGKILL)  # in case it had no group of its own yet
-    if wait:
-        _reap_all(workers, KILL_WAIT_SECONDS)
-
-
-def _reap_all(workers: list[_Worker], seconds: float) -> None:
-    """Wait up to ``seconds`` in all for killed workers to be gone, reaping them."""
-    deadline = time.monotonic() + seconds
-    for worker in workers:
-        while not _reap(worker) and time.monotonic() < deadline:
-            time.sleep(0.002)
+        for sig, handler in installed.items():
+            signal.signal(sig, handler)
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:
@@ -943,12 +737,12 @@ def _remove_leftovers(parent: Path, name: str) -> None:
     pattern = re.compile(rf"^\.{re.escape(name)}\.(?:tmp|old)-(\d+)-[0-9a-f]{{8}}$")
     for entry in parent.iterdir():
         match = pattern.match(entry.name)
-        if match and entry.is_dir() and not pid_alive(int(match.group(1))):
+        if match and entry.is_dir() and not psutil.pid_exists(int(match.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def _writing(out_dir: Path):
+def _writing(out_dir: Path) -> Iterator[None]:
     """Turn a file-system error into a one-line RenderError."""
     try:
         yield
