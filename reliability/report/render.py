@@ -1,20 +1,17 @@
 """Render report notebooks: papermill on a small pool of Jupyter kernels, nbconvert to HTML.
 
-Every notebook runs through papermill's standard engine on a real Jupyter kernel
-(ipykernel). Starting a kernel and importing pandas and plotly in it cost more than running
-a report notebook, so :class:`KernelPool` starts a few kernels once per run and reuses them:
-before each notebook the kernel's namespace is reset (``%reset -f``) and its working folder
-set to the notebook's, so no notebook sees another's variables, while the modules already
-imported stay. Each kernel belongs to one thread of the pool, which starts, uses and stops
-it (a kernel manager works from the thread that made it); papermill hands the manager to
-nbclient (``km=``), which then leaves the kernel running.
+Every notebook runs through papermill's standard engine on a real Jupyter kernel. Starting
+a kernel and importing pandas and plotly cost more than running a report notebook, so a
+:class:`KernelPool` starts a few kernels once per run and reuses them; before each notebook
+the kernel's namespace is reset (``%reset -f``) and its working folder set to the notebook's,
+so no notebook sees another's variables while imported modules stay. Each kernel belongs to
+one thread, which starts, uses and stops it (a kernel manager works from the thread that
+made it); papermill hands the manager to nbclient (``km=``), which leaves the kernel running.
 
-One :class:`~nbconvert.HTMLExporter` per thread, with the project's template
-(``templates/reliability``), exports the executed notebooks: no code, no prompts, no stream
-output, no network requests, plotly.js inlined once per page that has a chart.
-
-:func:`render_notebooks` builds the whole report in a temporary sibling folder and swaps it
-into place, so a failed or interrupted run leaves the previous report untouched.
+One :class:`~nbconvert.HTMLExporter` with the project's template (``templates/reliability``)
+exports the pages: no code, no prompts, no streams, no network requests, plotly.js inlined
+once per page with a chart. :func:`render_notebooks` builds the report in a temporary
+sibling folder and swaps it into place, so a failed run leaves the previous one untouched.
 """
 
 from __future__ import annotations
@@ -22,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import numbers
 import os
@@ -31,7 +29,6 @@ import shutil
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -43,12 +40,12 @@ import papermill
 import psutil
 import zmq
 from jupyter_client.manager import AsyncKernelManager
-from jupyter_client.session import Session
 from jupyter_core.utils import ensure_event_loop
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellTimeoutError
 from nbconvert import HTMLExporter
 from nbformat import NotebookNode
 from tqdm import tqdm
+from traitlets import List
 
 from reliability.errors import RenderError
 from reliability.report.plotting import PLOTLY_GRAPH_CLASS, plotlyjs_script
@@ -62,14 +59,13 @@ TEMPLATE_NAME = "reliability"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-"""Put first on the kernels' ``PYTHONPATH``: they run the same ``reliability`` as this process."""
+"""First on the kernels' ``PYTHONPATH``: they run the same ``reliability`` as this process."""
 START_SECONDS = 60
-"""How long a kernel may take to start and answer."""
+"""How long a kernel may take to start and run the preload, or to reset."""
 STOP_SECONDS = 15.0
 """How long to wait for notebooks to notice that their kernel was killed."""
 IOPUB_SECONDS = 60
-"""How long a cell's output may trail its reply before nbclient calls it lost (default 4 s,
-too short on a loaded machine)."""
+"""How long a cell's output may trail its reply (nbclient's 4 s are short on a busy machine)."""
 INJECTED = "injected-parameters"
 
 
@@ -96,12 +92,12 @@ class NotebookJob:
 # -- HTML export -----------------------------------------------------------------------
 
 _export_lock = threading.Lock()
-"""Held while exporting: one exporter serves every thread (the GIL would serialise them anyway)."""
+"""One exporter serves every thread, one page at a time (the GIL would serialise them)."""
 
 
 @functools.cache
 def get_exporter() -> HTMLExporter:
-    """The process-wide HTMLExporter with the project's template (created once, then reused)."""
+    """The process-wide HTMLExporter with the project's template, its templates compiled."""
     exporter = HTMLExporter(
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATES_DIR)],
@@ -112,36 +108,29 @@ def get_exporter() -> HTMLExporter:
         sanitize_html=False,
         theme="light",
     )
-    # Compile the templates and set up the markdown renderer now, not on the first page.
-    warm = nbformat.v4.new_notebook()
-    warm.cells.append(nbformat.v4.new_markdown_cell("## Warm-up\n\n*a* & `b`, [c](#d)"))
+    warm = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("*a* & `b`, [c](#d)")])
     exporter.from_notebook_node(warm)
     return exporter
 
 
 def _strip_for_report(nb: NotebookNode) -> bool:
-    """Drop what the report must not show; return whether a plotly chart is left.
-
-    Removes stream outputs (stdout, stderr and so warnings), the plotly JSON mimetype
-    (the HTML rendering of the same figure stays), and code cells left without output.
-    """
+    """Drop stream outputs (stdout, stderr, warnings), the plotly JSON mimetype (its HTML
+    stays) and code cells left without output; return whether a plotly chart is left."""
     has_chart = False
     cells = []
     for cell in nb.cells:
         if cell.cell_type == "code":
             outputs = []
             for output in cell.get("outputs", []):
+                data = output.get("data")
                 if output.get("output_type") == "stream":
                     continue
-                data = output.get("data")
                 if data is not None:
                     data.pop(PLOTLY_MIMETYPE, None)
                     if not data:
                         continue
-                    html_text = data.get("text/html", "")
-                    if not isinstance(html_text, str):
-                        html_text = "".join(html_text)
-                    has_chart = has_chart or PLOTLY_GRAPH_CLASS in html_text
+                    html = data.get("text/html", "")
+                    has_chart = has_chart or PLOTLY_GRAPH_CLASS in "".join(html)
                 outputs.append(output)
             cell.outputs = outputs
             if not outputs:
@@ -174,12 +163,10 @@ def _plotlyjs() -> str:
 
 
 class _PoolKernelManager(AsyncKernelManager):
-    """A kernel manager that remembers the clients it made: nbclient does not stop the
-    channels of its client on a kernel it does not own, so the pool stops them."""
+    """A kernel manager that remembers the clients it made: nbclient leaves the channels of
+    its client open on a kernel it does not own, so the pool closes them."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.clients_made: list = []
+    clients_made = List()
 
     def client(self, **kwargs: Any) -> Any:
         made = super().client(**kwargs)
@@ -187,103 +174,97 @@ class _PoolKernelManager(AsyncKernelManager):
         return made
 
 
-class _Kernel:
-    """One kernel, started, reset, used and shut down by the pool thread that owns it."""
+class _Kernel(threading.Thread):
+    """One kernel and the thread that starts it, runs work on it and shuts it down."""
 
-    def __init__(self, preload: str) -> None:
-        self.preload = preload
-        self.loop = ensure_event_loop()  # the loop nbclient uses in this thread
+    def __init__(self, work: queue.SimpleQueue, preload: str) -> None:
+        super().__init__(name="kernel", daemon=True)
+        self.work, self.preload = work, preload
         self.km: _PoolKernelManager | None = None
-        self.shell: Any = None  # our own client, shell channel only
         self.killed = False
+        self.start()
 
-    def run(self, coroutine: Any) -> Any:
-        return self.loop.run_until_complete(coroutine)
+    def run(self) -> None:
+        self.loop = ensure_event_loop()  # this thread's loop, the one nbclient uses
+        try:
+            with contextlib.suppress(Exception):  # tried again, and reported, by the first job
+                self.launch()
+            with _export_lock:
+                get_exporter()
+            while (item := self.work.get()) is not None:
+                job, future = item
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(job(self))
+                    except BaseException as exc:
+                        future.set_exception(exc)
+        finally:
+            self.shutdown()
+            self.loop.close()
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start the kernel (encrypted where it can be: outputs carry the report's data) and
+        run the preload; the kernel's own output goes to stderr, never to our stdout."""
         self.killed = False
-        # Encrypted (CurveZMQ) where the kernel supports it: outputs carry the report's data.
         encryption = "auto" if zmq.has("curve") else "disabled"
         self.km = km = _PoolKernelManager(kernel_name=KERNEL_NAME, transport_encryption=encryption)
         path = [PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
-        # Its own output below Python goes to our stderr: stdout carries the report's path.
-        self.run(
-            km.start_kernel(
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
-                stdout=sys.__stderr__.fileno(),
-                extra_arguments=["--HistoryManager.hist_file=:memory:"],
-            )
+        start = km.start_kernel(
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
+            stdout=sys.__stderr__.fileno() if sys.__stderr__ else None,
+            extra_arguments=["--HistoryManager.hist_file=:memory:"],
         )
-        # A session of its own: clients of one session share a socket identity, and the
-        # kernel would send our replies to nbclient's newest client instead.
-        self.shell = km.client(session=Session(key=km.session.key))
-        km.clients_made.clear()
-        self.shell.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=False)
-        if self.preload:  # first in the kernel's queue; its reply is skipped by reset()
-            self.shell.execute(self.preload, silent=True)
+        self.loop.run_until_complete(start)
+        try:
+            self.loop.run_until_complete(self.execute(km.client(), self.preload, start=True))
+        except Exception as exc:  # the notebooks will say what is missing
+            log.warning("a kernel could not run the preload: %s", _error_line(exc))
+
+    async def execute(self, client: Any, code: str, start: bool = False) -> None:
+        """Run ``code`` quietly through ``client`` (its own, started and stopped, if ``start``)."""
+        if start:
+            client.start_channels()
+            await client.wait_for_ready(timeout=START_SECONDS)
+        try:
+            reply = await client.execute_interactive(
+                code, silent=True, timeout=START_SECONDS, output_hook=lambda msg: None
+            )
+        finally:
+            if start:
+                self.stop_clients()
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"{reply['content']['ename']}: {reply['content']['evalue']}")
 
     def ensure_running(self) -> None:
-        if self.km is not None and not self.killed and self.run(self.km.is_alive()):
-            return
-        self.shutdown()
-        try:
-            self.start()
-        except Exception as exc:
+        if self.km is None or self.killed or not self.loop.run_until_complete(self.km.is_alive()):
             self.shutdown()
-            raise RenderError(f"could not start a Jupyter kernel: {_error_line(exc)}") from exc
-
-    def reset(self, folder: Path, timeout: float | None = None) -> None:
-        """Forget the last notebook's variables (modules stay imported); work in ``folder``.
-
-        What is left is then frozen out of garbage collection: ``%reset`` collects twice,
-        and would otherwise go through every object of the imported modules each time.
-        """
-        code = f"import os\nos.chdir({str(folder)!r})\n%reset -f\n__import__('gc').freeze()"
-        msg_id = self.shell.execute(code, silent=True)
-        limit = max(timeout or 0, START_SECONDS)  # the first reset waits for start and preload
-        deadline = time.monotonic() + limit
-        while True:
             try:
-                reply = self.run(self.shell.get_shell_msg(timeout=1))
-            except queue.Empty:
-                if not self.run(self.km.is_alive()):
-                    raise DeadKernelError("the kernel died") from None
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the kernel did not answer within {limit:g} s") from None
-                continue
-            if reply["parent_header"].get("msg_id") == msg_id:
-                break
-        content = reply["content"]
-        if content["status"] != "ok":
-            raise RuntimeError(f"{content.get('ename')}: {content.get('evalue')}")
+                self.launch()
+            except Exception as exc:
+                raise RenderError(f"could not start a Jupyter kernel: {_error_line(exc)}") from exc
 
     def exit_status(self) -> int | None:
-        """The kernel process's exit status (negative: killed by that signal), None if running."""
+        """The kernel's exit status (negative: killed by that signal); None while it runs."""
         provisioner = self.km.provisioner if self.km is not None else None
         if provisioner is None or not provisioner.has_process:
             return None
-        return self.run(provisioner.poll())
+        return self.loop.run_until_complete(provisioner.poll())
 
     def stop_clients(self) -> None:
-        """Close the channels (sockets, heartbeat thread) of the clients nbclient made."""
-        if self.km is not None:
-            for client in self.km.clients_made:
-                client.stop_channels()
-            self.km.clients_made.clear()
+        """Close the channels (sockets, heartbeat thread) of every client made so far."""
+        while self.km is not None and self.km.clients_made:
+            self.km.clients_made.pop().stop_channels()
 
     def shutdown(self) -> None:
         """Kill the kernel and release its sockets and connection file."""
-        if self.km is None:
-            return
-        self.stop_clients()
-        if self.shell is not None:
-            self.shell.stop_channels()
-        with contextlib.suppress(Exception):  # what is left of a kernel that failed to start
-            self.run(self.km.shutdown_kernel(now=True))
-        self.km = self.shell = None
+        if self.km is not None:
+            self.stop_clients()
+            with contextlib.suppress(Exception):  # what is left of a kernel that did not start
+                self.loop.run_until_complete(self.km.shutdown_kernel(now=True))
+            self.km = None
 
     def kill(self) -> None:
-        """Kill the kernel's process group now; safe from any thread (the owner notices)."""
+        """Kill the kernel's process group now, from any thread; its own thread notices."""
         self.killed = True
         provisioner = self.km.provisioner if self.km is not None else None
         if provisioner is not None:  # a coroutine without I/O: run it on a loop of its own
@@ -305,16 +286,8 @@ class KernelPool:
             raise ValueError(f"a kernel pool needs at least one kernel, not {size}")
         self.size = size
         self._work: queue.SimpleQueue = queue.SimpleQueue()
-        self._kernels: list[_Kernel] = []
-        self._lock = threading.Lock()
-        self._closed = False
+        self._kernels = [_Kernel(self._work, preload) for _ in range(size)]
         self._exit = contextlib.ExitStack()
-        self._threads = [
-            threading.Thread(target=self._serve, args=(preload,), name=f"kernel-{i}", daemon=True)
-            for i in range(size)
-        ]
-        for thread in self._threads:
-            thread.start()
 
     def __enter__(self) -> KernelPool:
         self._exit.enter_context(_terminations_raised())
@@ -324,49 +297,24 @@ class KernelPool:
     def __exit__(self, *exc_info: Any) -> bool:
         return self._exit.__exit__(*exc_info)
 
-    def submit(self, work: Callable[[_Kernel], Any]) -> Future:
-        """Run ``work(kernel)`` on the next free kernel's thread."""
+    def submit(self, job: Callable[[_Kernel], Any]) -> Future:
+        """Run ``job(kernel)`` in the thread of the next free kernel."""
         future: Future = Future()
-        self._work.put((work, future))
+        self._work.put((job, future))
         return future
 
     def kill(self) -> None:
-        """Kill every kernel now: what runs on them fails; the next work starts new ones."""
-        with self._lock:
-            kernels = list(self._kernels)
-        for kernel in kernels:
+        """Kill every kernel now: what runs on them fails; the next job starts a new one."""
+        for kernel in self._kernels:
             kernel.kill()
 
     def close(self) -> None:
         """Kill every kernel and wait for the threads to release what they hold."""
-        if self._closed:
-            return
-        self._closed = True
         self.kill()
-        for _ in self._threads:
+        for _ in self._kernels:
             self._work.put(None)
-        for thread in self._threads:
-            thread.join(STOP_SECONDS)
-
-    def _serve(self, preload: str) -> None:
-        kernel = _Kernel(preload)
-        with self._lock:
-            self._kernels.append(kernel)
-        try:
-            with contextlib.suppress(Exception):  # tried again, and reported, by the first job
-                kernel.start()
-            with _export_lock:  # while the kernel boots
-                get_exporter()
-            while (item := self._work.get()) is not None:
-                work, future = item
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(work(kernel))
-                    except BaseException as exc:
-                        future.set_exception(exc)
-        finally:
-            kernel.shutdown()
-            kernel.loop.close()
+        for kernel in self._kernels:
+            kernel.join(STOP_SECONDS)
 
 
 # -- rendering -------------------------------------------------------------------------
@@ -379,19 +327,26 @@ class _Task:
     html_path: Path
     debug_path: Path
     what: str
+    """``notebook x.ipynb (service='checkout')``: how messages name it."""
 
 
 @dataclass
 class _Progress:
-    """What nbclient's hooks told about the notebook being executed."""
+    """What nbclient's hooks tell about the notebook being executed; the reset at its start."""
 
+    kernel: _Kernel
+    folder: Path
     nb: NotebookNode | None = None
     cells: list = field(default_factory=list)
     """The executed notebook's cells as they were at the start (papermill adds some later)."""
     cell: int | None = None
 
-    def on_notebook_start(self, notebook: NotebookNode, **_: Any) -> None:
+    async def on_notebook_start(self, notebook: NotebookNode, **_: Any) -> None:
         self.nb, self.cells = notebook, list(notebook.cells)
+        # Through nbclient's client, connected and ready; gc.freeze(): %reset collects
+        # twice, and would go through every object of the imported modules each time.
+        code = f"%reset -f\n__import__('os').chdir({str(self.folder)!r})\n__import__('gc').freeze()"
+        await self.kernel.execute(self.kernel.km.clients_made[-1], code)
 
     def on_cell_execute(self, cell: NotebookNode, cell_index: int, **_: Any) -> None:
         self.cell = cell_index
@@ -403,12 +358,11 @@ class _Stopped(Exception):
 
 def _render(kernel: _Kernel, task: _Task, timeout: float | None, stop: threading.Event) -> None:
     """Execute one notebook on ``kernel`` and write its HTML (in the kernel's thread)."""
-    progress = _Progress()
+    progress = _Progress(kernel, task.job.notebook.parent)
     try:
         if stop.is_set():
             raise _Stopped
         kernel.ensure_running()
-        kernel.reset(task.job.notebook.parent, timeout)
         nb = papermill.execute_notebook(
             str(task.job.notebook),
             None,
@@ -416,6 +370,7 @@ def _render(kernel: _Kernel, task: _Task, timeout: float | None, stop: threading
             kernel_name=KERNEL_NAME,
             language="python",
             progress_bar=False,
+            start_timeout=START_SECONDS,
             km=kernel.km,
             on_notebook_start=progress.on_notebook_start,
             on_cell_execute=progress.on_cell_execute,
@@ -438,17 +393,16 @@ def _render(kernel: _Kernel, task: _Task, timeout: float | None, stop: threading
     except RenderError:
         raise
     except Exception as exc:  # nbconvert, the template, text that cannot be encoded
-        raise RenderError(
-            f"{task.what} failed while exporting it to HTML: {_error_line(exc)}; "
-            f"{_save_debug(nb, task.debug_path)}"
-        ) from exc
+        saved = _save_debug(nb, task.debug_path)
+        what = f"{task.what} failed while exporting it to HTML"
+        raise RenderError(f"{what}: {_error_line(exc)}; {saved}") from exc
 
 
 def _failure(
     kernel: _Kernel, task: _Task, progress: _Progress, exc: Exception, timeout: float | None
 ) -> RenderError:
-    """The one-line error for a notebook that did not run through."""
-    cells, index = progress.cells, progress.cell
+    """The one line for a notebook that did not run through: where, why, the debug copy."""
+    index = progress.cell
     if isinstance(exc, papermill.PapermillExecutionError):
         index, reason = exc.cell_index, f"{exc.ename}: {_one_line(exc.evalue) or 'no message'}"
     elif isinstance(exc, CellTimeoutError):
@@ -461,12 +415,10 @@ def _failure(
         reason = f"the kernel died: {_how_it_ended(status)}"
     else:
         reason = _error_line(exc)
-    where = f" at {_describe_cell(cells, index)}" if index is not None and cells else ""
     if progress.nb is None:
-        where = " before it started" if not where else where
-        saved = "no executed notebook was saved"
-    else:
-        saved = _save_debug(progress.nb, task.debug_path)
+        return RenderError(f"{task.what} failed before it started: {reason}")
+    where = f" at {_describe_cell(progress.cells, index)}" if index is not None else ""
+    saved = _save_debug(progress.nb, task.debug_path)
     return RenderError(f"{task.what} failed{where}: {reason}; {saved}")
 
 
@@ -482,17 +434,16 @@ def _how_it_ended(status: int) -> str:
 
 def _describe_cell(cells: list, index: int) -> str:
     """``cell 4 "first line"``, numbered as in the source notebook (without papermill's cell)."""
-    cell = cells[index]
-    if INJECTED in cell.metadata.get("tags", []):
+    if INJECTED in cells[index].metadata.get("tags", []):
         return "the injected-parameters cell"
     position = sum(INJECTED not in c.metadata.get("tags", []) for c in cells[:index])
-    first_line = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+    first_line = next((ln.strip() for ln in cells[index].source.splitlines() if ln.strip()), "")
     return f'cell {position} "{_one_line(first_line, 80)}"'
 
 
 def _save_debug(nb: NotebookNode, path: Path) -> str:
     """Save the executed notebook of a failed run, whole or not at all."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, str(temporary))
@@ -505,7 +456,7 @@ def _save_debug(nb: NotebookNode, path: Path) -> str:
 
 
 class _Bar(tqdm):
-    """tqdm's progress bar on stderr, without its monitor thread (which outlives the bar)."""
+    """The progress bar, on stderr, without tqdm's monitor thread (it outlives the bar)."""
 
     monitor_interval = 0
 
@@ -525,7 +476,7 @@ def _run_all(
             while waiting and len(running) < workers:
                 render = functools.partial(_render, task=waiting.pop(), timeout=timeout, stop=stop)
                 running.add(pool.submit(render))
-            # A timeout, so that Ctrl-C is seen on every platform.
+            # With a timeout, so that Ctrl-C is seen on every platform.
             done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
                 future.result()
@@ -553,19 +504,17 @@ def render_notebooks(
 ) -> list[Path]:
     """Execute and export every job, then put the report into ``out_dir`` atomically.
 
-    Everything (the HTML of every job and the extra ``files``, ``{relative path: text or
-    bytes}``) is first written to a temporary sibling of ``out_dir``, which then replaces
-    ``out_dir``: a failed run leaves a previous ``out_dir`` as it was. Up to ``workers``
-    notebooks (default: :func:`default_workers`, at most the pool's size) run at once, on
-    ``pool``'s kernels or on a pool started for this call; ``timeout`` limits the seconds any
-    one cell may run.
+    The HTML of every job and the extra ``files`` (``{relative path: text or bytes}``) are
+    written to a temporary sibling of ``out_dir``, which then replaces ``out_dir``: a failed
+    run leaves a previous ``out_dir`` as it was. Up to ``workers`` notebooks (default:
+    :func:`default_workers`, at most the pool's size) run at once on ``pool``'s kernels, or
+    on a pool started for this call; ``timeout`` limits the seconds any one cell may run.
 
-    A notebook that fails raises :class:`RenderError` with one line naming the notebook
-    and its parameters, the cell, what went wrong, and where the partly executed notebook
-    was saved (``<out_dir parent>/.failed/<out_dir name>/<output_html>.ipynb``); the other
-    notebooks are stopped. Returns the written paths (inside ``out_dir``).
+    A notebook that fails raises :class:`RenderError`, one line naming the notebook and its
+    parameters, the cell, what went wrong and where the partly executed notebook was saved
+    (``<out_dir parent>/.failed/<out_dir name>/<output_html>.ipynb``); the other notebooks
+    are stopped. Returns the written paths (inside ``out_dir``).
     """
-    jobs = list(jobs)
     out_dir = Path(out_dir).absolute()
     html_paths: dict[PurePosixPath, NotebookJob] = {}
     for job in jobs:
@@ -600,12 +549,9 @@ def render_notebooks(
                 _run_all(pool, tasks, min(workers or pool.size, pool.size), progress, timeout)
             with _writing(out_dir):
                 for relative, content in extra.items():
-                    target = build / relative
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    if isinstance(content, bytes):
-                        target.write_bytes(content)
-                    else:
-                        target.write_text(content, encoding="utf-8")
+                    (build / relative).parent.mkdir(parents=True, exist_ok=True)
+                    data = content.encode() if isinstance(content, str) else content
+                    (build / relative).write_bytes(data)
                 _swap_into_place(build, out_dir)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
@@ -619,7 +565,7 @@ def render_notebooks(
 def _tasks(
     html_paths: dict[PurePosixPath, NotebookJob], build: Path, debug_dir: Path
 ) -> list[_Task]:
-    """Each job with its checked parameters and where its HTML and debug copy go."""
+    """Each job with its parameters checked, and where its HTML and debug copy go."""
     declared: dict[Path, set[str]] = {}
     tasks = []
     for relative, job in html_paths.items():
@@ -630,37 +576,37 @@ def _tasks(
             except FileNotFoundError as exc:
                 raise RenderError(f"notebook {notebook} not found") from exc
             except Exception as exc:
-                raise RenderError(f"notebook {notebook} could not be read: {exc}") from exc
-        parameters = {
-            str(key): _clean_parameter(value, f"{key!r} of {notebook.name}")
-            for key, value in job.parameters.items()
-        }
-        unknown = sorted(set(parameters) - declared[notebook])
-        if unknown and declared[notebook]:
+                raise RenderError(
+                    f"notebook {notebook} could not be read: {_error_line(exc)}"
+                ) from exc
+        parameters = _plain(job.parameters, notebook.name)
+        if declared[notebook] and (unknown := sorted(set(parameters) - declared[notebook])):
             log.warning("%s: parameters not in its parameters cell: %s", notebook.name, unknown)
-        what = f"notebook {notebook.name}"
-        if parameters:
-            what += f" ({_summarise(parameters)})"
+        summary = ", ".join(f"{k}={_one_line(repr(v), 40)}" for k, v in parameters.items())
+        what = f"notebook {notebook.name}" + (f" ({_one_line(summary, 200)})" if summary else "")
         resolved = NotebookJob(notebook, job.parameters, job.output_html, job.title)
         debug_path = debug_dir / relative.with_suffix(".ipynb")
         tasks.append(_Task(resolved, parameters, build / relative, debug_path, what))
     return tasks
 
 
-def _clean_parameter(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, list | tuple):
-        return [_clean_parameter(v, where) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _clean_parameter(v, where) for k, v in value.items()}
-    raise TypeError(f"parameter {where} has unsupported type {type(value).__name__}")
+def _plain(parameters: dict, notebook: str) -> dict:
+    """The parameters as JSON values (a Path as str), as papermill writes them in."""
+
+    def plain(key: str, value: Any) -> Any:
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real):
+            return float(value)
+        kind = type(value).__name__
+        raise TypeError(f"parameter {key!r} of {notebook} has unsupported type {kind}")
+
+    return {
+        str(key): json.loads(json.dumps(value, default=functools.partial(plain, key)))
+        for key, value in parameters.items()
+    }
 
 
 def _relative_path(path: Path | str, what: str) -> PurePosixPath:
@@ -677,14 +623,6 @@ def _one_line(text: Any, limit: int = 300) -> str:
 
 def _error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {_one_line(exc) or 'no message'}"
-
-
-def _summarise(parameters: dict) -> str:
-    parts = []
-    for key, value in parameters.items():
-        shown = repr(value)
-        parts.append(f"{key}={shown if len(shown) <= 40 else shown[:39] + '…'}")
-    return _one_line(", ".join(parts), 200)
 
 
 # -- signals and the report folder -----------------------------------------------------
@@ -709,12 +647,10 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 
 @contextlib.contextmanager
 def _terminations_raised() -> Iterator[None]:
-    """SIGTERM and SIGHUP, at their default action, raise :class:`_Terminated` inside: the
-    kernels are stopped and the build folder removed, then the process ends by the signal.
-
-    An ignored signal (``nohup``) stays ignored and a caller's handler stays in charge; in
-    a nested use, or outside the main thread (which alone runs handlers), nothing changes.
-    """
+    """Inside, SIGTERM and SIGHUP (at their default action) raise :class:`_Terminated`, so
+    that the kernels are stopped and the build folder removed; then the process ends by the
+    signal, as a scheduler expects. An ignored signal (``nohup``) stays ignored and a
+    caller's handler stays in charge; nested, or outside the main thread, nothing changes."""
     installed = {}
     if threading.current_thread() is threading.main_thread():
         for sig in TERMINATING:
@@ -747,8 +683,8 @@ def _writing(out_dir: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        reason = exc.strerror or str(exc)
         where = exc.filename or out_dir
+        reason = exc.strerror or str(exc)
         raise RenderError(f"could not write the report to {out_dir}: {where}: {reason}") from exc
 
 
