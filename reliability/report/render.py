@@ -1,17 +1,13 @@
 """Render report notebooks: papermill on a small pool of Jupyter kernels, nbconvert to HTML.
 
-Every notebook runs through papermill's standard engine on a real Jupyter kernel. Starting
-a kernel and importing pandas and plotly cost more than running a report notebook, so a
-:class:`KernelPool` starts a few kernels once per run and reuses them; before each notebook
-the kernel's namespace is reset (``%reset -f``) and its working folder set to the notebook's,
-so no notebook sees another's variables while imported modules stay. Each kernel belongs to
-one thread, which starts, uses and stops it (a kernel manager works from the thread that
-made it); papermill hands the manager to nbclient (``km=``), which leaves the kernel running.
-
-One :class:`~nbconvert.HTMLExporter` with the project's template (``templates/reliability``)
-exports the pages: no code, no prompts, no streams, no network requests, plotly.js inlined
-once per page with a chart. :func:`render_notebooks` builds the report in a temporary
-sibling folder and swaps it into place, so a failed run leaves the previous one untouched.
+Notebooks run through papermill's standard engine on real kernels. Starting a kernel and
+importing pandas and plotly in it cost more than a report notebook, so a :class:`KernelPool`
+starts a few kernels once per run and reuses them: as each notebook starts, its kernel's
+namespace is reset (``%reset -f``; imported modules stay) and its working folder set to the
+notebook's. Each kernel belongs to one thread, which starts, uses and stops it (a kernel
+manager works from the thread that made it); nbclient gets the manager (``km=``) and leaves
+the kernel running. The pages are exported with the project's template, and the report is
+built in a temporary sibling folder swapped into place: a failed run leaves the last one.
 """
 
 from __future__ import annotations
@@ -57,15 +53,10 @@ log = logging.getLogger(__name__)
 KERNEL_NAME = "python3"
 TEMPLATE_NAME = "reliability"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-PLOTLY_MIMETYPE = "application/vnd.plotly.v1+json"
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-"""First on the kernels' ``PYTHONPATH``: they run the same ``reliability`` as this process."""
-START_SECONDS = 60
-"""How long a kernel may take to start and run the preload, or to reset."""
-STOP_SECONDS = 15.0
-"""How long to wait for notebooks to notice that their kernel was killed."""
-IOPUB_SECONDS = 60
-"""How long a cell's output may trail its reply (nbclient's 4 s are short on a busy machine)."""
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # first on the kernels' PYTHONPATH
+START_SECONDS = 60  # for a kernel to start and preload, or to reset
+STOP_SECONDS = 15.0  # for notebooks to notice that their kernel was killed
+IOPUB_SECONDS = 60  # for a cell's output to trail its reply (nbclient's 4 s are short)
 INJECTED = "injected-parameters"
 
 
@@ -91,13 +82,12 @@ class NotebookJob:
 
 # -- HTML export -----------------------------------------------------------------------
 
-_export_lock = threading.Lock()
-"""One exporter serves every thread, one page at a time (the GIL would serialise them)."""
+_export_lock = threading.Lock()  # one page at a time: the GIL would serialise them anyway
 
 
 @functools.cache
 def get_exporter() -> HTMLExporter:
-    """The process-wide HTMLExporter with the project's template, its templates compiled."""
+    """The process-wide exporter with the project's template, its templates compiled."""
     exporter = HTMLExporter(
         template_name=TEMPLATE_NAME,
         extra_template_basedirs=[str(TEMPLATES_DIR)],
@@ -108,45 +98,27 @@ def get_exporter() -> HTMLExporter:
         sanitize_html=False,
         theme="light",
     )
-    warm = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("*a* & `b`, [c](#d)")])
-    exporter.from_notebook_node(warm)
+    exporter.from_notebook_node(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell()]))
     return exporter
-
-
-def _strip_for_report(nb: NotebookNode) -> bool:
-    """Drop stream outputs (stdout, stderr, warnings), the plotly JSON mimetype (its HTML
-    stays) and code cells left without output; return whether a plotly chart is left."""
-    has_chart = False
-    cells = []
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            outputs = []
-            for output in cell.get("outputs", []):
-                data = output.get("data")
-                if output.get("output_type") == "stream":
-                    continue
-                if data is not None:
-                    data.pop(PLOTLY_MIMETYPE, None)
-                    if not data:
-                        continue
-                    html = data.get("text/html", "")
-                    has_chart = has_chart or PLOTLY_GRAPH_CLASS in "".join(html)
-                outputs.append(output)
-            cell.outputs = outputs
-            if not outputs:
-                continue
-        cells.append(cell)
-    nb.cells = cells
-    return has_chart
 
 
 def export_html(nb: NotebookNode, title: str) -> str:
     """Export an executed notebook to one self-contained HTML page (modifies ``nb``).
 
-    plotly.js (4.8 MB) goes in at the end of ``<head>`` after nbconvert, which would
-    otherwise run it through BeautifulSoup for every page.
+    Stream outputs (prints, warnings), plotly's JSON (its HTML stays) and code cells left
+    without output are dropped; plotly.js goes in at the end of ``<head>``, after nbconvert,
+    which would otherwise run its 4.8 MB through BeautifulSoup for every page.
     """
-    has_chart = _strip_for_report(nb)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop("application/vnd.plotly.v1+json", None)
+        if cell.cell_type == "code":  # an output whose data is left empty goes too
+            cell.outputs = [
+                o for o in cell.outputs if o.output_type != "stream" and o.get("data", 1)
+            ]
+    nb.cells = [cell for cell in nb.cells if cell.cell_type != "code" or cell.outputs]
+    pages = (o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
+    has_chart = any(PLOTLY_GRAPH_CLASS in "".join(page) for page in pages)
     nb.metadata["title"] = title
     with _export_lock:
         page, _ = get_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
@@ -163,23 +135,22 @@ def _plotlyjs() -> str:
 
 
 class _PoolKernelManager(AsyncKernelManager):
-    """A kernel manager that remembers the clients it made: nbclient leaves the channels of
-    its client open on a kernel it does not own, so the pool closes them."""
+    """Remembers the clients it made: nbclient leaves the channels of its client open on a
+    kernel it does not own (a heartbeat thread and sockets each time), so the pool closes them."""
 
     clients_made = List()
 
     def client(self, **kwargs: Any) -> Any:
-        made = super().client(**kwargs)
-        self.clients_made.append(made)
+        self.clients_made.append(made := super().client(**kwargs))
         return made
 
 
 class _Kernel(threading.Thread):
-    """One kernel and the thread that starts it, runs work on it and shuts it down."""
+    """One kernel and the thread that starts it, runs jobs on it and shuts it down."""
 
-    def __init__(self, work: queue.SimpleQueue, preload: str) -> None:
+    def __init__(self, jobs: queue.SimpleQueue, preload: str) -> None:
         super().__init__(name="kernel", daemon=True)
-        self.work, self.preload = work, preload
+        self.jobs, self.preload = jobs, preload
         self.km: _PoolKernelManager | None = None
         self.killed = False
         self.start()
@@ -191,7 +162,7 @@ class _Kernel(threading.Thread):
                 self.launch()
             with _export_lock:
                 get_exporter()
-            while (item := self.work.get()) is not None:
+            while (item := self.jobs.get()) is not None:
                 job, future = item
                 if future.set_running_or_notify_cancel():
                     try:
@@ -203,34 +174,35 @@ class _Kernel(threading.Thread):
             self.loop.close()
 
     def launch(self) -> None:
-        """Start the kernel (encrypted where it can be: outputs carry the report's data) and
-        run the preload; the kernel's own output goes to stderr, never to our stdout."""
+        """Start a kernel (encrypted where it can be: outputs carry the report's data; its own
+        output on stderr, never on our stdout) and run the preload in it."""
         self.killed = False
         encryption = "auto" if zmq.has("curve") else "disabled"
         self.km = km = _PoolKernelManager(kernel_name=KERNEL_NAME, transport_encryption=encryption)
-        path = [PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])]
+        path = os.pathsep.join([PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
         start = km.start_kernel(
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
+            env={**os.environ, "PYTHONPATH": path},
             stdout=sys.__stderr__.fileno() if sys.__stderr__ else None,
             extra_arguments=["--HistoryManager.hist_file=:memory:"],
         )
         self.loop.run_until_complete(start)
         try:
-            self.loop.run_until_complete(self.execute(km.client(), self.preload, start=True))
+            self.loop.run_until_complete(self.execute(km.client(), self.preload, own=True))
         except Exception as exc:  # the notebooks will say what is missing
             log.warning("a kernel could not run the preload: %s", _error_line(exc))
 
-    async def execute(self, client: Any, code: str, start: bool = False) -> None:
-        """Run ``code`` quietly through ``client`` (its own, started and stopped, if ``start``)."""
-        if start:
+    async def execute(self, client: Any, code: str, own: bool = False) -> None:
+        """Run ``code`` quietly through ``client`` (started here and then closed if ``own``)."""
+        if own:
             client.start_channels()
-            await client.wait_for_ready(timeout=START_SECONDS)
         try:
+            if own:
+                await client.wait_for_ready(timeout=START_SECONDS)
             reply = await client.execute_interactive(
                 code, silent=True, timeout=START_SECONDS, output_hook=lambda msg: None
             )
         finally:
-            if start:
+            if own:
                 self.stop_clients()
         if reply["content"]["status"] != "ok":
             raise RuntimeError(f"{reply['content']['ename']}: {reply['content']['evalue']}")
@@ -251,7 +223,6 @@ class _Kernel(threading.Thread):
         return self.loop.run_until_complete(provisioner.poll())
 
     def stop_clients(self) -> None:
-        """Close the channels (sockets, heartbeat thread) of every client made so far."""
         while self.km is not None and self.km.clients_made:
             self.km.clients_made.pop().stop_channels()
 
@@ -285,8 +256,8 @@ class KernelPool:
         if size < 1:
             raise ValueError(f"a kernel pool needs at least one kernel, not {size}")
         self.size = size
-        self._work: queue.SimpleQueue = queue.SimpleQueue()
-        self._kernels = [_Kernel(self._work, preload) for _ in range(size)]
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._kernels = [_Kernel(self._jobs, preload) for _ in range(size)]
         self._exit = contextlib.ExitStack()
 
     def __enter__(self) -> KernelPool:
@@ -299,8 +270,7 @@ class KernelPool:
 
     def submit(self, job: Callable[[_Kernel], Any]) -> Future:
         """Run ``job(kernel)`` in the thread of the next free kernel."""
-        future: Future = Future()
-        self._work.put((job, future))
+        self._jobs.put((job, future := Future()))
         return future
 
     def kill(self) -> None:
@@ -312,7 +282,7 @@ class KernelPool:
         """Kill every kernel and wait for the threads to release what they hold."""
         self.kill()
         for _ in self._kernels:
-            self._work.put(None)
+            self._jobs.put(None)
         for kernel in self._kernels:
             kernel.join(STOP_SECONDS)
 
@@ -322,46 +292,35 @@ class KernelPool:
 
 @dataclass
 class _Task:
+    """One notebook to render, and what nbclient's hooks tell while it runs."""
+
     job: NotebookJob
     parameters: dict
     html_path: Path
     debug_path: Path
-    what: str
-    """``notebook x.ipynb (service='checkout')``: how messages name it."""
-
-
-@dataclass
-class _Progress:
-    """What nbclient's hooks tell about the notebook being executed; the reset at its start."""
-
-    kernel: _Kernel
-    folder: Path
+    what: str  # notebook x.ipynb (service='checkout')
+    kernel: Any = None
     nb: NotebookNode | None = None
-    cells: list = field(default_factory=list)
-    """The executed notebook's cells as they were at the start (papermill adds some later)."""
+    cells: list = field(default_factory=list)  # as they were before papermill's error cells
     cell: int | None = None
 
     async def on_notebook_start(self, notebook: NotebookNode, **_: Any) -> None:
         self.nb, self.cells = notebook, list(notebook.cells)
-        # Through nbclient's client, connected and ready; gc.freeze(): %reset collects
-        # twice, and would go through every object of the imported modules each time.
-        code = f"%reset -f\n__import__('os').chdir({str(self.folder)!r})\n__import__('gc').freeze()"
-        await self.kernel.execute(self.kernel.km.clients_made[-1], code)
+        folder = str(self.job.notebook.parent)
+        # gc.freeze(): %reset collects twice, through every object of the imported modules.
+        code = f"%reset -f\n__import__('os').chdir({folder!r})\n__import__('gc').freeze()"
+        await self.kernel.execute(self.kernel.km.clients_made[-1], code)  # nbclient's, ready
 
     def on_cell_execute(self, cell: NotebookNode, cell_index: int, **_: Any) -> None:
         self.cell = cell_index
 
 
-class _Stopped(Exception):
-    """The notebook's kernel was killed on purpose: another failed, or the run was stopped."""
-
-
 def _render(kernel: _Kernel, task: _Task, timeout: float | None, stop: threading.Event) -> None:
-    """Execute one notebook on ``kernel`` and write its HTML (in the kernel's thread)."""
-    progress = _Progress(kernel, task.job.notebook.parent)
+    """Execute one notebook on ``kernel`` and write its HTML; nothing once ``stop`` is set."""
+    task.kernel = kernel
     try:
         if stop.is_set():
-            raise _Stopped
+            return
         kernel.ensure_running()
         nb = papermill.execute_notebook(
             str(task.job.notebook),
@@ -372,17 +331,17 @@ def _render(kernel: _Kernel, task: _Task, timeout: float | None, stop: threading
             progress_bar=False,
             start_timeout=START_SECONDS,
             km=kernel.km,
-            on_notebook_start=progress.on_notebook_start,
-            on_cell_execute=progress.on_cell_execute,
+            on_notebook_start=task.on_notebook_start,
+            on_cell_execute=task.on_cell_execute,
             timeout_func=lambda cell: timeout,
             iopub_timeout=IOPUB_SECONDS,
         )
-    except (_Stopped, RenderError):
+    except RenderError:
         raise
     except Exception as exc:
-        if stop.is_set():
-            raise _Stopped from None
-        raise _failure(kernel, task, progress, exc, timeout) from None
+        if stop.is_set():  # killed on purpose: another notebook failed, or the run stops
+            return
+        raise _failure(task, exc, timeout) from None
     finally:
         kernel.stop_clients()
     try:
@@ -393,33 +352,31 @@ def _render(kernel: _Kernel, task: _Task, timeout: float | None, stop: threading
     except RenderError:
         raise
     except Exception as exc:  # nbconvert, the template, text that cannot be encoded
-        saved = _save_debug(nb, task.debug_path)
-        what = f"{task.what} failed while exporting it to HTML"
-        raise RenderError(f"{what}: {_error_line(exc)}; {saved}") from exc
+        what = f"{task.what} failed while exporting it to HTML: {_error_line(exc)}"
+        raise RenderError(f"{what}; {_save_debug(nb, task.debug_path)}") from exc
 
 
-def _failure(
-    kernel: _Kernel, task: _Task, progress: _Progress, exc: Exception, timeout: float | None
-) -> RenderError:
+def _failure(task: _Task, exc: Exception, timeout: float | None) -> RenderError:
     """The one line for a notebook that did not run through: where, why, the debug copy."""
-    index = progress.cell
+    index = task.cell
     if isinstance(exc, papermill.PapermillExecutionError):
         index, reason = exc.cell_index, f"{exc.ename}: {_one_line(exc.evalue) or 'no message'}"
     elif isinstance(exc, CellTimeoutError):
-        kernel.shutdown()
+        task.kernel.shutdown()
         limit = f"ran longer than {timeout:g} s" if timeout else "did not finish"
         if "IOPub" in str(exc):
             limit = f"output did not arrive within {IOPUB_SECONDS} s"
         reason = f"the cell {limit}; its kernel was stopped"
-    elif (status := kernel.exit_status()) is not None:
+    elif (status := task.kernel.exit_status()) is not None:
         reason = f"the kernel died: {_how_it_ended(status)}"
     else:
         reason = _error_line(exc)
-    if progress.nb is None:
+    if task.nb is None:
         return RenderError(f"{task.what} failed before it started: {reason}")
-    where = f" at {_describe_cell(progress.cells, index)}" if index is not None else ""
-    saved = _save_debug(progress.nb, task.debug_path)
-    return RenderError(f"{task.what} failed{where}: {reason}; {saved}")
+    where = f" at {_describe_cell(task.cells, index)}" if index is not None else ""
+    return RenderError(
+        f"{task.what} failed{where}: {reason}; {_save_debug(task.nb, task.debug_path)}"
+    )
 
 
 def _how_it_ended(status: int) -> str:
@@ -456,12 +413,7 @@ def _save_debug(nb: NotebookNode, path: Path) -> str:
 
 
 class _Bar(tqdm):
-    """The progress bar, on stderr, without tqdm's monitor thread (it outlives the bar)."""
-
-    monitor_interval = 0
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(file=sys.stderr, leave=False, **kwargs)
+    monitor_interval = 0  # no monitor thread: it would outlive the bar
 
 
 def _run_all(
@@ -470,7 +422,9 @@ def _run_all(
     """Render every task, ``workers`` at a time; on the first failure stop the rest, raise it."""
     stop = threading.Event()
     waiting, running = list(reversed(tasks)), set()
-    bar = _Bar(total=len(tasks), desc="Rendering", unit="notebook", disable=not progress)
+    bar = _Bar(
+        total=len(tasks), desc="Rendering", file=sys.stderr, leave=False, disable=not progress
+    )
     try:
         while waiting or running:
             while waiting and len(running) < workers:
@@ -522,18 +476,17 @@ def render_notebooks(
         if relative in html_paths:
             raise ValueError(f"two jobs write {relative}")
         html_paths[relative] = job
-    extra: dict[PurePosixPath, str | bytes] = {}
+    extra: dict[PurePosixPath, bytes] = {}
     for name, content in (files or {}).items():
         relative = _relative_path(name, "a file name")
         if relative in html_paths or relative in extra:
             raise ValueError(f"{relative} would be written twice")
         if not isinstance(content, str | bytes):
             raise TypeError(f"content of {relative} must be str or bytes")
-        extra[relative] = content
+        extra[relative] = content.encode() if isinstance(content, str) else content
     if out_dir.exists() and not out_dir.is_dir():
         raise RenderError(f"{out_dir} exists and is not a folder")
-    parent = out_dir.parent
-    debug_dir = parent / ".failed" / out_dir.name
+    parent, debug_dir = out_dir.parent, out_dir.parent / ".failed" / out_dir.name
     build = parent / f".{out_dir.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
     tasks = _tasks(html_paths, build, debug_dir)
     with _terminations_raised():
@@ -550,8 +503,7 @@ def render_notebooks(
             with _writing(out_dir):
                 for relative, content in extra.items():
                     (build / relative).parent.mkdir(parents=True, exist_ok=True)
-                    data = content.encode() if isinstance(content, str) else content
-                    (build / relative).write_bytes(data)
+                    (build / relative).write_bytes(content)
                 _swap_into_place(build, out_dir)
         except BaseException:
             shutil.rmtree(build, ignore_errors=True)
@@ -562,9 +514,7 @@ def render_notebooks(
     return [out_dir / r for r in html_paths] + [out_dir / r for r in extra]
 
 
-def _tasks(
-    html_paths: dict[PurePosixPath, NotebookJob], build: Path, debug_dir: Path
-) -> list[_Task]:
+def _tasks(html_paths: dict[PurePosixPath, NotebookJob], build: Path, debug_dir: Path) -> list:
     """Each job with its parameters checked, and where its HTML and debug copy go."""
     declared: dict[Path, set[str]] = {}
     tasks = []
@@ -576,10 +526,9 @@ def _tasks(
             except FileNotFoundError as exc:
                 raise RenderError(f"notebook {notebook} not found") from exc
             except Exception as exc:
-                raise RenderError(
-                    f"notebook {notebook} could not be read: {_error_line(exc)}"
-                ) from exc
-        parameters = _plain(job.parameters, notebook.name)
+                message = f"notebook {notebook} could not be read: {_error_line(exc)}"
+                raise RenderError(message) from exc
+        parameters = {str(k): _plain(k, v, notebook.name) for k, v in job.parameters.items()}
         if declared[notebook] and (unknown := sorted(set(parameters) - declared[notebook])):
             log.warning("%s: parameters not in its parameters cell: %s", notebook.name, unknown)
         summary = ", ".join(f"{k}={_one_line(repr(v), 40)}" for k, v in parameters.items())
@@ -590,23 +539,18 @@ def _tasks(
     return tasks
 
 
-def _plain(parameters: dict, notebook: str) -> dict:
-    """The parameters as JSON values (a Path as str), as papermill writes them in."""
+def _plain(key: str, value: Any, notebook: str) -> Any:
+    """A parameter as JSON values (a Path as str), as papermill writes it into the notebook."""
 
-    def plain(key: str, value: Any) -> Any:
-        if isinstance(value, Path):
-            return str(value)
-        if isinstance(value, numbers.Integral):
-            return int(value)
-        if isinstance(value, numbers.Real):
-            return float(value)
-        kind = type(value).__name__
+    def convert(item: Any) -> Any:
+        if isinstance(item, Path):
+            return str(item)
+        if isinstance(item, numbers.Real):  # numpy's numbers, for instance
+            return int(item) if isinstance(item, numbers.Integral) else float(item)
+        kind = type(item).__name__
         raise TypeError(f"parameter {key!r} of {notebook} has unsupported type {kind}")
 
-    return {
-        str(key): json.loads(json.dumps(value, default=functools.partial(plain, key)))
-        for key, value in parameters.items()
-    }
+    return json.loads(json.dumps(value, default=convert))
 
 
 def _relative_path(path: Path | str, what: str) -> PurePosixPath:
@@ -627,17 +571,11 @@ def _error_line(exc: BaseException) -> str:
 
 # -- signals and the report folder -----------------------------------------------------
 
-TERMINATING = tuple(
-    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
+TERMINATING = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
 
 
 class _Terminated(BaseException):
-    """SIGTERM or SIGHUP arrived while rendering: clean up, then end by the signal."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
+    """SIGTERM or SIGHUP (``args[0]``) arrived while rendering: clean up, end by the signal."""
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -647,25 +585,25 @@ def _raise_terminated(signum: int, frame: Any) -> None:
 
 @contextlib.contextmanager
 def _terminations_raised() -> Iterator[None]:
-    """Inside, SIGTERM and SIGHUP (at their default action) raise :class:`_Terminated`, so
-    that the kernels are stopped and the build folder removed; then the process ends by the
-    signal, as a scheduler expects. An ignored signal (``nohup``) stays ignored and a
-    caller's handler stays in charge; nested, or outside the main thread, nothing changes."""
-    installed = {}
+    """Inside, SIGTERM and SIGHUP at their default action raise :class:`_Terminated`: the
+    kernels are stopped, the build folder removed, and then the process ends by the signal,
+    as a scheduler expects. An ignored signal (``nohup``) stays ignored, a caller's handler
+    stays in charge; nested, or outside the main thread, this changes nothing."""
+    installed = []
     if threading.current_thread() is threading.main_thread():
-        for sig in TERMINATING:
-            if signal.getsignal(sig) == signal.SIG_DFL:
-                installed[sig] = signal.signal(sig, _raise_terminated)
+        installed = [sig for sig in TERMINATING if signal.getsignal(sig) == signal.SIG_DFL]
+        for sig in installed:
+            signal.signal(sig, _raise_terminated)
     try:
         yield
     except _Terminated as stop:
-        if stop.signum in installed:
-            signal.signal(stop.signum, signal.SIG_DFL)
-            signal.raise_signal(stop.signum)  # the process ends here
+        if stop.args[0] in installed:
+            signal.signal(stop.args[0], signal.SIG_DFL)
+            signal.raise_signal(stop.args[0])  # the process ends here
         raise
     finally:
-        for sig, handler in installed.items():
-            signal.signal(sig, handler)
+        for sig in installed:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 def _remove_leftovers(parent: Path, name: str) -> None:
@@ -683,8 +621,7 @@ def _writing(out_dir: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        where = exc.filename or out_dir
-        reason = exc.strerror or str(exc)
+        where, reason = exc.filename or out_dir, exc.strerror or str(exc)
         raise RenderError(f"could not write the report to {out_dir}: {where}: {reason}") from exc
 
 
