@@ -367,8 +367,12 @@ def _failure(task: _Task, exc: Exception, timeout: float | None) -> RenderError:
         if "IOPub" in str(exc):
             limit = f"output did not arrive within {IOPUB_SECONDS} s"
         reason = f"the cell {limit}; its kernel was stopped"
-    elif (status := task.kernel.exit_status()) is not None:
-        reason = f"the kernel died: {_how_it_ended(status)}"
+    elif (status := task.kernel.exit_status()) is not None and status >= 0:
+        reason = f"the kernel died: exited with status {status}"
+    elif status is not None:
+        name = signal.Signals(-status).name if -status in set(signal.Signals) else -status
+        oom = " (out of memory?)" if name == "SIGKILL" else ""
+        reason = f"the kernel died: killed by {name}{oom}"
     else:
         reason = _error_line(exc)
     if task.nb is None:
@@ -377,16 +381,6 @@ def _failure(task: _Task, exc: Exception, timeout: float | None) -> RenderError:
     return RenderError(
         f"{task.what} failed{where}: {reason}; {_save_debug(task.nb, task.debug_path)}"
     )
-
-
-def _how_it_ended(status: int) -> str:
-    if status >= 0:
-        return f"exited with status {status}"
-    try:
-        name = signal.Signals(-status).name
-    except ValueError:
-        name = f"signal {-status}"
-    return f"killed by {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
 
 
 def _describe_cell(cells: list, index: int) -> str:
@@ -471,19 +465,19 @@ def render_notebooks(
     """
     out_dir = Path(out_dir).absolute()
     html_paths: dict[PurePosixPath, NotebookJob] = {}
-    for job in jobs:
-        relative = _relative_path(job.output_html, "output_html")
-        if relative in html_paths:
-            raise ValueError(f"two jobs write {relative}")
-        html_paths[relative] = job
     extra: dict[PurePosixPath, bytes] = {}
-    for name, content in (files or {}).items():
-        relative = _relative_path(name, "a file name")
+    for name, item in [*((job.output_html, job) for job in jobs), *(files or {}).items()]:
+        relative = PurePosixPath(Path(name).as_posix())
+        if relative.is_absolute() or ".." in relative.parts or str(relative) == ".":
+            raise ValueError(f"{name} is not a relative path inside the report folder")
         if relative in html_paths or relative in extra:
             raise ValueError(f"{relative} would be written twice")
-        if not isinstance(content, str | bytes):
+        if isinstance(item, NotebookJob):
+            html_paths[relative] = item
+        elif isinstance(item, str | bytes):
+            extra[relative] = item.encode() if isinstance(item, str) else item
+        else:
             raise TypeError(f"content of {relative} must be str or bytes")
-        extra[relative] = content.encode() if isinstance(content, str) else content
     if out_dir.exists() and not out_dir.is_dir():
         raise RenderError(f"{out_dir} exists and is not a folder")
     parent, debug_dir = out_dir.parent, out_dir.parent / ".failed" / out_dir.name
@@ -551,13 +545,6 @@ def _plain(key: str, value: Any, notebook: str) -> Any:
         raise TypeError(f"parameter {key!r} of {notebook} has unsupported type {kind}")
 
     return json.loads(json.dumps(value, default=convert))
-
-
-def _relative_path(path: Path | str, what: str) -> PurePosixPath:
-    posix = PurePosixPath(Path(path).as_posix())
-    if posix.is_absolute() or ".." in posix.parts or str(posix) in ("", "."):
-        raise ValueError(f"{what} must be a relative path inside the report folder, got {path}")
-    return posix
 
 
 def _one_line(text: Any, limit: int = 300) -> str:
