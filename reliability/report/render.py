@@ -186,26 +186,14 @@ class _Kernel(threading.Thread):
             extra_arguments=["--HistoryManager.hist_file=:memory:"],
         )
         self.loop.run_until_complete(start)
+        (client := km.client()).start_channels()
         try:
-            self.loop.run_until_complete(self.execute(km.client(), self.preload, own=True))
+            self.loop.run_until_complete(client.wait_for_ready(timeout=START_SECONDS))
+            self.loop.run_until_complete(_quietly(client, self.preload))
         except Exception as exc:  # the notebooks will say what is missing
             log.warning("a kernel could not run the preload: %s", _error_line(exc))
-
-    async def execute(self, client: Any, code: str, own: bool = False) -> None:
-        """Run ``code`` quietly through ``client`` (started here and then closed if ``own``)."""
-        if own:
-            client.start_channels()
-        try:
-            if own:
-                await client.wait_for_ready(timeout=START_SECONDS)
-            reply = await client.execute_interactive(
-                code, silent=True, timeout=START_SECONDS, output_hook=lambda msg: None
-            )
         finally:
-            if own:
-                self.stop_clients()
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"{reply['content']['ename']}: {reply['content']['evalue']}")
+            self.stop_clients()
 
     def ensure_running(self) -> None:
         if self.km is None or self.killed or not self.loop.run_until_complete(self.km.is_alive()):
@@ -242,6 +230,15 @@ class _Kernel(threading.Thread):
             helper = threading.Thread(target=asyncio.run, args=(provisioner.kill(),))
             helper.start()
             helper.join()
+
+
+async def _quietly(client: Any, code: str) -> None:
+    """Run ``code`` in the kernel through ``client``, showing nothing; raise if it fails."""
+    reply = await client.execute_interactive(
+        code, silent=True, timeout=START_SECONDS, output_hook=lambda msg: None
+    )
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"{reply['content']['ename']}: {reply['content']['evalue']}")
 
 
 class KernelPool:
@@ -309,7 +306,7 @@ class _Task:
         folder = str(self.job.notebook.parent)
         # gc.freeze(): %reset collects twice, through every object of the imported modules.
         code = f"%reset -f\n__import__('os').chdir({folder!r})\n__import__('gc').freeze()"
-        await self.kernel.execute(self.kernel.km.clients_made[-1], code)  # nbclient's, ready
+        await _quietly(self.kernel.km.clients_made[-1], code)  # nbclient's client, ready
 
     def on_cell_execute(self, cell: NotebookNode, cell_index: int, **_: Any) -> None:
         self.cell = cell_index
