@@ -225,7 +225,8 @@ class _Kernel(threading.Thread):
     def kill(self) -> None:
         """Kill the kernel's process group now, from any thread; its own thread notices."""
         self.killed = True
-        provisioner = self.km.provisioner if self.km is not None else None
+        km = self.km  # its thread may be letting go of it
+        provisioner = km.provisioner if km is not None else None
         if provisioner is not None:  # a coroutine without I/O: run it on a loop of its own
             helper = threading.Thread(target=asyncio.run, args=(provisioner.kill(),))
             helper.start()
@@ -360,10 +361,11 @@ def _failure(task: _Task, exc: Exception, timeout: float | None) -> RenderError:
         index, reason = exc.cell_index, f"{exc.ename}: {_one_line(exc.evalue) or 'no message'}"
     elif isinstance(exc, CellTimeoutError):
         task.kernel.shutdown()
-        limit = f"ran longer than {timeout:g} s" if timeout else "did not finish"
-        if "IOPub" in str(exc):
-            limit = f"output did not arrive within {IOPUB_SECONDS} s"
-        reason = f"the cell {limit}; its kernel was stopped"
+        if "IOPub" in str(exc):  # nbclient's other timeout: the cell's output lags its reply
+            reason = f"the cell's output did not arrive within {IOPUB_SECONDS} s"
+        else:
+            reason = f"the cell ran longer than {timeout:g} s"
+        reason += "; its kernel was stopped"
     elif (status := task.kernel.exit_status()) is not None and status >= 0:
         reason = f"the kernel died: exited with status {status}"
     elif status is not None:
