@@ -1,114 +1,171 @@
-"""The real report for the sample organisation against a trivial notebook (``make bench``).
+"""The whole report against stock papermill + nbconvert (``make bench``; a plain script).
 
-Median of 3 runs after an untimed warm-up (warm venv, modules imported, files cached), all
-in this run:
+Every run is a process of its own, as a scheduler starts it, and every figure is the median
+of ``--runs`` (default 3) with the range, after one untimed warm-up round:
 
-a. baseline: a trivial one-cell notebook through stock papermill (a new kernel) and an
-   nbconvert exporter with the project's template (from bench_render.py);
-b. the fleet report alone: ``build_report`` without the service pages;
-c. the whole ``reliability report``: fleet page, every service page, metrics.json.
+* baseline, measured in the same run: the stock ``papermill`` CLI on
+  ``notebooks/monthly_report.ipynb`` for the organisation (the notebook loads and computes
+  its data itself), then ``jupyter nbconvert --to html --no-input`` on the result;
+* the whole ``reliability report`` (fleet page, every service page, metrics.json), first run
+  (``--no-cache``: every month computed, as in the baseline) and as scheduled (the earlier
+  months in the reports folder's month cache, as left by last month's run);
+* the fleet page alone, first run: the difference to the whole report, divided by the
+  number of services, is the cost of one service page.
 
-Before every timed run of b and c the in-memory data caches are emptied, so each run
-generates and validates the sample's data and computes its metrics as a new process
-would. b and c are measured twice:
-
-* as scheduled: the earlier months are in the reports folder's month cache (written by
-  the warm-up, as by last month's run), so the report loads and computes its own month;
-  true of the sample organisation's monthly runs (with CSV or Parquet inputs, next month's
-  rows change every key, and the first-run figures apply);
-* first run (``--no-cache``): all six months loaded and computed.
-
-Targets (as scheduled): b <= 1.5 x a, c <= 3 x a, with a's fastest run (the stock path now
-and then takes about 4 s; a median of a would flatter the ratios). Also prints
-the HTML sizes.
+Peak memory is the largest sum of the resident sizes of the run's processes (the report and
+its kernels; papermill and its kernel for the baseline), sampled every 50 ms. Targets: the
+whole report (first run) at most 2x the baseline, a service page at most 0.25x. ``--config``
+measures another organisation (``--month`` its month); ``--check`` exits 1 on a missed target.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import reliability.report.data as report_data
-from bench_render import baseline, trivial_notebook
+import psutil
 
-import reliability.sources.sample as sample
-from reliability.period import Month
-from reliability.report.build import build_report
-from reliability.sources.sample import sample_config
-
-MONTH = Month(2026, 10)
-FLEET_TARGET = 1.5
-REPORT_TARGET = 3.0
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+NOTEBOOK = ROOT / "notebooks" / "monthly_report.ipynb"
+REPORT_TARGET = 2.0
+PAGE_TARGET = 0.25
 
 
-def forget_data() -> None:
-    """Empty the in-memory caches of generated and prepared data (not the month cache)."""
-    sample.clear_caches()
-    report_data._PREPARED.clear()
+def tree_rss(process: psutil.Process) -> int:
+    """Resident bytes of ``process`` and everything it started."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def measure(commands: list[list[str]], log: Path) -> tuple[float, int]:
+    """Run ``commands`` one after another; seconds taken and peak memory of any of them."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    peak = 0
+    started = time.perf_counter()
+    for command in commands:
+        with log.open("ab") as stderr:
+            process = psutil.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+            while process.poll() is None:
+                peak = max(peak, tree_rss(process))
+                time.sleep(0.05)
+        if process.returncode:
+            tail = log.read_text(errors="replace")[-3000:]
+            sys.exit(f"{' '.join(command)} failed ({process.returncode}):\n{tail}")
+    return time.perf_counter() - started, peak
+
+
+def fleet_only(out: str, month: str, config: str | None) -> None:
+    """The fleet page alone, as ``reliability report`` renders it (the child process)."""
+    from reliability import pipeline
+    from reliability.report.build import KERNEL_PRELOAD, build_report
+    from reliability.report.render import KernelPool
+
+    cfg = pipeline.load_config(config)
+    with KernelPool(1, preload=KERNEL_PRELOAD) as pool:
+        results = pipeline.report_results(
+            cfg, pipeline.resolve_month(month, cfg), label=pipeline.config_label(config)
+        )
+        build_report(results, Path(out), pool=pool, with_services=False)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="reliability.yaml (default: the sample organisation)")
+    parser.add_argument("--month", default="2026-10")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--fleet-only", metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    config = sample_config()
-    labels = {
-        "baseline": "a. trivial one-cell notebook, stock papermill + nbconvert",
-        "fleet": "b. fleet report alone, as scheduled",
-        "report": f"c. whole report (fleet + {len(config.services)} service pages), as scheduled",
-        "fleet_first": "b'. fleet report alone, first run (six months computed)",
-        "report_first": "c'. whole report, first run (six months computed)",
-    }
-    times: dict[str, list[float]] = {name: [] for name in labels}
+    if args.fleet_only:
+        fleet_only(args.fleet_only, args.month, args.config)
+        return 0
+    config = ["--config", str(Path(args.config).resolve())] if args.config else []
     with tempfile.TemporaryDirectory(prefix="bench-report-") as tmp:
-        work = Path(tmp)
-        notebook = trivial_notebook(work)
-
-        def run(out: str, **options) -> None:
-            forget_data()
-            build_report(config, MONTH, work / out, **options)
-
-        actions = {
-            "baseline": lambda: baseline(notebook, work / "baseline.html"),
-            "fleet": lambda: run("reports", with_services=False),
-            "report": lambda: run("reports"),
-            "fleet_first": lambda: run("first", with_services=False, use_cache=False),
-            "report_first": lambda: run("first", use_cache=False),
+        work, log = Path(tmp), Path(tmp) / "stderr.log"
+        executed = str(work / "monthly_report.ipynb")
+        parameters = ["-p", "month", args.month]
+        if args.config:
+            parameters += ["-p", "config", config[1]]
+        report = [sys.executable, "-m", "reliability", "report", "--month", args.month, *config]
+        runs = {
+            "baseline": [
+                [str(BIN / "papermill"), str(NOTEBOOK), executed, *parameters, "--no-progress-bar"],
+                [str(BIN / "jupyter"), "nbconvert", "--to", "html", "--no-input", executed],
+            ],
+            "fleet": [
+                [
+                    sys.executable,
+                    __file__,
+                    "--fleet-only",
+                    str(work / "fleet"),
+                    "--month",
+                    args.month,
+                    *config,
+                ]
+            ],
+            "report": [[*report, "--out", str(work / "first"), "--no-cache"]],
+            "scheduled": [[*report, "--out", str(work / "scheduled")]],
         }
-        for action in actions.values():  # warm-up round, not timed
-            action()
-        for _ in range(args.runs):
-            for name, action in actions.items():
-                started = time.perf_counter()
-                action()
-                times[name].append(time.perf_counter() - started)
-        fleet_html = (work / "reports" / MONTH.label / "index.html").stat().st_size
-        pages = sorted(p.stat().st_size for p in (work / "reports" / MONTH.label).rglob("*.html"))
+        times: dict[str, list[float]] = {name: [] for name in runs}
+        peaks: dict[str, int] = dict.fromkeys(runs, 0)
+        for round_ in range(args.runs + 1):  # the first round warms up, untimed
+            for name, commands in runs.items():
+                seconds, peak = measure(commands, log)
+                if round_:
+                    times[name].append(seconds)
+                    peaks[name] = max(peaks[name], peak)
+        pages = sorted((work / "first" / args.month).rglob("*.html"))
+        sizes = [page.stat().st_size for page in pages]
 
     median = {name: statistics.median(values) for name, values in times.items()}
-    # The stock path now and then takes about 4 s instead of 0.6, which would flatter every
-    # ratio; the baseline is its fastest run, the conservative choice.
-    base = min(times["baseline"])
-    print(f"report benchmark, sample organisation {MONTH}, median of {args.runs} (seconds)")
-    for name, label in labels.items():
-        runs = ", ".join(f"{t:.2f}" for t in times[name])
-        ratio = "" if name == "baseline" else f"  {median[name] / base:5.2f}x"
-        print(f"  {label:<72} {median[name]:6.2f}{ratio}  [{runs}]")
-    fleet_ratio = median["fleet"] / base
-    report_ratio = median["report"] / base
-    print(f"  baseline: fastest run {base:.2f} s (ratios are medians over it)")
-    print(f"  fleet / baseline  = {fleet_ratio:.2f}  (target <= {FLEET_TARGET})")
-    print(f"  report / baseline = {report_ratio:.2f}  (target <= {REPORT_TARGET})")
+    services = len(pages) - 1
+    # Paired by round (fleet and whole report run back to back): less drift from the load.
+    page_runs = [
+        (r - f) / max(services, 1) for r, f in zip(times["report"], times["fleet"], strict=True)
+    ]
+    per_page, base = statistics.median(page_runs), median["baseline"]
+    labels = {
+        "baseline": "baseline: papermill CLI + nbconvert CLI, fleet notebook",
+        "report": f"whole report, first run (fleet + {services} service pages)",
+        "scheduled": "whole report, as scheduled (earlier months cached)",
+        "fleet": "fleet page alone, first run",
+    }
     print(
-        f"  HTML: fleet page {fleet_html / 1e6:.2f} MB; service pages "
-        f"{pages[0] / 1e6:.2f}-{pages[-1] / 1e6:.2f} MB; {sum(pages) / 1e6:.1f} MB in all"
+        f"report benchmark: {args.config or 'sample organisation'} {args.month}, "
+        f"median of {args.runs} [min-max] (seconds), peak memory"
     )
-    missed = fleet_ratio > FLEET_TARGET or report_ratio > REPORT_TARGET
+    for name, label in labels.items():
+        spread = f"[{min(times[name]):.1f}-{max(times[name]):.1f}]"
+        ratio = "" if name == "baseline" else f"{median[name] / base:5.2f}x"
+        print(
+            f"  {label:<58} {median[name]:6.1f} {spread:>12} {ratio:>6}  "
+            f"{peaks[name] / 2**20:6.0f} MB"
+        )
+    print(
+        f"  one service page: {per_page:.2f} s [{min(page_runs):.2f}-{max(page_runs):.2f}]"
+        f" = {per_page / base:.3f}x the baseline (target <= {PAGE_TARGET})"
+    )
+    print(f"  whole report / baseline = {median['report'] / base:.2f} (target <= {REPORT_TARGET})")
+    print(
+        f"  HTML: {len(pages)} pages, {min(sizes) / 1e6:.2f}-{max(sizes) / 1e6:.2f} MB each, "
+        f"{sum(sizes) / 1e6:.1f} MB in all"
+    )
+    missed = median["report"] > REPORT_TARGET * base or per_page > PAGE_TARGET * base
     if args.check and missed:
         print("target missed", file=sys.stderr)
         return 1

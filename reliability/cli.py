@@ -140,25 +140,28 @@ def cmd_report(args: argparse.Namespace, log: Log) -> int:
     """Render the month's HTML report (fleet page, one page per service, metrics.json)."""
     from reliability import pipeline
     from reliability.cache import CACHE_DIR, MonthCache
-    from reliability.report.build import build_report
+    from reliability.report.build import KERNEL_PRELOAD, build_report
+    from reliability.report.render import KernelPool
 
     _check_out_dir(args.out)
     config = pipeline.load_config(args.config)
     month = pipeline.resolve_month(args.month, config)
     log.info(f"rendering the report for {month}")
-    results = pipeline.report_results(
-        config,
-        month,
-        cache=MonthCache(Path(args.out) / CACHE_DIR) if args.use_cache else None,
-        label=pipeline.config_label(args.config),
-    )
-    built = build_report(
-        results,
-        Path(args.out),
-        workers=args.jobs,
-        progress=sys.stderr.isatty(),
-        cell_timeout=args.cell_timeout,
-    )
+    # The kernels start, and import what the notebooks need, while the month is computed.
+    with KernelPool(args.jobs, preload=KERNEL_PRELOAD) as pool:
+        results = pipeline.report_results(
+            config,
+            month,
+            cache=MonthCache(Path(args.out) / CACHE_DIR) if args.use_cache else None,
+            label=pipeline.config_label(args.config),
+        )
+        built = build_report(
+            results,
+            Path(args.out),
+            pool=pool,
+            progress=sys.stderr.isatty() and log.fmt == "text",
+            cell_timeout=args.cell_timeout,
+        )
     print(built.index)
     log.info(
         f"wrote {built.index} and {len(built.files) - 1} more files in {log.elapsed():.1f} s",

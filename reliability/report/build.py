@@ -1,9 +1,10 @@
 """``reliability report``: render the pipeline's results into ``OUT/YYYY-MM/``.
 
-The results arrive computed (``reliability.pipeline.report_results``); they are written once
-to a file the notebooks read back (``prepared``), every notebook is rendered
-(:mod:`reliability.report.render`), and ``metrics.json`` is written beside the pages, all
-swapped into place at once.
+The results arrive computed (``reliability.pipeline.report_results``, while the kernels of a
+``KernelPool`` started with ``KERNEL_PRELOAD`` import the report's modules); they are written
+once to a file the notebooks read back (``prepared``), every notebook is rendered on the
+kernels (:mod:`reliability.report.render`), and ``metrics.json`` is written beside the pages,
+all swapped into place at once.
 """
 
 from __future__ import annotations
@@ -14,16 +15,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from reliability.report.render import NotebookJob, render_notebooks
+from reliability.report.render import KernelPool, NotebookJob, render_notebooks
 from reliability.report.sections import service_page
 from reliability.results import Results, to_json
 
-NOTEBOOK_IMPORTS = (
-    "import pandas, plotly.graph_objects\n"
+KERNEL_PRELOAD = (
     "from reliability import pipeline\n"
-    "from reliability.report import sections, plotting\n"
+    "from reliability.report import sections\n"
+    "from reliability.report.plotting import warm_up\n"
+    "warm_up()\n"
 )
-"""What every report notebook imports: run in each kernel as soon as it starts."""
+"""Run in every kernel as it starts: the imports and plotly set-up the notebooks share."""
 
 
 def notebooks_dir() -> Path:
@@ -71,6 +73,7 @@ def build_report(
     results: Results,
     out_root: Path,
     *,
+    pool: KernelPool | None = None,
     workers: int | None = None,
     progress: bool = False,
     with_services: bool = True,
@@ -79,7 +82,8 @@ def build_report(
     """Render ``out_root/YYYY-MM/``: the fleet report, one page per service, metrics.json.
 
     ``with_services=False`` renders the fleet page alone (its service links then dangle).
-    ``workers`` notebooks render at once, and ``cell_timeout`` stops a cell that runs
+    ``pool`` is a running kernel pool to render on (without one, ``workers`` kernels are
+    started for the call); ``workers`` notebooks render at once, and ``cell_timeout`` stops a cell that runs
     longer (seconds; None: no limit).
     """
     out_dir = Path(out_root) / results.month.label
@@ -90,6 +94,7 @@ def build_report(
         written = render_notebooks(
             report_jobs(results, prepared, with_services=with_services),
             out_dir,
+            pool=pool,
             workers=workers,
             files={"metrics.json": metrics},
             progress=progress,
