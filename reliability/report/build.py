@@ -83,8 +83,8 @@ def build_report(
 
     ``with_services=False`` renders the fleet page alone (its service links then dangle).
     ``pool`` is a running kernel pool to render on (without one, ``workers`` kernels are
-    started for the call); ``workers`` notebooks render at once, and ``cell_timeout`` stops a cell that runs
-    longer (seconds; None: no limit).
+    started for the call), and ``cell_timeout`` stops a cell that runs longer (seconds;
+    None: no limit).
     """
     out_dir = Path(out_root) / results.month.label
     with tempfile.TemporaryDirectory(prefix="reliability-report-") as scratch:

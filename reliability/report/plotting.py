@@ -149,8 +149,9 @@ def setup_notebook_plotting() -> None:
 def warm_up() -> None:
     """Build and serialise one figure with every kind of trace and shape the report draws.
 
-    plotly sets up each kind on first use (validators, narwhals for pandas input); done
-    once before ``reliability report`` forks its workers, it is not done in every one.
+    plotly sets up each kind on first use (validators, narwhals for pandas input); done once
+    in each kernel as it starts (``report.build.KERNEL_PRELOAD``), while the month is still
+    being computed, it is not done on the first chart of every notebook.
     """
     import pandas as pd
     from plotly.subplots import make_subplots
