@@ -70,9 +70,11 @@ class _ToLog(logging.Handler):
         emit(message, source=record.name)
 
 
-QUIET_LOGGERS = ("urllib3",)
-"""Libraries whose warnings are the retries of one request: the source reports the outcome
-(an error names the attempts), so each retry is not a line of its own."""
+QUIET_LOGGERS = ("urllib3", "papermill", "nbclient")
+"""Libraries whose log lines repeat what the run reports once: urllib3's are the retries of one
+request (the source's error names the attempts); papermill's and nbclient's are about a notebook
+whose failure the renderer reports as one line naming the notebook, the cell and the reason (a
+kernel stopped because another notebook failed is not a failure of its own)."""
 CELL_TIMEOUT_SECONDS = 600
 """A report cell only draws what was computed before; one running this long is stuck."""
 

@@ -39,6 +39,12 @@ def test_the_wheel_carries_the_notebooks_and_the_template(wheel):
     assert not any(name.startswith(("tests/", "bench/")) for name in names)
 
 
+def test_the_wheel_carries_every_module_of_the_package(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "reliability").rglob("*.py")}
+    assert modules - names == set()
+
+
 def test_an_installed_wheel_renders_the_report_from_another_folder(wheel, tmp_path):
     # A fresh environment with the wheel alone; its dependencies are those already installed
     # for the project (read through a .pth file, which does not load the editable install),

