@@ -36,8 +36,9 @@ report: $(RUNTIME)
 compute: $(RUNTIME)
 	$(BIN)/reliability compute $(if $(MONTH),--month $(MONTH)) $(if $(CONFIG),--config $(CONFIG))
 
+# Both cores: each test file runs whole on one worker, so a file's fixtures are built once.
 test: $(DEV) system-deps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(DEV)
 	$(BIN)/ruff check .

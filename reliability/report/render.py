@@ -188,12 +188,27 @@ class _Kernel(threading.Thread):
         self.loop.run_until_complete(start)
         (client := km.client()).start_channels()
         try:
-            self.loop.run_until_complete(client.wait_for_ready(timeout=START_SECONDS))
-            self.loop.run_until_complete(_quietly(client, self.preload))
+            self.loop.run_until_complete(self._unless_killed(client.wait_for_ready(START_SECONDS)))
+            self.loop.run_until_complete(self._unless_killed(_quietly(client, self.preload)))
+        except _Stopped:  # the run ended (a bad input, Ctrl-C) while this kernel started
+            pass
         except Exception as exc:  # the notebooks will say what is missing
             log.warning("a kernel could not run the preload: %s", _error_line(exc))
         finally:
             self.stop_clients()
+
+    async def _unless_killed(self, awaitable: Any) -> Any:
+        """Await ``awaitable``, given up as soon as :meth:`kill` is called: a client waiting on
+        a killed kernel would otherwise wait for its whole timeout."""
+        task = asyncio.ensure_future(awaitable)
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.1)
+            if self.killed and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+                raise _Stopped
+        return task.result()
 
     def ensure_running(self) -> None:
         if self.km is None or self.killed or not self.loop.run_until_complete(self.km.is_alive()):
@@ -231,6 +246,10 @@ class _Kernel(threading.Thread):
             helper = threading.Thread(target=asyncio.run, args=(provisioner.kill(),))
             helper.start()
             helper.join()
+
+
+class _Stopped(Exception):
+    """The kernel was killed while it started: the pool is closing."""
 
 
 async def _quietly(client: Any, code: str) -> None:
