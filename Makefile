@@ -20,10 +20,11 @@ $(DEV): $(RUNTIME)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
-# Debian packages the tests drive for real: a Prometheus server and headless Chromium.
+# Debian packages the tests drive for real: Prometheus, VictoriaMetrics and headless Chromium.
 system-deps:
 	@missing=""; \
 	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v victoria-metrics >/dev/null 2>&1 || missing="$$missing victoria-metrics"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

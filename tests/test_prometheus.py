@@ -42,6 +42,7 @@ from reliability.source_options import PrometheusOptions
 from reliability.sources import Loaded, LoadRequest, prometheus
 from reliability.sources.prometheus import planning
 from reliability.sources.prometheus.client import PrometheusClient
+from reliability.sources.prometheus.engine import identify
 from reliability.sources.sample import load_span, sample_config
 
 MONTH = Month(2026, 1)
@@ -121,15 +122,9 @@ def weird_series() -> list[Series]:
     return series
 
 
-@pytest.fixture(scope="session")
-def backfilled(tmp_path_factory: pytest.TempPathFactory):
-    """January 2026 of three sample services in a real Prometheus on loopback."""
-    binaries()  # fail loudly, never skip, when Prometheus is not installed
-    workdir = tmp_path_factory.mktemp("prometheus")
-    sli = load_span("metrics", HISTORY)
-    sli = sli[sli["service"].isin(SERVICES)].reset_index(drop=True)
-    sli["service"] = sli["service"].astype(str)
-    sli["slo"] = sli["slo"].astype(str)
+def january(sli: pd.DataFrame) -> tuple[dict[str, tuple[str, list[Series]]], dict[str, np.ndarray]]:
+    """The counter families of ``SERVICES`` over ``HISTORY`` (``{family: (type, series)}``,
+    the checkout variants with a reset and a gap included) and the month's extra bucket."""
     requests_series: list[Series] = []
     histograms: dict[str, list[Series]] = {
         "http_request_duration_seconds": [],
@@ -176,14 +171,32 @@ def backfilled(tmp_path_factory: pytest.TempPathFactory):
         for le, counts in buckets.items():
             histograms[family].append(counter(f"{family}_bucket", job | {"le": le}, counts))
         histograms[family].append(counter(f"{family}_count", job, total))
+    families = {
+        "http_requests": ("counter", requests_series),
+        "grpc_server_handled": ("counter", grpc),
+        **{name: ("histogram", series) for name, series in histograms.items()},
+    }
+    return families, extra
+
+
+def history_sli() -> pd.DataFrame:
+    """The sample's per-minute SLI rows of ``SERVICES`` over ``HISTORY``, labels as strings."""
+    sli = load_span("metrics", HISTORY)
+    sli = sli[sli["service"].isin(SERVICES)].reset_index(drop=True)
+    sli["service"] = sli["service"].astype(str)
+    sli["slo"] = sli["slo"].astype(str)
+    return sli
+
+
+@pytest.fixture(scope="session")
+def backfilled(tmp_path_factory: pytest.TempPathFactory):
+    """January 2026 of three sample services in a real Prometheus on loopback."""
+    binaries()  # fail loudly, never skip, when Prometheus is not installed
+    workdir = tmp_path_factory.mktemp("prometheus")
+    sli = history_sli()
+    families, extra = january(sli)
     text = write_openmetrics(
-        workdir / "january.om",
-        {
-            "http_requests": ("counter", requests_series),
-            "grpc_server_handled": ("counter", grpc),
-            "weird_requests": ("gauge", weird_series()),
-            **{name: ("histogram", series) for name, series in histograms.items()},
-        },
+        workdir / "january.om", {**families, "weird_requests": ("gauge", weird_series())}
     )
     data_dir = workdir / "tsdb"
     backfill(text, data_dir)
@@ -933,3 +946,93 @@ def test_the_step_must_divide_the_lookback_too():
     # a month in progress ends at "now": its rows stop at the last whole step
     in_progress = Span(MONTH.start, MONTH.start + pd.Timedelta(hours=5, minutes=3))
     assert prometheus.step_problems(source, in_progress) == []
+
+
+# -- the engine behind the API ----------------------------------------------------------------
+
+
+def test_the_real_server_is_identified_as_prometheus_2(backfilled):
+    client = PrometheusClient(prometheus_source(backfilled.url))
+    try:
+        data = client.build_info()
+    finally:
+        client.close()
+    engine = identify(data)
+    assert engine.name == "Prometheus"
+    assert engine.title.startswith("Prometheus 2.")
+    assert not engine.left_open_extrapolating
+
+
+@pytest.mark.parametrize(
+    ("data", "title"),
+    [
+        ({}, "VictoriaMetrics"),  # VictoriaMetrics 1.79
+        ({"version": "2.24.0"}, "VictoriaMetrics"),  # later VictoriaMetrics
+        (
+            {"version": "2.53.1", "revision": "x", "branch": "HEAD", "goVersion": "go1.22"},
+            "Prometheus 2.53.1",
+        ),
+        (
+            {"version": "0.35.1", "revision": "x", "branch": "HEAD", "goVersion": "go1.22"},
+            "a Prometheus-compatible server 0.35.1",
+        ),  # Thanos
+        ({"application": "Grafana Mimir", "version": "2.14.0"}, "Grafana Mimir 2.14.0"),
+        (None, "an unidentified server"),
+    ],
+)
+def test_buildinfo_answers_name_the_engine(data, title):
+    assert identify(data).title == title
+    assert not identify(data).left_open_extrapolating
+
+
+def scripted_prometheus(httpserver, version: str, value: str) -> str:
+    """A scripted server whose buildinfo reports ``version`` and whose every step holds
+    ``value`` good and total events."""
+    start = MONTH.start.timestamp()
+    build = {"version": version, "revision": "r", "branch": "HEAD", "goVersion": "go1.23"}
+    httpserver.expect_request("/api/v1/status/buildinfo").respond_with_json(
+        {"status": "success", "data": build}
+    )
+    body = {
+        "status": "success",
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {}, "values": [[start + 300, value], [start + 600, "10"]]}],
+        },
+    }
+    httpserver.expect_request("/api/v1/query_range").respond_with_json(body)
+    return httpserver.url_for("/").rstrip("/")
+
+
+def test_prometheus_3_is_refused_rather_than_rounded(httpserver, tmp_path, capsys):
+    url = scripted_prometheus(httpserver, "3.1.0", "10")
+    path = write_config(
+        tmp_path / "p3.yaml", config_for(availability_of("checkout"), prometheus_source(url))
+    )
+
+    code, out, err = compute(path, capsys)
+
+    assert (code, out) == (2, "")
+    (line, _summary) = err.strip().splitlines()
+    assert line == (
+        f"error: prometheus {url}: Prometheus 3.1.0 evaluates increase() over left-open "
+        "windows and extrapolates every step's count from the samples inside it, so the counts "
+        "would be estimates, not the events that happened; read the SLOs from a server that "
+        "counts exactly (Prometheus 2.x with samples on the step boundaries, or "
+        'VictoriaMetrics), see docs/sources.md "Range selectors"'
+    )
+    assert not any("query_range" in str(request) for request, _ in httpserver.log)
+
+
+def test_fractional_counts_are_rounded_with_a_note_saying_so(httpserver):
+    url = scripted_prometheus(httpserver, "2.42.0", "12.5")
+    source = prometheus_source(url)
+
+    loaded = load(source, config_for(availability_of("checkout"), source))
+
+    assert loaded.frame["total"].tolist() == [12, 10]
+    assert loaded.notes == [
+        "checkout/availability: 1 of 2 steps had fractional counts (Prometheus 2.42.0 "
+        "extrapolated increase(), as it does when samples do not sit on the step boundaries); "
+        "they were rounded to whole events, so this SLO's counts are estimates."
+    ]

@@ -11,6 +11,9 @@ Errors: a query the server rejects, or whose values are not counts, is an ``Inpu
 the SLO, the query and the server's message (exit 2); a server that cannot be reached after
 the retries, or within the deadline, is a ``SourceError`` naming the URL (exit 1). The bearer
 token is read from the environment variable ``token_env`` names, and never appears in a message.
+
+The server's engine is identified first (``engine``): one whose every count would be an
+extrapolated estimate (Prometheus 3.x) is refused with exit 2 rather than rounded.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from reliability.sources import http
 from reliability.sources.base import Loaded, LoadRequest, Plugin
 from reliability.sources.prometheus.assembly import Result, assemble, points, timeslice_notes
 from reliability.sources.prometheus.client import PrometheusClient, QueryProblem, QueryRejected
+from reliability.sources.prometheus.engine import Engine, identify, refusal
 from reliability.sources.prometheus.planning import MAX_POINTS, Planner, Query, chunks
 
-__all__ = ["MAX_POINTS", "PLUGIN", "PrometheusClient", "fetch", "step_problems"]
+__all__ = ["MAX_POINTS", "PLUGIN", "Engine", "PrometheusClient", "fetch", "step_problems"]
 
 
 def step_problems(options: PrometheusOptions, span: Span) -> list[Problem]:
@@ -172,6 +176,10 @@ def fetch(
     ranges = chunks(start, end, step)
     client = PrometheusClient(options, token, traffic=traffic)
     try:
+        engine = identify(client.build_info())
+        refused = refusal(engine, client.where)
+        if refused is not None:
+            raise InputError(refused)
         planner = Planner(
             options,
             lambda label, match: client.label_values(
@@ -184,7 +192,7 @@ def fetch(
         results = run_all(client, planner.queries, ranges, step)
     finally:
         client.close()
-    frame, notes = assemble(planner.queries, results, step, options)
+    frame, notes = assemble(planner.queries, results, step, options, engine)
     notes = [*planner.notes, *notes, *timeslice_notes(config, options)]
     return frame, list(dict.fromkeys(notes))
 

@@ -4,7 +4,8 @@ A point evaluated at ``t`` holds the events of ``(t - step, t]`` and becomes the
 that starts at ``t - step``. A value that is not a count of events (``NaN``, ``±Inf``,
 ``1e300``, anything of 2^53 or more, which a float cannot hold exactly) is an error naming the
 SLO and the query (exit 2), never a row; negative counts and more good than total events are
-corrected with a note.
+corrected with a note. Fractional counts (an engine extrapolated ``increase``) are rounded to
+whole events and a note says, per SLO, that its counts are therefore estimates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from reliability import frames
 from reliability.config import Config
 from reliability.source_options import PrometheusOptions
 from reliability.sources.prometheus.client import QueryProblem, where
+from reliability.sources.prometheus.engine import UNKNOWN, Engine
 from reliability.sources.prometheus.planning import Query
 
 
@@ -64,8 +66,21 @@ def side_series(result: Result, service: str) -> pd.Series:
     return pd.Series(numbers, index=stamps)
 
 
+FRACTION_TOLERANCE = 1e-6
+"""How far from a whole number a count may be and still be a count (float noise of sums)."""
+
+
+def fractional(values: np.ndarray) -> np.ndarray:
+    """Which values are not whole numbers of events (an extrapolated ``increase``)."""
+    return np.abs(values - np.rint(values)) > FRACTION_TOLERANCE
+
+
 def assemble(
-    queries: list[Query], results: list[Result], step: pd.Timedelta, options: PrometheusOptions
+    queries: list[Query],
+    results: list[Result],
+    step: pd.Timedelta,
+    options: PrometheusOptions,
+    engine: Engine = UNKNOWN,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Join each SLO's good and total points into canonical rows; gaps stay absent."""
     notes: list[str] = []
@@ -99,6 +114,14 @@ def assemble(
             notes.append(
                 f"{service}/{slo}: {one_sided} steps had only one of the good and total series; "
                 "they are left out as gaps."
+            )
+        estimated = fractional(both["good"].to_numpy()) | fractional(both["total"].to_numpy())
+        if estimated.any():
+            notes.append(
+                f"{service}/{slo}: {int(estimated.sum())} of {len(both)} steps had fractional "
+                f"counts ({engine.title} extrapolated increase(), as it does when samples do not "
+                "sit on the step boundaries); they were rounded to whole events, so this SLO's "
+                "counts are estimates."
             )
         good_values = np.rint(both["good"].to_numpy())
         total_values = np.rint(both["total"].to_numpy())

@@ -7,7 +7,7 @@ anything else that is not a successful answer is a ``SourceError`` (exit 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from reliability.errors import InputError, Problem, SourceError
@@ -85,6 +85,32 @@ class PrometheusClient:
 
     def close(self) -> None:
         self.http.close()
+
+    def build_info(self) -> Any:
+        """``data`` of ``/api/v1/status/buildinfo``, or ``None`` when the server gives none.
+
+        Asked once, without retries: a server without the endpoint (or a proxy refusing it)
+        is not a fault, and one that cannot be reached fails on the queries that follow,
+        with their retries.
+        """
+        once = http.Client(
+            "Prometheus",
+            replace(self.http.policy, retries=0, deadline=self.http.policy.timeout),
+            headers=dict(self.http.session.headers),
+            pool_size=1,
+            traffic=self.http.traffic,
+        )
+        url = self.options.base_url + "/api/v1/status/buildinfo"
+        try:
+            response = once.send("GET", url, params=dict(self.options.params))
+            body = http.json_or_none(response.content) if response.status_code == 200 else None
+        except SourceError:
+            return None
+        finally:
+            once.close()
+        if not isinstance(body, dict) or body.get("status") != "success":
+            return None
+        return body.get("data")
 
     def query_range(self, query: str, start: float, end: float, step: float) -> Answer:
         """``/api/v1/query_range`` as a form-encoded POST; ``data.result`` is a matrix."""
