@@ -8,6 +8,8 @@ one run. YAML anchors and aliases may repeat a block, within ``MAX_EXPANDED_SIZE
 
 from __future__ import annotations
 
+import re
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +29,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from reliability.errors import InputError, Problem
+from reliability.metrics.policy import AlertPolicy
 from reliability.period import check_timezone
+from reliability.policies import BUILTIN_NAMES, DEFAULT_POLICY, PolicySpec, builtin_spec, to_policy
 from reliability.source_options import (
     MODELS_BY_KIND,
     TOKEN_ADVICE,
@@ -40,6 +44,10 @@ from reliability.source_options import (
 )
 
 BudgetingMethod = Literal["occurrences", "timeslices", "ratio_timeslices"]
+LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+"""A Prometheus label name."""
+RESERVED_LABELS = frozenset({"severity", "tier", "alert_policy", "long_window", "short_window"})
+"""Labels the generated alert rules set themselves (and every ``sloth_*`` one)."""
 MAX_CONFIG_BYTES = 5_000_000
 """The largest config file read (a fleet of thousands of services fits in far less)."""
 MAX_EXPANDED_SIZE = 5_000_000
@@ -73,6 +81,21 @@ class SLO(_Model):
     timeslice_target: float | None = None
     description: str | None = None
     indicator: Indicator | None = None
+    alert_policy: str | None = Field(default=None, min_length=1)
+    """The alert policy of this SLO; the config's ``alert_policy`` when not given."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Labels the generated rules and alerts of this SLO carry (e.g. the team to route to)."""
+    runbook_url: str | None = Field(default=None, min_length=1)
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.match(LABEL_NAME, name) or name.startswith("__"):
+                raise ValueError(f"{name!r} is not a Prometheus label name")
+            if name in RESERVED_LABELS or name.startswith("sloth_"):
+                raise ValueError(f"{name!r} is set by the generated rules themselves")
+        return value
 
     @field_validator("objective")
     @classmethod
@@ -177,7 +200,50 @@ class Config(_Model):
     production_environments: list[str] = Field(default_factory=lambda: ["production", "prod"])
     sources: Sources = Field(default_factory=Sources)
     services: list[Service] = Field(default_factory=list)
+    alert_policy: str = Field(default=DEFAULT_POLICY, min_length=1)
+    """The alert policy of every SLO that names none (docs/rules.md)."""
+    alert_policies: dict[str, PolicySpec] = Field(default_factory=dict)
+    """Policies of this config, beside the shipped ones (``workbook``, ``pyrra``)."""
+    alert_tiers: dict[Literal["page", "ticket"], list[str]] | None = None
+    """Alert tier of each severity's windows, fastest first (default page: P1, P2; ticket:
+    P3); a window's own ``tier`` wins."""
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("alert_tiers", mode="before")
+    @classmethod
+    def _tiers_as_lists(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("alert_policies")
+    @classmethod
+    def _no_shadowing(cls, value: dict[str, PolicySpec]) -> dict[str, PolicySpec]:
+        clash = sorted(set(value) & set(BUILTIN_NAMES))
+        if clash:
+            raise ValueError(
+                f"{', '.join(clash)}: the name of a shipped policy; give yours another name"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _known_policies(self) -> Config:
+        known = set(BUILTIN_NAMES) | set(self.alert_policies)
+        wanted = [("alert_policy", self.alert_policy)] + [
+            (f"services[{i}].slos[{j}].alert_policy", slo.alert_policy)
+            for i, svc in enumerate(self.services)
+            for j, slo in enumerate(svc.slos)
+            if slo.alert_policy is not None
+        ]
+        unknown = [
+            f"{where}: unknown policy {name!r}" for where, name in wanted if name not in known
+        ]
+        if unknown:
+            choices = ", ".join(sorted(known))
+            raise ValueError("; ".join(unknown) + f" (known: {choices})")
+        if self.alert_tiers is not None and any(not v for v in self.alert_tiers.values()):
+            raise ValueError("alert_tiers: each severity needs at least one tier")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -204,6 +270,31 @@ class Config(_Model):
     def teams(self) -> list[str]:
         return list(dict.fromkeys(s.team for s in self.services))
 
+    @cached_property
+    def alert_policies_by_name(self) -> dict[str, AlertPolicy]:
+        """Every policy in use (the default first), as the replay and the rules read them."""
+        tiers = (
+            None if self.alert_tiers is None else {k: tuple(v) for k, v in self.alert_tiers.items()}
+        )
+        names = [self.alert_policy] + [
+            slo.alert_policy for svc in self.services for slo in svc.slos if slo.alert_policy
+        ]
+        result = {}
+        for name in dict.fromkeys(names):
+            spec = self.alert_policies.get(name) or builtin_spec(name)
+            result[name] = to_policy(name, spec, tiers)
+        return result
+
+    def alert_policy_for(self, service: str, slo: str) -> AlertPolicy:
+        """The alert policy of one SLO (the config's default when the SLO names none)."""
+        svc = self.service(service)
+        chosen = next((s.alert_policy for s in (svc.slos if svc else []) if s.name == slo), None)
+        return self.alert_policies_by_name[chosen or self.alert_policy]
+
+    def alert_lookback(self) -> pd.Timedelta:
+        """History before a month the alert replay reads: the longest window in use."""
+        return max(policy.lookback for policy in self.alert_policies_by_name.values())
+
     def slo_table(self) -> pd.DataFrame:
         """One row per configured SLO: service, team, slo and its budgeting settings."""
         rows = [
@@ -215,6 +306,7 @@ class Config(_Model):
                 "budgeting": slo.budgeting,
                 "timeslice_minutes": int(slo.timeslice_length / pd.Timedelta(minutes=1)),
                 "timeslice_target": slo.timeslice_target,
+                "alert_policy": slo.alert_policy or self.alert_policy,
             }
             for svc in self.services
             for slo in svc.slos
@@ -227,6 +319,7 @@ class Config(_Model):
             "budgeting",
             "timeslice_minutes",
             "timeslice_target",
+            "alert_policy",
         ]
         return pd.DataFrame(rows, columns=columns)
 

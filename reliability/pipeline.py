@@ -26,7 +26,6 @@ from reliability.config import Config
 from reliability.errors import InputError, Problem
 from reliability.frames import Frames
 from reliability.metrics.month import INPUT_TIMES, compute_month, covers, in_period, row_instants
-from reliability.metrics.slo import alert_lookback
 from reliability.metrics.trends import service_trend_frame, trend_frame
 from reliability.period import Month, Span, last_complete_month, parse_month
 from reliability.results import MonthlyMetrics, Results
@@ -72,7 +71,7 @@ def load_inputs(config: Config, months: list[Month]) -> Frames:
     them that the alert replay reads, from every configured source."""
     from reliability.sources import load_frames
 
-    frames = load_frames(config, Span.of(months, lookback=alert_lookback()))
+    frames = load_frames(config, Span.of(months, lookback=config.alert_lookback()))
     frames.extents = input_extents(config, frames)
     return frames
 

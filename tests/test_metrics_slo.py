@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from slo_helpers import constant_traffic, report_for, slo_table
 
 from reliability.metrics import slo
+from reliability.metrics.policy import WORKBOOK, factor_from_share
 from reliability.period import Month
 
 SEPTEMBER = Month(2026, 9)  # 30 days
@@ -78,9 +79,12 @@ def test_outage_of_the_whole_allowance_spends_the_budget_exactly():
     ],
 )
 def test_burn_rate_factors(days, expected):
-    result = [rule.factor(pd.Timedelta(days=days)) for rule in slo.ALERT_RULES]
+    windows = WORKBOOK.windows
+    result = [
+        factor_from_share(w.budget_share, pd.Timedelta(days=days), w.long_window) for w in windows
+    ]
     assert result == pytest.approx(expected, rel=1e-6)
-    assert [rule.severity for rule in slo.ALERT_RULES] == ["page", "page", "ticket", "ticket"]
+    assert [w.severity for w in windows] == ["page", "page", "ticket", "ticket"]
 
 
 def test_alert_thresholds_do_not_change_with_the_length_of_the_month():
@@ -95,7 +99,7 @@ def test_alert_thresholds_do_not_change_with_the_length_of_the_month():
     sli = constant_traffic(FEBRUARY, per_minute=1000, bad=bad, minutes=7 * DAY)
     result = report_for(sli, slo_table({}), FEBRUARY)
     assert result.alerts.empty
-    assert slo.ALERT_RULES[0].factor(slo.ALERT_SLO_PERIOD) == pytest.approx(14.4)
+    assert WORKBOOK.windows[0].factor == 14.4
 
 
 def test_burn_rate_series_by_hand():

@@ -133,10 +133,14 @@ def compute_month(
 
     report = None
     if frames.sli is not None and config.services:
-        lookback = slo.alert_lookback() if detail else None
+        lookback = config.alert_lookback() if detail else None
         grid = slo.build_grid(frames.sli, config.slo_table(), period, lookback)
         report = slo.slo_report(
-            grid, period, now=now if in_progress else None, replay_alerts=detail
+            grid,
+            period,
+            now=now if in_progress else None,
+            replay_alerts=detail,
+            policies=config.alert_policies_by_name,
         )
         result.slos, result.burndown, result.alerts = report.table, report.burndown, report.alerts
         if month_incidents is not None and detail:

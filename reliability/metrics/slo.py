@@ -17,13 +17,18 @@ and the alert replay use events, as the SRE Workbook defines them, whatever the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from reliability.metrics.policy import (
+    DEFAULT_SLO_PERIOD,
+    SEVERITIES,
+    WORKBOOK,
+    AlertPolicy,
+)
 from reliability.period import Month, local_midnights
 
 MINUTE = pd.Timedelta(minutes=1)
@@ -36,39 +41,15 @@ ROWS_PER_CHUNK = 32
 """SLOs processed together: keeps temporaries small (32 x 44,640 minutes is 11 MB a array)."""
 
 
-@dataclass(frozen=True)
-class AlertRule:
-    """One multi-window burn-rate condition (SRE Workbook ch. 5, Sloth's default windows)."""
-
-    severity: Literal["page", "ticket"]
-    long_window: pd.Timedelta
-    short_window: pd.Timedelta
-    budget_fraction: float
-    """Share of the period's budget that this alert fires on having burned in ``long_window``."""
-
-    def factor(self, period: pd.Timedelta) -> float:
-        """Burn-rate threshold: ``budget_fraction * period / long_window`` (14.4 for 1h/30d)."""
-        return self.budget_fraction * (period / self.long_window)
+ALERT_SEVERITIES: tuple[str, ...] = SEVERITIES
+ALERT_SLO_PERIOD = DEFAULT_SLO_PERIOD
+"""The SLO period the default policy's budget shares refer to (``metrics.policy``)."""
 
 
-ALERT_RULES: tuple[AlertRule, ...] = (
-    AlertRule("page", pd.Timedelta(hours=1), pd.Timedelta(minutes=5), 0.02),
-    AlertRule("page", pd.Timedelta(hours=6), pd.Timedelta(minutes=30), 0.05),
-    AlertRule("ticket", pd.Timedelta(days=1), pd.Timedelta(hours=2), 0.10),
-    AlertRule("ticket", pd.Timedelta(days=3), pd.Timedelta(hours=6), 0.10),
-)
-ALERT_SEVERITIES: tuple[str, ...] = ("page", "ticket")
-
-
-ALERT_SLO_PERIOD = pd.Timedelta(days=30)
-"""The SLO period the burn-rate thresholds are computed for (the Workbook's and Sloth's
-30 days). Fixed, not the calendar month's length: the replay must raise what alert rules
-running in production raise, and those do not change with the month."""
-
-
-def alert_lookback(rules: tuple[AlertRule, ...] = ALERT_RULES) -> pd.Timedelta:
-    """How much data before a month its replay needs: the longest alert window."""
-    return max(max(rule.long_window, rule.short_window) for rule in rules)
+def alert_lookback(policies: Iterable[AlertPolicy] = (WORKBOOK,)) -> pd.Timedelta:
+    """How much data before a month its replay needs: the longest window (plus its ``for``)
+    of the policies in use."""
+    return max(policy.lookback for policy in policies)
 
 
 @dataclass(frozen=True)
@@ -212,41 +193,70 @@ def budget_terms(grid: SLIGrid, rows: slice) -> tuple[np.ndarray, np.ndarray]:
     return badness, weight
 
 
-def alert_firing(
+def window_firing(
     bad: np.ndarray,
     total: np.ndarray,
     objectives: np.ndarray,
-    slo_period: pd.Timedelta = ALERT_SLO_PERIOD,
+    policy: AlertPolicy = WORKBOOK,
     step: pd.Timedelta = MINUTE,
     first_data: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Minutes at which each alert severity would fire, replaying the multi-window rules.
+) -> list[np.ndarray]:
+    """Minutes at which each window of ``policy`` would fire (one array per window, in the
+    policy's order), replaying the multi-window rules evaluated every minute.
 
     A window ending at minute ``t`` covers minutes ``t - w + 1 .. t``. ``burn > factor`` is
     tested as ``bad > factor * (1 - objective) * total`` so a window without events never
     fires. No window is shorter than the data's ``step`` (a 5m window over 15-minute data
     would be empty between points and split every episode). ``first_data`` (a column per
     row) is where each row's data begins: a rule is evaluated only where its long window
-    lies wholly after it, so a window clipped by missing history never raises an alert.
+    lies wholly after it, so a window clipped by missing history never raises an alert. A
+    window with a ``for`` fires once its condition has held at ``for`` minutes of
+    consecutive evaluations after the first, as Prometheus' ``for`` does.
     """
     rows, minutes = bad.shape
-    cum_bad = np.zeros((rows, minutes + 1))
-    cum_total = np.zeros((rows, minutes + 1))
-    np.cumsum(bad, axis=1, out=cum_bad[:, 1:])
-    np.cumsum(total, axis=1, out=cum_total[:, 1:])
+    cum_bad = _cumulative(bad)
+    cum_total = _cumulative(total)
     budget = (1.0 - objectives)[:, None]
     columns = np.arange(minutes)[None, :]
-    firing = {severity: np.zeros((rows, minutes), dtype=bool) for severity in ALERT_SEVERITIES}
-    for rule in ALERT_RULES:
-        threshold = rule.factor(slo_period) * budget
-        long_window = max(rule.long_window, step)
+    result = []
+    for window in policy.windows:
+        threshold = window.factor * budget
+        long_window = max(window.long_window, step)
         both = np.ones((rows, minutes), dtype=bool)
-        for window in (long_window, max(rule.short_window, step)):
-            both &= _window_sum(cum_bad, window) > threshold * _window_sum(cum_total, window)
+        for width in (long_window, max(window.short_window, step)):
+            both &= _window_sum(cum_bad, width) > threshold * _window_sum(cum_total, width)
         if first_data is not None:
             both &= columns >= first_data[:, None] + int(long_window // MINUTE) - 1
-        firing[rule.severity] |= both
+        hold = int(window.for_ // MINUTE)
+        if hold > 0:
+            held = _window_sum(_cumulative(both.astype(np.float64)), MINUTE * (hold + 1))
+            both &= held >= hold + 1
+        result.append(both)
+    return result
+
+
+def alert_firing(
+    bad: np.ndarray,
+    total: np.ndarray,
+    objectives: np.ndarray,
+    policy: AlertPolicy = WORKBOOK,
+    step: pd.Timedelta = MINUTE,
+    first_data: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Minutes at which each alert severity would fire: some window of that severity fires
+    (``window_firing``)."""
+    firing = {severity: np.zeros(bad.shape, dtype=bool) for severity in ALERT_SEVERITIES}
+    fired = window_firing(bad, total, objectives, policy, step, first_data)
+    for window, minutes in zip(policy.windows, fired, strict=True):
+        firing[window.severity] |= minutes
     return firing
+
+
+def _cumulative(values: np.ndarray) -> np.ndarray:
+    """Cumulative sums along each row with a leading zero column (for window sums)."""
+    result = np.zeros((values.shape[0], values.shape[1] + 1))
+    np.cumsum(values, axis=1, out=result[:, 1:])
+    return result
 
 
 def _window_sum(cumulative: np.ndarray, window: pd.Timedelta) -> np.ndarray:
@@ -317,11 +327,16 @@ class SLOReport:
     burndown: pd.DataFrame
     """Per SLO and local day: share of the period's budget consumed by the end of that day."""
     alerts: pd.DataFrame
-    """Replayed alert episodes: service, slo, severity, start, end, minutes."""
+    """Replayed alert episodes: service, slo, severity, tier, alert_policy, start, end,
+    minutes, ongoing_at_start."""
 
 
 def slo_report(
-    grid: SLIGrid, period: Month, now: pd.Timestamp | None = None, replay_alerts: bool = True
+    grid: SLIGrid,
+    period: Month,
+    now: pd.Timestamp | None = None,
+    replay_alerts: bool = True,
+    policies: Mapping[str, AlertPolicy] | None = None,
 ) -> SLOReport:
     """All SLO numbers for ``period``; ``now`` inside the period marks a month in progress.
 
@@ -329,8 +344,12 @@ def slo_report(
     (``n_so_far / elapsed_fraction``) and the day the budget runs out at the current pace is
     given; for a finished month, the day it ran out, if it did. The alert replay runs over
     the grid's lookback and the month (up to ``now``) and reports the episodes firing inside
-    the month; ``replay_alerts=False`` skips it (counts 0, no episodes).
+    the month; ``replay_alerts=False`` skips it (counts 0, no episodes). Each SLO is
+    replayed under the policy its ``alert_policy`` column names in ``policies`` (default: the
+    Workbook's, for every SLO).
     """
+    policies = {WORKBOOK.name: WORKBOOK} if policies is None else policies
+    policy_names = policy_column(grid.slos, policies)
     slos = grid.slos
     rows = len(slos)
     elapsed = 1.0 if now is None else period.elapsed_fraction(now)
@@ -356,19 +375,26 @@ def slo_report(
         daily_badness[chunk] = np.add.reduceat(badness, edges, axis=1)
         if not replay_alerts:
             continue
-        good_all, total_all = grid.good_all[chunk, :until], grid.total_all[chunk, :until]
-        firing = alert_firing(
-            total_all - good_all,
-            total_all,
-            objectives[chunk],
-            step=step,
-            first_data=first_data[chunk],
-        )
-        for severity, fired in firing.items():
-            row, first, after, ongoing = _month_episodes(fired, grid.lead)
-            counts[severity][chunk] += np.bincount(row, minlength=fired.shape[0])
-            label = np.full(row.shape, severity)
-            episodes.append((row + chunk.start, first, after, label, ongoing))
+        for name in dict.fromkeys(policy_names[chunk]):
+            rows_of = chunk.start + np.flatnonzero(policy_names[chunk] == name)
+            good_all, total_all = grid.good_all[rows_of, :until], grid.total_all[rows_of, :until]
+            policy = policies[name]
+            fired = window_firing(
+                total_all - good_all,
+                total_all,
+                objectives[rows_of],
+                policy,
+                step=step,
+                first_data=first_data[rows_of],
+            )
+            for severity in ALERT_SEVERITIES:
+                row, first, after, tier, ongoing = _severity_episodes(
+                    policy, fired, severity, grid.lead
+                )
+                counts[severity][rows_of] += np.bincount(row, minlength=len(rows_of))
+                labels = np.full(row.shape, severity)
+                names = np.full(row.shape, name)
+                episodes.append((rows_of[row], first, after, labels, tier, names, ongoing))
 
     with np.errstate(invalid="ignore", divide="ignore"):
         bad_share = np.where(sums["weight"] > 0, sums["badness"] / sums["weight"], np.nan)
@@ -412,6 +438,36 @@ def slo_report(
     )
     burndown = _burndown_frame(slos, daily_consumed, day_starts, period)
     return SLOReport(table=table, burndown=burndown, alerts=_alerts_frame(slos, grid, episodes))
+
+
+def policy_column(slos: pd.DataFrame, policies: Mapping[str, AlertPolicy]) -> np.ndarray:
+    """The alert policy name of each SLO: its ``alert_policy`` column, else the only (or
+    first) policy of ``policies``."""
+    default = next(iter(policies))
+    if "alert_policy" not in slos:
+        return np.full(len(slos), default, dtype=object)
+    return slos["alert_policy"].fillna(default).to_numpy(dtype=object)
+
+
+def _severity_episodes(
+    policy: AlertPolicy, fired: list[np.ndarray], severity: str, lead: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes of ``severity`` inside the month (``_month_episodes``) with their tier: that
+    of the fastest window of the severity that fired during the episode."""
+    indices = [i for i, w in enumerate(policy.windows) if w.severity == severity]
+    indices.sort(key=lambda i: -policy.windows[i].factor)
+    if not indices:
+        empty = np.array([], dtype=np.int64)
+        return empty, empty, empty, np.array([], dtype=object), np.array([], dtype=bool)
+    union = np.logical_or.reduce([fired[i] for i in indices])
+    row, first, after, ongoing = _month_episodes(union, lead)
+    tier = np.full(row.shape, None, dtype=object)
+    for i in reversed(indices):  # the fastest window last, so it wins
+        counts = np.cumsum(fired[i][:, lead:], axis=1, dtype=np.int32)
+        counts = np.concatenate([np.zeros((counts.shape[0], 1), dtype=np.int32), counts], axis=1)
+        hit = counts[row, after] > counts[row, first]
+        tier[hit] = policy.windows[i].tier
+    return row, first, after, tier, ongoing
 
 
 def _first_data(present: np.ndarray) -> np.ndarray:
@@ -498,18 +554,20 @@ def _burndown_frame(
 
 def _alerts_frame(slos: pd.DataFrame, grid: SLIGrid, episodes: list[tuple]) -> pd.DataFrame:
     if episodes:
-        row, first, after, severity, ongoing = (
+        row, first, after, severity, tier, policy, ongoing = (
             np.concatenate(parts) for parts in zip(*episodes, strict=True)
         )
     else:
         row = first = after = np.array([], dtype=np.int64)
-        severity = np.array([], dtype=str)
+        severity = tier = policy = np.array([], dtype=object)
         ongoing = np.array([], dtype=bool)
     frame = pd.DataFrame(
         {
             "service": slos["service"].to_numpy()[row],
             "slo": slos["slo"].to_numpy()[row],
-            "severity": severity,
+            "severity": severity.astype(object),
+            "tier": tier.astype(object),
+            "alert_policy": policy.astype(object),
             "start": grid.start + pd.to_timedelta(first, "min"),
             "end": grid.start + pd.to_timedelta(after, "min"),
             "minutes": after - first,
