@@ -51,6 +51,7 @@ format: $(DEV)
 
 bench: $(DEV) system-deps
 	$(BIN)/python bench/bench_slo.py
+	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_report.py
 	$(BIN)/python bench/bench_prometheus.py

@@ -234,6 +234,44 @@ def cmd_validate(args: argparse.Namespace, log: Log) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace, log: Log) -> int:
+    """Write the Prometheus recording and burn-rate alert rules of every SLO."""
+    from reliability import pipeline
+    from reliability.rules import prometheus_rules
+
+    config = pipeline.load_config(args.config)
+    rules = prometheus_rules(config)
+    text = rules.to_yaml()
+    if args.out is None:
+        sys.stdout.write(text)
+        where = "stdout"
+    else:
+        out = Path(args.out)
+        if out.is_dir():
+            raise InputError(Problem("--out", f"{out} is a folder; name the rule file to write"))
+        temporary = out.with_name(f".{out.name}.tmp")
+        try:
+            temporary.write_text(text, encoding="utf-8")
+            os.replace(temporary, out)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise InputError(Problem("--out", f"cannot write {out}: {exc.strerror}")) from None
+        where = str(out)
+    for name in rules.skipped:
+        log.warning(f"{name} has no Prometheus indicator: no rules for it")
+    log.info(
+        f"wrote {rules.rules:,} rules for {rules.slos} SLOs in {len(rules.groups)} groups "
+        f"({len(text.encode()):,} bytes) to {where} in {log.elapsed():.1f} s",
+        rules=rules.rules,
+        slos=rules.slos,
+        groups=len(rules.groups),
+        bytes=len(text.encode()),
+        out=where,
+        seconds=round(log.elapsed(), 3),
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reliability", description="Monthly reliability reports for SRE teams."
@@ -300,6 +338,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="services in the fleet (default: the built-in 9; more for scale tests)",
     )
     sample.set_defaults(handler=cmd_sample)
+
+    rules = add_command(
+        "rules", help="write Prometheus recording and burn-rate alert rules for every SLO"
+    )
+    rules.add_argument(
+        "--config", help="path to reliability.yaml (default: the built-in sample organisation)"
+    )
+    rules.add_argument("--out", help="rule file to write (default: standard output)")
+    rules.set_defaults(handler=cmd_rules)
     return parser
 
 
