@@ -197,6 +197,34 @@ def cmd_sample(args: argparse.Namespace, log: Log) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, log: Log) -> int:
+    """Write the config's services and SLOs as OpenSLO v1 documents (stdout or ``--out``)."""
+    from reliability import pipeline
+    from reliability.openslo.writer import to_documents, to_yaml
+
+    config = pipeline.load_config(args.config)
+    text = to_yaml(config)
+    count = len(to_documents(config))
+    if args.out is None:
+        print(text, end="")
+    else:
+        out = Path(args.out)
+        if out.is_dir():
+            raise InputError(Problem("--out", f"{out} is a folder; give the file to write"))
+        partial = out.with_name(out.name + ".partial")
+        try:
+            partial.write_text(text, encoding="utf-8")
+            partial.replace(out)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise InputError(Problem("--out", f"cannot write {out}: {exc.strerror}")) from None
+    log.info(
+        f"wrote {count} OpenSLO v1 documents" + (f" to {args.out}" if args.out else ""),
+        documents=count,
+    )
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace, log: Log) -> int:
     """Load the config and every source for a month; list every problem, or what was found."""
     import pandas as pd
@@ -347,6 +375,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rules.add_argument("--out", help="rule file to write (default: standard output)")
     rules.set_defaults(handler=cmd_rules)
+
+    export = add_command("export", help="write the config in another format (OpenSLO v1)")
+    export.add_argument(
+        "--openslo", action="store_true", required=True, help="as OpenSLO v1 documents"
+    )
+    export.add_argument(
+        "--config", help="path to reliability.yaml (default: the built-in sample organisation)"
+    )
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(handler=cmd_export)
     return parser
 
 

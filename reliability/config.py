@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from reliability.errors import InputError, Problem
 from reliability.metrics.policy import AlertPolicy
+from reliability.openslo.reader import merge_openslo
 from reliability.period import check_timezone
 from reliability.policies import BUILTIN_NAMES, DEFAULT_POLICY, PolicySpec, builtin_spec, to_policy
 from reliability.source_options import (
@@ -409,11 +410,16 @@ def _problem_lines(exc: ValidationError) -> list[str]:
 
 
 def config_from_dict(data: Any, where: str, base_dir: Path) -> Config:
-    """Validate a parsed YAML document; raise ``InputError`` with one line per problem."""
+    """Validate a parsed YAML document; raise ``InputError`` with one line per problem.
+
+    The services of the OpenSLO documents its ``openslo:`` key names are read first and
+    join the config's own (``reliability.openslo.reader``).
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise InputError(Problem(where, "the config must be a mapping of keys to values"))
+    data = merge_openslo(data, where, base_dir)
     try:
         return Config.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
