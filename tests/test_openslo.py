@@ -147,12 +147,20 @@ NOT_MIDNIGHT = "the report's months start on the 1st at 00:00:00 (e.g. 2024-01-0
             ],
         ),
         (
+            "sdk-alert-conditions.yaml",
+            [
+                "sdk-alert-conditions.yaml (document 1, AlertCondition cpu-usage-breach): "
+                "spec.condition.op: 'lte': a burn-rate alert fires when the burn rate exceeds "
+                "the threshold (gt); lt and lte would alert while the budget is fine",
+            ],
+        ),
+        (
             "sdk-alert-policies.yaml",
             [
-                "sdk-alert-policies.yaml (document 1, AlertPolicy low-priority): kind: "
-                "AlertPolicy: alert policies are not read from OpenSLO documents: the report "
-                "replays the config's alert_policy (docs/rules.md); leave them out of the "
-                "documents the report reads",
+                "sdk-alert-policies.yaml (document 1, AlertPolicy low-priority): "
+                "spec.conditions[0].conditionRef: no AlertCondition named 'cpu-usage-breach'",
+                "sdk-alert-policies.yaml (document 3, AlertPolicy medium-priority): "
+                "spec.conditions[0].conditionRef: no AlertCondition named 'cpu-usage-breach'",
             ],
         ),
     ],
@@ -214,6 +222,49 @@ def test_the_sdk_prometheus_data_source_and_the_readme_ratio_metric_are_read(tmp
     assert config.timezone == "UTC"
 
 
+def test_sdk_alert_policies_with_a_burn_rate_condition_become_a_policy(tmp_path):
+    policies = yaml.safe_load((SPEC / "sdk-alert-policies.yaml").read_text())
+    conditions = yaml.safe_load((SPEC / "sdk-alert-conditions.yaml").read_text())
+    high, latency = policies[1], conditions[1]  # the two whose condition is a gt burn rate
+    slo = {
+        "apiVersion": "openslo/v1",
+        "kind": "SLO",
+        "metadata": {"name": "availability"},
+        "spec": {
+            "service": "web",
+            "budgetingMethod": "Occurrences",
+            "objectives": [{"target": 0.999}],
+            "alertPolicies": [
+                {"alertPolicyRef": "high-priority"},
+                {
+                    "kind": "AlertPolicy",
+                    "metadata": {"name": "latency"},
+                    "spec": {"conditions": [{"conditionRef": "latency-too-high"}]},
+                },
+            ],
+        },
+    }
+    (tmp_path / "docs.yaml").write_text(yaml.safe_dump_all([high, latency, slo]), encoding="utf-8")
+
+    config = config_from_dict({"openslo": "docs.yaml"}, "reliability.yaml", tmp_path)
+
+    (service,) = config.services
+    assert service.slos[0].alert_policy == "high-priority+latency"
+    policy = config.alert_policies["high-priority+latency"]
+    assert [w.model_dump(by_alias=True, exclude_none=True) for w in policy.windows] == [
+        # high-priority: page on a burn rate above 2 over 1h, for 5m (short window 1h / 12)
+        {"severity": "page", "long_window": "1h", "short_window": "5m", "factor": 2.0, "for": "5m"},
+        # latency-too-high: severity warning is a ticket; 1d / 12 = 2h
+        {
+            "severity": "ticket",
+            "long_window": "1d",
+            "short_window": "2h",
+            "factor": 200.0,
+            "for": "30m",
+        },
+    ]
+
+
 # -- a native config and its translation ------------------------------------------------------
 
 
@@ -230,6 +281,7 @@ def test_a_native_config_and_its_openslo_translation_compute_the_same_json(capsy
                 update={"indicator": None}
             )
     assert translated.services[1:] == native.services[1:]
+    assert translated.alert_policies == native.alert_policies  # from AlertPolicy documents
     assert translated.services[0].slos[1] == native.services[0].slos[1]  # latency from buckets
     availability = translated.services[0].slos[0].indicator
     assert availability.total == 'http_requests_total{job="checkout"}'

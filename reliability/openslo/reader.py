@@ -27,8 +27,21 @@ the alert policy, the runbook); ``writer`` writes them, the reader reads them ba
 DEFAULT_TEAM = "unassigned"
 """The team of a service whose ``Service`` document (or lack of one) names no ``team`` label."""
 MONTH_START = re.compile(r"^(\d{4})-(\d{2})-01(?:[ T]00:00(?::00)?)?$")
-SUPPORTED_KINDS = ("Service", "SLO", "SLI", "DataSource")
-ALERT_KINDS = ("AlertPolicy", "AlertCondition", "AlertNotificationTarget")
+SUPPORTED_KINDS = (
+    "Service",
+    "SLO",
+    "SLI",
+    "DataSource",
+    "AlertPolicy",
+    "AlertCondition",
+    "AlertNotificationTarget",
+)
+SEVERITIES = {"page": "page", "critical": "page", "ticket": "ticket", "warning": "ticket"}
+"""OpenSLO alert severities and the policy severity each maps to (Sloth's and Prometheus'
+usual names)."""
+SHORT_WINDOW_DIVISOR = 12
+"""A policy window's short window is its long window / 12, as in the SRE Workbook's pairs
+(1h/5m, 6h/30m, 1d/2h, 3d/6h): an OpenSLO alert condition has only one window."""
 METHODS = {
     "Occurrences": "occurrences",
     "Timeslices": "timeslices",
@@ -41,10 +54,8 @@ GO_WINDOW = re.compile(r"\{\{\s*\.window\s*\}\}")
 RATE = re.compile(r"\b(?:rate|irate)\s*\(")
 LE_MATCHER = re.compile(r'(?:^|,)\s*le\s*=\s*"([^"]*)"\s*(?=,|$)')
 DURATION = re.compile(r"^(\d+)([mhd])$")
-NO_ALERTS = (
-    "alert policies are not read from OpenSLO documents: the report replays the config's "
-    "alert_policy (docs/rules.md); leave them out of the documents the report reads"
-)
+WINDOW_DURATION = re.compile(r"^(\d+)([mhdw])$")
+WINDOW_MINUTES = {"m": 1, "h": 60, "d": 1440, "w": 10080}
 
 
 @dataclass
@@ -55,6 +66,8 @@ class Translated:
     services: list[dict[str, Any]] = field(default_factory=list)
     timezone: str | None = None
     prometheus_url: str | None = None
+    alert_policies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Native alert policies (docs/rules.md) made of the SLOs' OpenSLO alert policies."""
 
 
 @dataclass
@@ -87,7 +100,10 @@ class Problems:
         self.items: list[Problem] = []
 
     def add(self, doc: Document, field_path: str, why: str) -> None:
-        self.items.append(Problem(doc.where, f"{field_path}: {why}"))
+        """Note a problem (once: a document referred to twice is not reported twice)."""
+        problem = Problem(doc.where, f"{field_path}: {why}")
+        if problem not in self.items:
+            self.items.append(problem)
 
 
 def files_of(entries: Any, base_dir: Path, where: str) -> list[Path]:
@@ -165,6 +181,8 @@ class Reader:
         self.by_kind: dict[str, dict[str, Document]] = {kind: {} for kind in SUPPORTED_KINDS}
         self.timezones: dict[str, Document] = {}
         self.referenced: set[str] = set()
+        self.policies: dict[str, dict[str, Any]] = {}
+        self.checked_policies: set[str] = set()
 
     def read(self) -> Translated:
         for doc in self.documents:
@@ -192,6 +210,12 @@ class Reader:
         for name, doc in self.by_kind["SLI"].items():
             if name not in self.referenced:  # checked all the same: nothing is ignored
                 self.sli(doc, doc.body["spec"], "spec", doc)
+        for name, doc in self.by_kind["AlertPolicy"].items():
+            if name not in self.checked_policies:
+                self.alert_policy(doc, doc.body["spec"], "spec")
+        for doc in self.by_kind["AlertCondition"].values():
+            self.condition(doc, doc.body["spec"], "spec")
+        translated.alert_policies = self.policies
         zones = sorted(self.timezones)
         if len(zones) > 1:
             first = self.timezones[zones[1]]
@@ -219,9 +243,6 @@ class Reader:
             )
             return
         kind = doc.body.get("kind")
-        if kind in ALERT_KINDS:
-            self.problems.add(doc, "kind", f"{kind}: {NO_ALERTS}")
-            return
         if kind not in SUPPORTED_KINDS:
             self.problems.add(
                 doc, "kind", f"{kind!r} is not supported (known: {', '.join(SUPPORTED_KINDS)})"
@@ -351,13 +372,184 @@ class Reader:
             slo["budgeting"] = METHODS[method]
         self.objective(doc, spec.get("objectives"), slo)
         if spec.get("alertPolicies"):
-            self.problems.add(doc, "spec.alertPolicies", NO_ALERTS)
+            policy = self.slo_policy(doc, spec["alertPolicies"])
+            if policy is not None and "alert_policy" in slo:
+                self.problems.add(
+                    doc,
+                    "spec.alertPolicies",
+                    f"and the {ANNOTATION}alert-policy annotation: give one of them",
+                )
+            elif policy is not None:
+                slo["alert_policy"] = policy
         indicator = self.indicator(doc, spec)
         if indicator is not None:
             slo["indicator"] = indicator
         if len(self.problems.items) > found:
             return None, service
         return slo, service
+
+    def slo_policy(self, doc: Document, items: Any) -> str | None:
+        """The name of the native policy made of an SLO's ``alertPolicies`` (each an
+        ``alertPolicyRef`` or an inline ``AlertPolicy``), registered in ``self.policies``."""
+        if not isinstance(items, list):
+            self.problems.add(doc, "spec.alertPolicies", "expected a list")
+            return None
+        names: list[str] = []
+        windows: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            where = f"spec.alertPolicies[{index}]"
+            if isinstance(item, dict) and "alertPolicyRef" in item:
+                ref = str(item["alertPolicyRef"])
+                target = self.by_kind["AlertPolicy"].get(ref)
+                if target is None:
+                    self.problems.add(
+                        doc, f"{where}.alertPolicyRef", f"no AlertPolicy named {ref!r}"
+                    )
+                    continue
+                self.checked_policies.add(ref)
+                found = self.alert_policy(target, target.body["spec"], "spec")
+                name = ref
+            elif isinstance(item, dict) and item.get("kind") == "AlertPolicy":
+                spec = item.get("spec")
+                name = str((item.get("metadata") or {}).get("name", f"{doc.name}-{index}"))
+                if not isinstance(spec, dict):
+                    self.problems.add(doc, f"{where}.spec", "required: a mapping")
+                    continue
+                found = self.alert_policy(doc, spec, f"{where}.spec")
+            else:
+                self.problems.add(
+                    doc, where, "expected an alertPolicyRef or an inline AlertPolicy document"
+                )
+                continue
+            if found is None:
+                continue
+            names.append(name)
+            windows.extend(found)
+        if not names or len(names) != len(items):
+            return None
+        policy = "+".join(names)
+        self.policies[policy] = {
+            "name": policy,
+            "description": f"OpenSLO alert policies {', '.join(names)}",
+            "windows": windows,
+        }
+        return policy
+
+    def alert_policy(
+        self, doc: Document, spec: dict[str, Any], where: str
+    ) -> list[dict[str, Any]] | None:
+        """An ``AlertPolicy``'s one condition as a native policy window (in a list)."""
+        found = len(self.problems.items)
+        known = {
+            "description",
+            "alertWhenNoData",
+            "alertWhenResolved",
+            "alertWhenBreaching",
+            "conditions",
+            "notificationTargets",
+        }
+        for key in sorted(set(spec) - known):
+            self.problems.add(doc, f"{where}.{key}", "unknown field of an AlertPolicy")
+        if spec.get("alertWhenNoData") is True:
+            self.problems.add(
+                doc,
+                f"{where}.alertWhenNoData",
+                "not supported: the replay alerts on burn rates, and a step without data has "
+                "none (the report counts it as a data gap)",
+            )
+        if spec.get("alertWhenBreaching") is False:
+            self.problems.add(
+                doc,
+                f"{where}.alertWhenBreaching",
+                "false: a policy that does not alert on a breach has nothing to replay",
+            )
+        conditions = spec.get("conditions")
+        if not isinstance(conditions, list) or len(conditions) != 1:
+            self.problems.add(
+                doc, f"{where}.conditions", "exactly one condition (the specification's limit)"
+            )
+            return None
+        item = conditions[0]
+        if isinstance(item, dict) and "conditionRef" in item:
+            ref = str(item["conditionRef"])
+            target = self.by_kind["AlertCondition"].get(ref)
+            if target is None:
+                self.problems.add(
+                    doc, f"{where}.conditions[0].conditionRef", f"no AlertCondition named {ref!r}"
+                )
+                return None
+            window = self.condition(target, target.body["spec"], "spec")
+        elif isinstance(item, dict) and isinstance(item.get("spec"), dict):
+            window = self.condition(doc, item["spec"], f"{where}.conditions[0].spec")
+        else:
+            self.problems.add(
+                doc, f"{where}.conditions[0]", "expected a conditionRef or an inline AlertCondition"
+            )
+            return None
+        if window is None or len(self.problems.items) > found:
+            return None
+        return [window]
+
+    def condition(self, doc: Document, spec: dict[str, Any], where: str) -> dict[str, Any] | None:
+        """A burn-rate ``AlertCondition`` as a native policy window."""
+        found = len(self.problems.items)
+        for key in sorted(set(spec) - {"description", "severity", "condition"}):
+            self.problems.add(doc, f"{where}.{key}", "unknown field of an AlertCondition")
+        severity = SEVERITIES.get(str(spec.get("severity", "")).lower())
+        if severity is None:
+            self.problems.add(
+                doc,
+                f"{where}.severity",
+                f"{spec.get('severity')!r}: one of {', '.join(SEVERITIES)} (page or ticket)",
+            )
+        condition = spec.get("condition")
+        if not isinstance(condition, dict):
+            self.problems.add(doc, f"{where}.condition", "required: a mapping")
+            return None
+        where = f"{where}.condition"
+        for key in sorted(
+            set(condition) - {"kind", "op", "threshold", "lookbackWindow", "alertAfter"}
+        ):
+            self.problems.add(doc, f"{where}.{key}", "unknown field of a condition")
+        if condition.get("kind", "burnrate") != "burnrate":
+            self.problems.add(doc, f"{where}.kind", f"{condition['kind']!r}: only burnrate")
+        op = condition.get("op")
+        if op != "gt":
+            why = (
+                "the replay and the generated rules alert when the burn rate exceeds the "
+                "factor (gt); gte would differ exactly at the threshold"
+                if op == "gte"
+                else "a burn-rate alert fires when the burn rate exceeds the threshold (gt); "
+                "lt and lte would alert while the budget is fine"
+            )
+            self.problems.add(doc, f"{where}.op", f"{op!r}: {why}")
+        threshold = _number(condition.get("threshold"))
+        if threshold is None or threshold <= 0:
+            self.problems.add(
+                doc, f"{where}.threshold", f"{condition.get('threshold')!r}: a burn rate above 0"
+            )
+        long_minutes = _window_minutes(condition.get("lookbackWindow"))
+        if long_minutes is None or long_minutes < 2:
+            self.problems.add(
+                doc,
+                f"{where}.lookbackWindow",
+                f"{condition.get('lookbackWindow')!r}: a duration of at least 2m, e.g. 1h",
+            )
+        after = condition.get("alertAfter")
+        after_minutes = _window_minutes(after) if after is not None else 0
+        if after_minutes is None:
+            self.problems.add(doc, f"{where}.alertAfter", f"{after!r}: a duration, e.g. 5m")
+        if len(self.problems.items) > found or long_minutes is None:
+            return None
+        window: dict[str, Any] = {
+            "severity": severity,
+            "long_window": _minutes_text(long_minutes),
+            "short_window": _minutes_text(max(1, long_minutes // SHORT_WINDOW_DIVISOR)),
+            "factor": threshold,
+        }
+        if after_minutes:
+            window["for"] = _minutes_text(after_minutes)
+        return window
 
     def time_window(self, doc: Document, windows: Any) -> None:
         """Only a calendar month (``1M``, starting on the 1st at midnight) is the report's."""
@@ -617,6 +809,22 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _window_minutes(value: Any) -> int | None:
+    """A duration shorthand of minutes to weeks as a number of minutes."""
+    found = WINDOW_DURATION.match(str(value))
+    if found is None:
+        return None
+    return int(found.group(1)) * WINDOW_MINUTES[found.group(2)]
+
+
+def _minutes_text(minutes: int) -> str:
+    """Minutes in the largest whole unit: ``1d``, ``6h``, ``5m``."""
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
 def _slice_minutes(value: Any) -> str | None:
     """``timeSliceWindow`` (a duration shorthand, or a number of minutes) as ``<n>m``."""
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
@@ -686,6 +894,19 @@ def merge_openslo(data: dict[str, Any], where: str, base_dir: Path) -> dict[str,
     if not isinstance(services, list):
         return merged  # the config's own validation names the problem
     merged["services"] = [*services, *translated.services]
+    if translated.alert_policies:
+        policies = merged.get("alert_policies")
+        policies = dict(policies) if isinstance(policies, dict) else {}
+        clash = sorted(set(policies) & set(translated.alert_policies))
+        if clash:
+            raise InputError(
+                Problem(
+                    where,
+                    f"alert_policies: {', '.join(clash)} is also the name of the OpenSLO "
+                    "documents' alert policies; rename one",
+                )
+            )
+        merged["alert_policies"] = {**policies, **translated.alert_policies}
     if translated.timezone is not None:
         configured = merged.get("timezone")
         if configured is None:
