@@ -130,6 +130,18 @@ class SLO(_Model):
     def timeslice_length(self) -> pd.Timedelta:
         return parse_duration(self.timeslice)
 
+    def measures(self) -> str:
+        """What the SLO promises, in words: its ``description``, else one read from its
+        indicator ("requests answered within 0.4 s"), so every SLO row says what it counts."""
+        if self.description:
+            return self.description
+        indicator = self.indicator
+        if indicator is not None and indicator.kind == "latency" and indicator.threshold_seconds:
+            return f"Requests answered within {indicator.threshold_seconds:g} s"
+        if indicator is not None and indicator.kind == "ratio":
+            return "Requests answered without an error"
+        return f"Good events of {self.name} among all its events"
+
 
 class Service(_Model):
     """A service, the team that owns it, and its SLOs."""
@@ -297,7 +309,8 @@ class Config(_Model):
         return max(policy.lookback for policy in self.alert_policies_by_name.values())
 
     def slo_table(self) -> pd.DataFrame:
-        """One row per configured SLO: service, team, slo and its budgeting settings."""
+        """One row per configured SLO: service, team, slo, its budgeting settings and what
+        it measures (``SLO.measures``)."""
         rows = [
             {
                 "service": svc.name,
@@ -308,6 +321,7 @@ class Config(_Model):
                 "timeslice_minutes": int(slo.timeslice_length / pd.Timedelta(minutes=1)),
                 "timeslice_target": slo.timeslice_target,
                 "alert_policy": slo.alert_policy or self.alert_policy,
+                "description": slo.measures(),
             }
             for svc in self.services
             for slo in svc.slos
@@ -321,6 +335,7 @@ class Config(_Model):
             "timeslice_minutes",
             "timeslice_target",
             "alert_policy",
+            "description",
         ]
         return pd.DataFrame(rows, columns=columns)
 

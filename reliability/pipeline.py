@@ -25,6 +25,7 @@ from reliability.cache import MonthCache, fixed_inputs, month_keys
 from reliability.config import Config
 from reliability.errors import InputError, Problem
 from reliability.frames import Frames
+from reliability.metrics.headline import Change, compare
 from reliability.metrics.month import INPUT_TIMES, compute_month, covers, in_period, row_instants
 from reliability.metrics.trends import service_trend_frame, trend_frame
 from reliability.period import Month, Span, last_complete_month, parse_month
@@ -193,6 +194,7 @@ def report_results(
         service_trend=service_trend_frame(history),
         deployments=in_period(frames.deployments, "deployed_at", month),
         config_label=label,
+        changes=compare_months(history),
     )
     require_data(config, frames, month, now)
     if cache is not None and keys is not None:
@@ -211,6 +213,13 @@ def report_results(
             else:
                 cache.put(month, keys[month], light)
     return results
+
+
+def compare_months(history: list[MonthlyMetrics]) -> dict[str, Change]:
+    """The report month's headline figures against the month before it (if any)."""
+    current = history[-1].headline or {}
+    previous = history[-2].headline if len(history) > 1 else None
+    return compare(current, previous)
 
 
 _PREPARED: dict[tuple[str, float], Results] = {}

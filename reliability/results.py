@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from reliability.config import Config
+from reliability.metrics.headline import Change, Finding
 from reliability.metrics.incidents import DurationStats, ResponseSummary, too_small_for_trend
 from reliability.period import Month
 
@@ -39,6 +40,14 @@ class MonthlyMetrics:
     oncall: pd.DataFrame | None = None
     coverage: pd.DataFrame | None = None
     data_quality: pd.DataFrame | None = None
+    missed_detection: pd.DataFrame | None = None
+    """Pages received (high-urgency incidents) that no replayed page alert caught."""
+    alert_summary: dict[str, Any] | None = None
+    """Counts of the alert section: episodes, noise, pages received, missed detection."""
+    headline: dict[str, Any] | None = None
+    """The figures of the first screen's tiles (``metrics.headline.headline_figures``)."""
+    findings: list[Finding] | None = None
+    """The facts the first screen words, most urgent first (``metrics.headline.findings``)."""
     in_progress: bool = False
     until: pd.Timestamp | None = None
     """For a month in progress: the instant its figures run to (the report's ``now``)."""
@@ -64,6 +73,8 @@ class Results:
     """The month's deployments, for the tables that list them."""
     config_label: str
     """How the report names its data: the config's path, or the built-in sample."""
+    changes: dict[str, Change] = field(default_factory=dict)
+    """Each headline figure against the month before (``metrics.headline.compare``)."""
 
     @property
     def current(self) -> MonthlyMetrics:
@@ -157,7 +168,13 @@ def to_json(result: MonthlyMetrics) -> dict[str, Any]:
         "missing_inputs": result.missing_inputs,
         "unavailable": result.unavailable,
         "slos": records(result.slos),
+        "headline": plain(result.headline),
+        "findings": None
+        if result.findings is None
+        else [plain(asdict(finding)) for finding in result.findings],
         "alerts": records(result.alerts),
+        "alert_summary": plain(result.alert_summary),
+        "missed_detection": records(result.missed_detection),
         "budget_attribution": records(result.attribution),
         "incidents": incident_section,
         "delivery": records(result.delivery),

@@ -11,7 +11,7 @@ import pandas as pd
 
 from reliability.config import Config
 from reliability.frames import Frames
-from reliability.metrics import delivery, incidents, oncall, quality, slo, toil
+from reliability.metrics import alerts, delivery, headline, incidents, oncall, quality, slo, toil
 from reliability.period import Month, PartialMonth
 from reliability.results import MonthlyMetrics
 
@@ -143,6 +143,10 @@ def compute_month(
             policies=config.alert_policies_by_name,
         )
         result.slos, result.burndown, result.alerts = report.table, report.burndown, report.alerts
+        if "description" in grid.slos and "description" not in result.slos:
+            # What each SLO measures, beside its name (``SLO.measures``).
+            at = result.slos.columns.get_loc("slo") + 1
+            result.slos.insert(at, "description", grid.slos["description"].to_numpy())
         if month_incidents is not None and detail:
             pairs, per_slo = slo.budget_attribution(grid, report, month_incidents, period.end)
             result.attribution = pairs
@@ -179,6 +183,22 @@ def compute_month(
 
     if month_worklog is not None:
         result.toil = toil.toil_summary(month_worklog, config.teams or None)
+    response = result.response
+    result.headline = headline.headline_figures(
+        result.slos,
+        None if response is None else response.count,
+        None if response is None else response.mttr.median,
+        None if response is None else response.mttr.n,
+        result.fleet_delivery,
+        result.toil,
+        result.oncall,
+    )
+    if detail:
+        result.findings = headline.findings(
+            result.slos, result.attribution, result.toil, result.oncall, service_teams
+        )
+    if report is not None and detail:
+        review_alerts(result, report, grid, month_incidents, config, until=min(now, period.end))
     result.data_quality = quality.data_quality_findings(
         result.coverage,
         month_incidents,
@@ -193,6 +213,28 @@ def compute_month(
         notes=frames.notes,
     )
     return result
+
+
+def review_alerts(
+    result: MonthlyMetrics,
+    report: slo.SLOReport,
+    grid: slo.SLIGrid,
+    month_incidents: pd.DataFrame | None,
+    config: Config,
+    until: pd.Timestamp,
+) -> None:
+    """The replayed episodes with their peak burn rate and covering incident, the pages
+    received that no page alert caught, and the section's counts (``metrics.alerts``)."""
+    episodes = report.alerts.assign(
+        peak_burn_rate=alerts.peak_burn_rates(grid, report.alerts),
+        covered_by=alerts.cover_incidents(report.alerts, month_incidents, until),
+    )
+    services = set(grid.slos["service"].astype(str))
+    missed = alerts.missed_detection(episodes, month_incidents, config.severities, services, until)
+    result.alerts = episodes
+    result.missed_detection = missed
+    pages_received = None if result.headline is None else result.headline["pages_received"]
+    result.alert_summary = alerts.alert_summary(episodes, missed, pages_received)
 
 
 def no_rows_reason(frames: Frames, role: str, period: Month) -> str:
