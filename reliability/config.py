@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from reliability.errors import InputError, Problem
+from reliability.limits import MAX_EXPANDED_SIZE, expanded_size
 from reliability.metrics.policy import AlertPolicy
 from reliability.openslo.reader import merge_openslo
 from reliability.period import check_timezone
@@ -51,9 +52,6 @@ RESERVED_LABELS = frozenset({"severity", "tier", "alert_policy", "long_window", 
 """Labels the generated alert rules set themselves (and every ``sloth_*`` one)."""
 MAX_CONFIG_BYTES = 5_000_000
 """The largest config file read (a fleet of thousands of services fits in far less)."""
-MAX_EXPANDED_SIZE = 5_000_000
-"""The most values plus characters a config may hold once every YAML alias is expanded, so
-that a few lines of anchors cannot expand into gigabytes (a "billion laughs")."""
 
 
 class _Model(BaseModel):
@@ -454,44 +452,6 @@ class _ConfigLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
-
-
-def expanded_size(root: yaml.Node, limit: int = MAX_EXPANDED_SIZE) -> int:
-    """How many values and characters the document rooted at ``root`` holds with every alias
-    expanded (an alias counts the whole block it repeats); stops counting past ``limit``.
-
-    Aliases are shared nodes, so each node's size is computed once. A block that contains an
-    alias to itself would expand without end: its size is ``-1``.
-    """
-    sizes: dict[int, int] = {}
-    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
-    open_nodes: set[int] = set()
-    while pending:
-        node, children_done = pending.pop()
-        key = id(node)
-        if key in sizes:
-            continue
-        if isinstance(node, yaml.ScalarNode):
-            sizes[key] = 1 + len(node.value)
-            continue
-        children = (
-            [part for pair in node.value for part in pair]
-            if isinstance(node, yaml.MappingNode)
-            else list(node.value)
-        )
-        if children_done:
-            open_nodes.discard(key)
-            sizes[key] = min(limit + 1, 1 + sum(sizes[id(child)] for child in children))
-            continue
-        if key in open_nodes:
-            return -1  # an alias inside the block it names
-        open_nodes.add(key)
-        pending.append((node, True))
-        for child in children:
-            if id(child) in open_nodes:
-                return -1
-            pending.append((child, False))
-    return sizes[id(root)]
 
 
 def parse_yaml(text: str, where: str) -> Any:

@@ -432,3 +432,19 @@ def test_export_on_the_command_line_prints_the_documents(tmp_path, capsys):
     assert code == 0, captured.err
     assert captured.out == to_yaml(load_config(config))
     assert "wrote 8 OpenSLO v1 documents" in captured.err
+
+
+def test_documents_that_expand_through_aliases_are_refused_before_they_are_built(tmp_path):
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in "bcdefgh":
+        previous = chr(ord(level) - 1)
+        lines.append(f"{level}: &{level} [{', '.join([f'*{previous}'] * 10)}]")
+    (tmp_path / "laughs.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    with pytest.raises(InputError) as caught:
+        config_from_dict({"openslo": "laughs.yaml"}, "reliability.yaml", tmp_path)
+
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path / 'laughs.yaml'}: a document expands to more than 5,000,000 values and "
+        "characters through its YAML aliases (*name)"
+    ]

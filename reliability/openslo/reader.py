@@ -18,8 +18,11 @@ from typing import Any
 import yaml
 
 from reliability.errors import InputError, Problem
+from reliability.limits import MAX_EXPANDED_SIZE, expanded_size
 from reliability.period import check_timezone
 
+MAX_FILE_BYTES = 5_000_000
+"""The largest OpenSLO file read (as for the config itself)."""
 API_VERSION = "openslo/v1"
 ANNOTATION = "reliability-report/"
 """Prefix of the annotations that carry what OpenSLO has no field for (exact native names,
@@ -134,15 +137,42 @@ def files_of(entries: Any, base_dir: Path, where: str) -> list[Path]:
     return found
 
 
+def parse_documents(text: str) -> list[Any]:
+    """Every YAML document of ``text``; one that would expand past ``MAX_EXPANDED_SIZE``
+    through its aliases (or into itself) is a ``ValueError``, before it is built."""
+    loader = yaml.SafeLoader(text)
+    try:
+        parsed = []
+        while loader.check_node():
+            node = loader.get_node()
+            size = expanded_size(node)
+            if size < 0 or size > MAX_EXPANDED_SIZE:
+                raise ValueError(
+                    f"a document expands to more than {MAX_EXPANDED_SIZE:,} values and "
+                    "characters through its YAML aliases (*name)"
+                )
+            parsed.append(loader.construct_document(node))
+        return parsed
+    finally:
+        loader.dispose()
+
+
 def load_documents(paths: list[Path]) -> list[Document]:
     """Every document of the files (a file may hold several, or a YAML list of them)."""
     documents: list[Document] = []
     problems = []
     for path in paths:
         try:
-            parsed = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                problems.append(Problem(str(path), f"{size:,} bytes; at most {MAX_FILE_BYTES:,}"))
+                continue
+            parsed = parse_documents(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(str(path), f"cannot read it: {exc}"))
+            continue
+        except ValueError as exc:
+            problems.append(Problem(str(path), str(exc)))
             continue
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
