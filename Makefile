@@ -20,12 +20,14 @@ $(DEV): $(RUNTIME)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
-# Debian packages the tests drive for real: Prometheus, VictoriaMetrics and headless Chromium.
+# Debian packages the tests drive for real: Prometheus, VictoriaMetrics, headless Chromium (it
+# also prints `reliability report --pdf`) and poppler-utils (pdftotext reads the PDF back).
 system-deps:
 	@missing=""; \
 	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v victoria-metrics >/dev/null 2>&1 || missing="$$missing victoria-metrics"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -q $$missing; \
@@ -54,6 +56,7 @@ bench: $(DEV) system-deps
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_render.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_onefile.py
 	$(BIN)/python bench/bench_prometheus.py
 
 clean:

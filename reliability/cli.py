@@ -76,6 +76,8 @@ request (the source's error names the attempts); papermill's and nbclient's are 
 whose failure the renderer reports as one line naming the notebook, the cell and the reason (a
 kernel stopped because another notebook failed is not a failure of its own)."""
 CELL_TIMEOUT_SECONDS = 600
+PDF_TIMEOUT_SECONDS = 300.0
+"""Chromium prints the sample month in seconds; one running this long is stuck."""
 """A report cell only draws what was computed before; one running this long is stuck."""
 
 
@@ -90,6 +92,19 @@ def _seconds_or_zero(text: str) -> float | None:
             f"must be from 0 (no limit) to 10000000 seconds, got {text}"
         )
     return value or None
+
+
+def _positive_seconds(text: str) -> float:
+    """An argparse type: seconds, more than 0 and at most a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most 86400 seconds, got {text}"
+        )
+    return value
 
 
 def _positive(text: str) -> int:
@@ -139,13 +154,20 @@ def _check_out_dir(out: str) -> None:
 
 
 def cmd_report(args: argparse.Namespace, log: Log) -> int:
-    """Render the month's HTML report (fleet page, one page per service, metrics.json)."""
+    """Render the month's HTML report (the one file to forward, the fleet page, one page per
+    service, metrics.json) and, with ``--pdf``, its PDF."""
     from reliability import pipeline
     from reliability.cache import CACHE_DIR, MonthCache
     from reliability.report.build import KERNEL_PRELOAD, build_report
+    from reliability.report.pdf import PDFError, find_chromium
     from reliability.report.render import KernelPool
 
     _check_out_dir(args.out)
+    if args.pdf:  # said at once; the HTML report is still written, and the run then fails
+        try:
+            find_chromium()
+        except PDFError as exc:
+            log.warning(str(exc))
     config = pipeline.load_config(args.config)
     month = pipeline.resolve_month(args.month, config)
     log.info(f"rendering the report for {month}")
@@ -163,12 +185,16 @@ def cmd_report(args: argparse.Namespace, log: Log) -> int:
             pool=pool,
             progress=sys.stderr.isatty() and log.fmt == "text",
             cell_timeout=args.cell_timeout,
+            with_pdf=args.pdf,
+            pdf_timeout=args.pdf_timeout,
         )
-    print(built.index)
+    print(built.one_file)
+    if built.pdf is not None:
+        print(built.pdf)
     log.info(
-        f"wrote {built.index} and {len(built.files) - 1} more files in {log.elapsed():.1f} s",
+        f"wrote {built.one_file} and {len(built.files) - 1} more files in {log.elapsed():.1f} s",
         month=month.label,
-        report=str(built.index),
+        report=str(built.one_file),
         files=len(built.files),
         seconds=round(log.elapsed(), 3),
     )
@@ -343,6 +369,19 @@ def build_parser() -> argparse.ArgumentParser:
         dest="use_cache",
         action="store_false",
         help="compute the earlier months too, instead of reading them from OUT/.cache",
+    )
+    report.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also print the one-file report to an A4 PDF with headless Chromium "
+        "(RELIABILITY_CHROMIUM: its path)",
+    )
+    report.add_argument(
+        "--pdf-timeout",
+        type=_positive_seconds,
+        default=PDF_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"stop Chromium printing the PDF after this long (default: {PDF_TIMEOUT_SECONDS:g})",
     )
     report.set_defaults(handler=cmd_report)
 

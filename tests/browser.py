@@ -43,6 +43,14 @@ _COUNT_CHARTS = """() => {
     without_svg: charts.filter(c => !c.querySelector('svg.main-svg')).length,
   };
 }"""
+_LINKS = """() => {
+  const hrefs = [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));
+  return {
+    missing_anchors: hrefs.filter(h => h.startsWith('#') && h !== '#'
+      && !document.getElementById(decodeURIComponent(h.slice(1)))),
+    relative: hrefs.filter(h => !h.startsWith('#') && !/^[a-z][a-z0-9+.-]*:/i.test(h)),
+  };
+}"""
 _CHARTS_DRAWN = """() => [...document.querySelectorAll('.plotly-graph-div')]
   .every(c => c.querySelector('svg.main-svg'))"""
 
@@ -60,6 +68,10 @@ class PageReport:
     chart_count: int = 0
     charts_without_svg: int = 0
     """Charts (``.plotly-graph-div``) that plotly.js did not draw (no ``svg.main-svg``)."""
+    missing_anchors: list[str] = field(default_factory=list)
+    """Links ``#x`` to an id the page does not have."""
+    relative_links: list[str] = field(default_factory=list)
+    """Links to other files (``services/a.html``): broken when the page is sent alone."""
     text: str = ""
     """The visible text of the page."""
     title: str = ""
@@ -122,7 +134,17 @@ class Browser:
                 shutil.rmtree(self._profile, ignore_errors=True)
                 self._profile = None
 
-    def check_page(self, html_path: Path, screenshot: Path | None = None) -> PageReport:
+    def check_page(
+        self,
+        html_path: Path,
+        screenshot: Path | None = None,
+        *,
+        folder: Path | None = None,
+        first_screen: Path | None = None,
+    ) -> PageReport:
+        """Open the page; files inside ``folder`` (the month's, for its shared plotly.js) are
+        local too. ``screenshot``: the whole page; ``first_screen``: what a 1366×768 window
+        shows before the reader scrolls."""
         if self._context is None:
             raise RuntimeError("use Browser as a context manager")
         html_path = Path(html_path).resolve()
@@ -131,7 +153,11 @@ class Browser:
         url = html_path.as_uri()
         report = PageReport(url=url)
 
+        inside = Path(folder).resolve().as_uri() + "/" if folder is not None else None
+
         def is_local(request_url: str) -> bool:
+            if inside is not None and request_url.startswith(inside):
+                return True
             return request_url == url or request_url.startswith(LOCAL_SCHEMES)
 
         def route(route, request) -> None:
@@ -167,17 +193,26 @@ class Browser:
             counts = page.evaluate(_COUNT_CHARTS)
             report.chart_count = counts["charts"]
             report.charts_without_svg = counts["without_svg"]
+            links = page.evaluate(_LINKS)
+            report.missing_anchors = links["missing_anchors"]
+            report.relative_links = links["relative"]
             report.text = page.inner_text("body")
             report.title = page.title()
             if screenshot is not None:
                 Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshot), full_page=True)
+            if first_screen is not None:
+                Path(first_screen).parent.mkdir(parents=True, exist_ok=True)
+                page.set_viewport_size({"width": 1366, "height": 768})
+                page.evaluate("() => window.scrollTo(0, 0)")
+                page.wait_for_timeout(500)  # the charts redraw at the new width
+                page.screenshot(path=str(first_screen), full_page=False)
         finally:
             page.close()
         return report
 
 
-def check_page(html_path: Path, screenshot: Path | None = None) -> PageReport:
+def check_page(html_path: Path, screenshot: Path | None = None, **options: Path) -> PageReport:
     """Open ``html_path`` from ``file://`` in a fresh headless Chromium and report on it."""
     with Browser() as browser:
-        return browser.check_page(html_path, screenshot)
+        return browser.check_page(html_path, screenshot, **options)

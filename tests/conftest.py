@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 from slow_server import TricklingServer
+
+SAMPLE_MONTH = "2026-10"
 
 
 @pytest.fixture
@@ -49,3 +52,20 @@ class RealData:
 def realdata() -> RealData:
     """The real public data files (GitHub status history, PagerDuty's API examples, ...)."""
     return RealData()
+
+
+@pytest.fixture(scope="session")
+def sample_report_month(tmp_path_factory, worker_id) -> Path:
+    """``reliability report --pdf`` for the sample organisation, rendered once per test run:
+    xdist's workers share it through a lock in the run's common temporary folder."""
+    from reliability.cli import main
+
+    root = tmp_path_factory.getbasetemp()
+    root = root if worker_id == "master" else root.parent
+    out = root / "sample-reports"
+    done = out / SAMPLE_MONTH / f"reliability-report-{SAMPLE_MONTH}.pdf"
+    with FileLock(str(out) + ".lock"):
+        if not done.is_file():
+            code = main(["report", "--month", SAMPLE_MONTH, "--out", str(out), "--pdf"])
+            assert code == 0
+    return out / SAMPLE_MONTH

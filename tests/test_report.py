@@ -35,12 +35,10 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sample_report(tmp_path_factory) -> Path:
-    """``reliability report`` for the sample organisation, as a scheduler runs it."""
-    out = tmp_path_factory.mktemp("reports")
-    code = main(["report", "--month", MONTH, "--out", str(out)])
-    assert code == 0
-    return out / MONTH
+def sample_report(sample_report_month) -> Path:
+    """``reliability report`` for the sample organisation, as a scheduler runs it (once per
+    test run, shared with the one-file report's tests)."""
+    return sample_report_month
 
 
 def test_notebooks_are_committed_without_outputs():
@@ -77,7 +75,7 @@ def test_fleet_report_html_is_self_contained(sample_report):
     )
     assert "@import" not in html
     assert "mathjax.js" not in html.lower()
-    assert html.count('data-reliability="plotly.js"') == 1
+    assert html.count('<script src="plotly.min.js"></script>') == 1  # the folder's one copy
     for heading in (
         "Summary",
         "Service level objectives",
@@ -99,7 +97,7 @@ def test_report_in_chromium(sample_report, tmp_path):
     with Browser() as browser:
         for page in pages:
             screenshot = tmp_path / f"{page.stem}.png"
-            result = browser.check_page(page, screenshot=screenshot)
+            result = browser.check_page(page, screenshot=screenshot, folder=sample_report)
             assert result.console_errors == []
             assert result.page_errors == []
             assert result.external_requests == []
@@ -111,7 +109,9 @@ def test_report_in_chromium(sample_report, tmp_path):
 
 def test_fleet_first_screen_tells_the_story(sample_report, tmp_path):
     with Browser() as browser:
-        result = browser.check_page(sample_report / "index.html", tmp_path / "fleet.png")
+        result = browser.check_page(
+            sample_report / "index.html", tmp_path / "fleet.png", folder=sample_report
+        )
     text = result.text
     assert f"Reliability report · {MONTH}" in text
     assert "service level objectives (SLOs) were met" in text
@@ -163,15 +163,20 @@ def test_script_injection_renders_as_text(hostile_org, tmp_path):
     service = incidents.loc[incidents["title"] == HOSTILE_TITLES[0], "service"].iloc[0]
     with Browser() as browser:
         for page in (out / MONTH / "index.html", out / MONTH / "services" / service_page(service)):
-            result = browser.check_page(page)
+            result = browser.check_page(page, folder=out / MONTH)
             assert result.dialogs == []
             assert result.page_errors == []
             assert HOSTILE_TITLES[0] in result.text
-        fleet = browser.check_page(out / MONTH / "index.html")
+        fleet = browser.check_page(out / MONTH / "index.html", folder=out / MONTH)
         assert HOSTILE_TITLES[1] in fleet.text
         assert "javascript:alert(3)" in fleet.text  # shown, not linked
-    html = (out / MONTH / "index.html").read_text()
-    assert 'href="javascript:' not in html
+        one_file = browser.check_page(out / MONTH / f"reliability-report-{MONTH}.html")
+        assert one_file.dialogs == []
+        assert one_file.page_errors == []
+        assert HOSTILE_TITLES[0] in one_file.text
+        assert HOSTILE_TITLES[1] in one_file.text
+    for html in (out / MONTH).glob("*.html"):
+        assert 'href="javascript:' not in html.read_text()
 
 
 def test_month_without_data_fails_and_keeps_the_earlier_report(sample_report, tmp_path, capsys):
