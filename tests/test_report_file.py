@@ -20,8 +20,6 @@ from reliability.report import onefile, pdf
 from reliability.report.sections import service_page
 from reliability.sources.sample import sample_config
 
-pytestmark = pytest.mark.slow
-
 ONE_FILE = f"reliability-report-{MONTH}.html"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-output"
 MAX_ONE_FILE_BYTES = 10 * 1024 * 1024
@@ -33,6 +31,7 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_month_folder_shares_one_plotlyjs(sample_report_month):
     month = sample_report_month
     assert (month / ONE_FILE).is_file()
@@ -50,6 +49,7 @@ def test_month_folder_shares_one_plotlyjs(sample_report_month):
     assert folder_bytes(month) <= MAX_FOLDER_BYTES
 
 
+@pytest.mark.slow
 def test_one_file_carries_everything_once(sample_report_month):
     html = (sample_report_month / ONE_FILE).read_text()
     assert html.count('data-reliability="plotly.js"') == 1
@@ -60,6 +60,7 @@ def test_one_file_carries_everything_once(sample_report_month):
     assert f"<title>Reliability report {MONTH}</title>" in html
 
 
+@pytest.mark.slow
 def test_one_file_sent_alone_in_chromium(sample_report_month, tmp_path):
     """Copied alone to an empty folder: no request, every chart drawn, every link resolves."""
     alone = tmp_path / "mail" / ONE_FILE
@@ -86,6 +87,7 @@ def test_one_file_sent_alone_in_chromium(sample_report_month, tmp_path):
     assert first_screen.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_pages_of_the_folder_draw_with_the_shared_plotlyjs(sample_report_month):
     month = sample_report_month
     with Browser() as browser:
@@ -99,6 +101,7 @@ def test_pages_of_the_folder_draw_with_the_shared_plotlyjs(sample_report_month):
             assert result.missing_anchors == []
 
 
+@pytest.mark.slow
 def test_pdf_has_the_month_the_slos_met_and_every_service(sample_report_month):
     document = sample_report_month / f"reliability-report-{MONTH}.pdf"
     assert document.read_bytes().startswith(b"%PDF-")
@@ -125,6 +128,7 @@ def test_pdf_has_the_month_the_slos_met_and_every_service(sample_report_month):
     assert pages > len(SERVICES)
 
 
+@pytest.mark.slow
 def test_pdf_draws_the_charts(sample_report_month):
     """Chart text exists only once plotly drew the chart: axis titles of the burn-down."""
     document = sample_report_month / f"reliability-report-{MONTH}.pdf"
