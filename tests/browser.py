@@ -34,7 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 LOCAL_SCHEMES = ("data:", "blob:", "about:")
-CHART_TIMEOUT_MS = 10_000
+CHART_TIMEOUT_MS = 60_000
+PAGE_TIMEOUT_MS = 120_000  # a busy machine takes its time to parse a 5 MB page
 
 _COUNT_CHARTS = """() => {
   const charts = [...document.querySelectorAll('.plotly-graph-div')];
@@ -112,6 +113,7 @@ class Browser:
         except BaseException:
             self.close()
             raise
+        self._context.set_default_timeout(PAGE_TIMEOUT_MS)
         return self
 
     def __exit__(

@@ -27,6 +27,12 @@ PLOTLY_MARKER = "data-reliability"
 """The attribute the exporter sets on the inline plotly.js ``<script>``."""
 FLEET_ID = "fleet"
 CONTENTS_ID = "service-reports"
+ONE_FILE_CSS = """\
+section.rr-page + section.rr-page { border-top: 2px solid #ddd; margin-top: 3em; }
+@media print { section.rr-page + section.rr-page { break-before: page; border-top: 0; } }
+nav.rr-contents ul { columns: 3 12em; }
+"""
+"""Each page of the one file a section that starts a new printed page."""
 
 
 def one_file_name(month: str) -> str:
@@ -113,6 +119,9 @@ def one_file(pages: list[Page], title: str) -> str:
     body.clear()
     if document.title is not None:
         document.title.string = title
+    style = document.new_tag("style")
+    style.string = ONE_FILE_CSS
+    document.head.append(style)
     for page in pages:
         soup = _soup(page.html)
         if page is not pages[0]:
