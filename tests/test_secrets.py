@@ -313,3 +313,27 @@ def test_tokens_appear_in_no_output_log_or_file(
         result = json.loads(out)
         findings = " ".join(f["finding"] for f in result["data_quality"])
         assert "partial response for Bearer ***" in findings
+
+
+def test_a_token_whose_bytes_are_not_utf8_is_a_config_error_that_does_not_show_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An environment variable holds bytes: ``\\xff\\xfe`` reach Python as lone surrogates,
+    which no spelling of the token may trip over, and a header cannot carry as text."""
+    token = b"pd-\xff\xfe-7f3a9c20-Zq9Z"
+    monkeypatch.setenv("PD_SECRET_TOKEN", token.decode("utf-8", "surrogateescape"))
+    document = yaml.safe_load(_config(tmp_path, "", "", "").read_text())
+    source = document["sources"]["incidents"]
+    source["url"] = "http://127.0.0.1:9"  # the token is refused before any request is made
+    document["sources"] = {"incidents": source}
+    config = tmp_path / "reliability.yaml"
+    config.write_text(yaml.safe_dump(document))
+
+    code = main(["compute", "--config", str(config), "--month", MONTH.label])
+
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert out == ""
+    assert "the token in PD_SECRET_TOKEN holds a character an HTTP header cannot carry" in err
+    for fragment in ("7f3a9c20", "Zq9Z", token.decode("latin-1")):
+        assert fragment not in err

@@ -564,7 +564,8 @@ def read_token(variable: str | None, role: str) -> str | None:
     registered as a secret so that no message shows it.
 
     Unset or empty is a config error; so is a token an HTTP header cannot carry (a control
-    character, or a character beyond Latin-1), named without showing the token.
+    character, a character beyond Latin-1, or bytes that are not UTF-8), named without showing
+    the token.
     """
     if variable is None:
         return None
@@ -583,7 +584,8 @@ def read_token(variable: str | None, role: str) -> str | None:
             Problem(
                 "config",
                 f"sources.{role}.token_env: the token in {variable} holds a character an HTTP "
-                "header cannot carry (a control character or one beyond Latin-1)",
+                "header cannot carry (a control character, one beyond Latin-1, or bytes that "
+                "are not UTF-8)",
             )
         )
     return token

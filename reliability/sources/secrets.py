@@ -34,26 +34,26 @@ _pattern: re.Pattern[str] | None = None
 
 def _spellings(secret: str) -> set[str]:
     """The ways ``secret`` may be written back in a response, an exception or a log line."""
-    bases = {secret}
-    try:
-        bases.add(secret.encode("utf-8").decode("latin-1"))
-    except UnicodeError:
-        pass
+    # An environment variable holds bytes; those that are not UTF-8 arrive as lone surrogates
+    # (``surrogateescape``), and a server would echo the bytes themselves.
+    raw = secret.encode("utf-8", "surrogateescape")
+    bases = {secret, raw.decode("latin-1"), raw.decode("utf-8", "replace")}
     forms: set[str] = set()
     for base in bases:
         quoted = repr(base)[1:-1]
+        data = base.encode("utf-8", "surrogateescape")
         forms |= {
             base,
-            quote(base, safe=""),
-            quote(base, safe="/:@"),
-            quote_plus(base),
+            quote(data, safe=""),
+            quote(data, safe="/:@"),
+            quote_plus(data),
             json.dumps(base)[1:-1],
             json.dumps(base, ensure_ascii=False)[1:-1],
             quoted,
             quoted.replace("'", "\\'"),
             quoted.replace('"', '\\"'),
             ascii(base)[1:-1],
-            repr(base.encode("utf-8", "backslashreplace"))[2:-1],
+            repr(data)[2:-1],
             html.escape(base),
             html.escape(base, quote=False),
         }
