@@ -30,6 +30,10 @@ class MonthlyMetrics:
     period: Month
     slos: pd.DataFrame | None = None
     burndown: pd.DataFrame | None = None
+    daily_sli: pd.DataFrame | None = None
+    """Per SLO and local day: the day's SLI (``metrics.daily.daily_sli``), for the charts."""
+    burn_rates: pd.DataFrame | None = None
+    """Per SLO and hour: the burn rate (``metrics.daily.hourly_burn_rate``), for the charts."""
     alerts: pd.DataFrame | None = None
     attribution: pd.DataFrame | None = None
     incidents: pd.DataFrame | None = None

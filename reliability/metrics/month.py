@@ -11,7 +11,17 @@ import pandas as pd
 
 from reliability.config import Config
 from reliability.frames import Frames
-from reliability.metrics import alerts, delivery, headline, incidents, oncall, quality, slo, toil
+from reliability.metrics import (
+    alerts,
+    daily,
+    delivery,
+    headline,
+    incidents,
+    oncall,
+    quality,
+    slo,
+    toil,
+)
 from reliability.period import Month, PartialMonth
 from reliability.results import MonthlyMetrics
 
@@ -153,6 +163,8 @@ def compute_month(
             result.slos = result.slos.merge(per_slo, on=["service", "slo"], how="left")
         if detail:
             result.coverage = quality.sli_coverage(grid, until=now if in_progress else None)
+            result.daily_sli = daily.daily_sli(grid, period)
+            result.burn_rates = daily.hourly_burn_rate(grid)
     else:
         result.missing_inputs.insert(0, "metrics")
 

@@ -47,7 +47,10 @@ def trend_frame(history: list[MonthlyMetrics], service: str | None = None) -> pd
                 "mttr_median_minutes": None if response is None else response.mttr.median,
                 "mtta_median_minutes": None if response is None else response.mtta.median,
                 "deployments": fleet.get("deployments"),
+                "deployments_per_week": fleet.get("deployments_per_week"),
+                "lead_time_median_hours": fleet.get("lead_time_median_hours"),
                 "change_failure_rate": fleet.get("change_failure_rate"),
+                "recovery_median_minutes": fleet.get("recovery_median_minutes"),
                 "toil_ratio": overall_toil_ratio(metrics.toil) if fleet_wide else None,
             }
         )

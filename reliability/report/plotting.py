@@ -59,11 +59,12 @@ FONT_FAMILY = (
 """Fonts the reader already has: a report must not download web fonts."""
 
 CHART_CONFIG: dict[str, Any] = {
+    "displayModeBar": False,
     "displaylogo": False,
     "responsive": True,
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "toImage"],
 }
-"""plotly.js config for every chart: no link to plotly's site, no image download."""
+"""plotly.js config for every chart: no toolbar (a reader has no use for zoom and lasso
+buttons over every chart; hover still works), no link to plotly's site."""
 
 DEFAULT_HEIGHT = 420
 

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML
 
+from reliability.metrics import daily
 from reliability.metrics.incidents import SMALL_SAMPLE
 from reliability.report import figures, summary
 from reliability.report import tables as t
@@ -159,7 +160,34 @@ def burndown(data: Results, service: str | None = None) -> go.Figure:
         _by_service(current.burndown, service),
         _by_service(current.slos, service),
         _by_service(current.incidents, service),
-        columns=4 if service is None else 2,
+        columns=3 if service is None else 2,
+        timezone=data.month.timezone,
+    )
+
+
+def sli_per_day(data: Results, service: str | None = None) -> go.Figure:
+    """Each SLO's SLI per day against its objective."""
+    current = data.current
+    return figures.sli_per_day(
+        _by_service(current.daily_sli, service),
+        _by_service(current.slos, service),
+        columns=3 if service is None else 2,
+    )
+
+
+def burn_rate(data: Results, service: str | None = None) -> go.Figure:
+    """Each SLO's burn rate per hour against its alert policy's thresholds, replayed alerts
+    as bands."""
+    current = data.current
+    slos = _by_service(current.slos, service)
+    if slos is None:
+        return figures.burn_rate(None, None, pd.DataFrame(), None)
+    return figures.burn_rate(
+        _by_service(current.burn_rates, service),
+        _by_service(current.alerts, service),
+        daily.slo_thresholds(slos, data.config.alert_policy_for),
+        slos,
+        columns=3 if service is None else 2,
         timezone=data.month.timezone,
     )
 
