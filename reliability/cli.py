@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from reliability.errors import InputError, Problem, ReliabilityError
 
@@ -326,9 +327,48 @@ def cmd_rules(args: argparse.Namespace, log: Log) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="reliability", description="Monthly reliability reports for SRE teams."
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are log lines in the run's format, so that under
+    ``--log-format json`` a mistyped option is a JSON line too (exit 2, as argparse's)."""
+
+    def __init__(self, *args: Any, log_format: str = "text", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.log_format = log_format
+
+    def error(self, message: str) -> NoReturn:
+        if self.log_format != "json":
+            super().error(message)
+        Log("json").error(f"{self.prog}: {message}", where="command line")
+        self.exit(2)
+
+
+class _Unparsable(Exception):
+    """A command line the early look at ``--log-format`` cannot read (the full parse says why)."""
+
+
+class _EarlyParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Unparsable(message)
+
+
+def _log_format(argv: Sequence[str] | None) -> str:
+    """The ``--log-format`` a command line asks for, wherever it stands, before it is parsed
+    (``text`` when absent, unreadable or not one of the formats)."""
+    early = _EarlyParser(add_help=False)
+    early.add_argument("--log-format", default="text")
+    try:
+        known, _ = early.parse_known_args(argv)
+    except _Unparsable:
+        return "text"
+    return known.log_format if known.log_format in ("text", "json") else "text"
+
+
+def build_parser(log_format: str = "text") -> argparse.ArgumentParser:
+    """The command line; its usage errors come out in ``log_format``."""
+    parser = _Parser(
+        prog="reliability",
+        description="Monthly reliability reports for SRE teams.",
+        log_format=log_format,
     )
     parser.add_argument(
         "--log-format", choices=["text", "json"], default="text", help="stderr line format"
@@ -343,7 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_command(name: str, help: str) -> argparse.ArgumentParser:
-        return subparsers.add_parser(name, help=help, parents=[global_options])
+        return subparsers.add_parser(
+            name, help=help, parents=[global_options], log_format=log_format
+        )
 
     def with_common(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sub.add_argument("--month", help="YYYY-MM (default: the last complete month)")
@@ -429,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    parser = build_parser()
+    parser = build_parser(_log_format(argv))
     args = parser.parse_args(argv)
     log = Log(args.log_format)
     # Every warning on stderr in the run's format: this package's, other libraries' log

@@ -181,3 +181,38 @@ def test_every_warning_of_a_json_run_is_a_json_line(capsys, monkeypatch):
     warnings_seen = [line for line in lines if line["level"] == "warning"]
     assert [line["source"] for line in warnings_seen] == ["pagerduty", "py.warnings"]
     assert "FutureWarning: a library changed its defaults" in warnings_seen[1]["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--log-format", "json", "compute", "--jobs", "3"],
+            "reliability: unrecognized arguments: --jobs 3",
+        ),
+        (
+            ["report", "--jobs", "0", "--log-format", "json"],
+            "reliability report: argument --jobs: must be at least 1, got 0",
+        ),
+        (["--log-format=json"], "reliability: the following arguments are required: COMMAND"),
+    ],
+)
+def test_a_usage_error_of_a_json_run_is_a_json_line(capsys, args, message):
+    """A mistyped option is refused by argparse before any command runs; under
+    ``--log-format json`` (before or after the subcommand) that line is JSON too."""
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert json.loads(line) == {"level": "error", "message": message, "where": "command line"}
+
+
+def test_a_usage_error_of_a_text_run_stays_argparse_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["compute", "--jobs", "3"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: reliability")
+    assert "error: unrecognized arguments: --jobs 3" in err
