@@ -622,7 +622,9 @@ def response_distribution(incidents: pd.DataFrame | None, severities: Sequence[s
         zeroline=False,
     )
     figure.update_layout(
-        height=160 + 55 * len(order), title="Every incident (one dot each), by severity"
+        height=180 + 55 * len(order),
+        title="Every incident (one dot each), by severity",
+        margin={"t": 90},
     )
     return figure
 
@@ -762,7 +764,8 @@ def trends(trend: pd.DataFrame, columns: int = 4) -> go.Figure:
     figure.update_xaxes(type="category", categoryorder="array", categoryarray=months, tickangle=-45)
     figure.update_annotations(font_size=12)
     figure.update_layout(
-        height=140 + 260 * rows,
+        height=160 + 260 * rows,
         title="Six-month trends (a gap: no data for that month)",
+        margin={"t": 90},
     )
     return figure
