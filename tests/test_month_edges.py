@@ -145,3 +145,19 @@ def test_a_service_page_lists_only_its_own_and_fleet_wide_findings():
         others = services - {service}
         assert f">{service}</td>" in page
         assert not any(f">{other}</td>" in page for other in others)
+
+
+def test_a_timeslice_slo_shows_its_share_of_good_events_beside_its_slices():
+    """auth latency in the sample: every 1-minute slice good (100%) while 0.2% of requests
+    were slow; the table shows both, and an SLO on events shows its SLI alone."""
+    from reliability.report import sections
+
+    slos = pd.DataFrame(
+        {
+            "sli": [1.0, 0.9993],
+            "event_sli": [0.9979997, 0.9993],
+            "budgeting": ["timeslices", "occurrences"],
+        }
+    )
+    shown = sections.achieved(slos).tolist()
+    assert shown == ["100.000% of slices (99.800% of events)", "99.930%"]

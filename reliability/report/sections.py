@@ -116,15 +116,29 @@ SLO_COLUMNS = [
 ]
 
 
+def achieved(slos: pd.DataFrame) -> pd.Series:
+    """The SLI as shown; an SLO budgeted on timeslices shows its share of good requests beside
+    it, so that 100% of slices good is never read without the requests that were slow."""
+    shown = slos["sli"].map(t.sli_percent)
+    if "event_sli" not in slos:
+        return shown
+    sliced = slos["budgeting"].ne("occurrences") & slos["event_sli"].notna()
+    events = slos["event_sli"].map(t.sli_percent)
+    return shown.where(~sliced, shown + " of slices (" + events + " of events)")
+
+
 def slo_table(data: Results, service: str | None = None) -> HTML:
     """Every SLO, worst first: objective, SLI, budget left, a status readable without colour."""
     slos = _by_service(data.current.slos, service)
     if slos is None:
         return HTML(t.html_table(None, SLO_COLUMNS, "No SLI source is configured."))
     ordered = slos.sort_values(["budget_remaining", "service", "slo"], na_position="last")
+    ordered = ordered.assign(achieved=achieved(ordered))
     zone = data.month.timezone
     columns = [
-        *SLO_COLUMNS[1:-1],
+        *SLO_COLUMNS[1:3],
+        t.Col("achieved", "Achieved", numeric=True),
+        *SLO_COLUMNS[4:-1],
         t.Col("budget_exhausted_on", "Budget ran out", lambda v: t.day(v, zone)),
     ]
     if service is not None:
