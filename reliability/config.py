@@ -9,6 +9,7 @@ one run. YAML anchors and aliases may repeat a block, within ``MAX_EXPANDED_SIZE
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -186,6 +187,38 @@ class Sources(_Model):
         return handler(value)
 
 
+class Correction(_Model):
+    """A planned-maintenance window excluded from the SLI and the budget of one service's SLOs
+    (all of them, or the one named)."""
+
+    start: datetime
+    end: datetime
+    service: str = Field(min_length=1)
+    slo: str | None = Field(default=None, min_length=1)
+    reason: str = Field(min_length=1)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _instant(cls, value: Any) -> datetime:
+        try:
+            stamp = pd.Timestamp(value if isinstance(value, datetime) else str(value).strip())
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"expected an ISO 8601 instant such as 2026-10-12T02:00:00Z, got {value!r}"
+            ) from None
+        if pd.isna(stamp):
+            raise ValueError("required: an ISO 8601 instant such as 2026-10-12T02:00:00Z")
+        return stamp.to_pydatetime()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Correction:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("start and end need a UTC offset or Z (2026-10-12T02:00:00Z)")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
 class BusinessHours(_Model):
     """Working hours in the reporting time zone, for the off-hours share of pages."""
 
@@ -215,6 +248,8 @@ class Config(_Model):
     """The alert policy of every SLO that names none (docs/rules.md)."""
     alert_policies: dict[str, PolicySpec] = Field(default_factory=dict)
     """Policies of this config, beside the shipped ones (``workbook``, ``pyrra``)."""
+    corrections: list[Correction] = Field(default_factory=list)
+    """Planned maintenance excluded from SLIs and budgets (docs/metrics.md, "Corrections")."""
     alert_tiers: dict[Literal["page", "ticket"], list[str]] | None = None
     """Alert tier of each severity's windows, fastest first (default page: P1, P2; ticket:
     P3); a window's own ``tier`` wins."""
@@ -255,6 +290,43 @@ class Config(_Model):
         if self.alert_tiers is not None and any(not v for v in self.alert_tiers.values()):
             raise ValueError("alert_tiers: each severity needs at least one tier")
         return self
+
+    @model_validator(mode="after")
+    def _corrections_name_known_slos(self) -> Config:
+        slos = {s.name: {o.name for o in s.slos} for s in self.services}
+        wrong = []
+        for i, fix in enumerate(self.corrections):
+            if fix.service not in slos:
+                wrong.append(f"corrections[{i}].service: unknown service {fix.service!r}")
+            elif fix.slo is not None and fix.slo not in slos[fix.service]:
+                wrong.append(f"corrections[{i}].slo: {fix.service} has no SLO {fix.slo!r}")
+        if wrong:
+            raise ValueError("; ".join(wrong))
+        return self
+
+    def correction_table(self) -> pd.DataFrame:
+        """One row per correction and SLO it applies to: service, slo, start, end (UTC), reason,
+        and ``correction`` (its position in ``corrections``)."""
+        rows = [
+            {
+                "correction": i,
+                "service": fix.service,
+                "slo": slo.name,
+                "start": pd.Timestamp(fix.start).tz_convert("UTC"),
+                "end": pd.Timestamp(fix.end).tz_convert("UTC"),
+                "reason": fix.reason,
+            }
+            for i, fix in enumerate(self.corrections)
+            for svc in self.services
+            if svc.name == fix.service
+            for slo in svc.slos
+            if fix.slo in (None, slo.name)
+        ]
+        columns = ["correction", "service", "slo", "start", "end", "reason"]
+        frame = pd.DataFrame(rows, columns=columns)
+        for column in ("start", "end"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
 
     @field_validator("timezone")
     @classmethod
@@ -433,10 +505,50 @@ def config_from_dict(data: Any, where: str, base_dir: Path) -> Config:
     if not isinstance(data, dict):
         raise InputError(Problem(where, "the config must be a mapping of keys to values"))
     data = merge_openslo(data, where, base_dir)
+    if isinstance(data.get("corrections"), str):
+        data = {**data, "corrections": read_corrections(data["corrections"], base_dir)}
     try:
         return Config.model_validate({**data, "base_dir": base_dir})
     except ValidationError as exc:
         raise InputError([Problem(where, line) for line in _problem_lines(exc)]) from None
+
+
+CORRECTION_COLUMNS = ("start", "end", "service", "slo", "reason")
+
+
+def read_corrections(path: str, base_dir: Path) -> list[dict[str, Any]]:
+    """The rows of a corrections CSV (``start,end,service,slo,reason``; ``slo`` may be empty),
+    each validated, or an ``InputError`` naming file, row and column of every problem."""
+    import csv
+
+    file = Path(path).expanduser()
+    file = file if file.is_absolute() else base_dir / file
+    try:
+        with file.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(str(file), f"cannot read the corrections: {exc}")) from None
+    missing = [c for c in CORRECTION_COLUMNS if c not in header and c != "slo"]
+    if missing:
+        raise InputError(Problem(str(file), f"missing column(s): {', '.join(missing)}"))
+    problems, result = [], []
+    for number, row in enumerate(rows, start=2):
+        entry = {k: (row.get(k) or "").strip() for k in CORRECTION_COLUMNS}
+        entry = {k: v for k, v in entry.items() if v or k != "slo"}
+        try:
+            Correction.model_validate(entry)
+        except ValidationError as exc:
+            for error in exc.errors():
+                column = str(error["loc"][0]) if error["loc"] else None
+                message = str(error["msg"]).removeprefix("Value error, ")
+                problems.append(Problem(str(file), message, row=number, column=column))
+            continue
+        result.append(entry)
+    if problems:
+        raise InputError(problems)
+    return result
 
 
 class _ConfigLoader(yaml.SafeLoader):

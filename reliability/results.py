@@ -35,6 +35,8 @@ class MonthlyMetrics:
     burn_rates: pd.DataFrame | None = None
     """Per SLO and hour: the burn rate (``metrics.daily.hourly_burn_rate``), for the charts."""
     alerts: pd.DataFrame | None = None
+    corrections: pd.DataFrame | None = None
+    """The month's corrections per SLO, with the minutes excluded and the budget set aside."""
     attribution: pd.DataFrame | None = None
     incidents: pd.DataFrame | None = None
     response: ResponseSummary | None = None
@@ -177,6 +179,7 @@ def to_json(result: MonthlyMetrics) -> dict[str, Any]:
         if result.findings is None
         else [plain(asdict(finding)) for finding in result.findings],
         "alerts": records(result.alerts),
+        "corrections": records(result.corrections),
         "alert_summary": plain(result.alert_summary),
         "missed_detection": records(result.missed_detection),
         "budget_attribution": records(result.attribution),
@@ -205,7 +208,7 @@ def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
         tables["incidents_by_service"] = response.by_service
     if result.attribution is not None:
         tables["budget_attribution"] = result.attribution
-    for name in ("alerts", "delivery", "toil", "oncall", "data_quality"):
+    for name in ("alerts", "corrections", "delivery", "toil", "oncall", "data_quality"):
         frame = getattr(result, name)
         if frame is not None:
             tables[name] = frame

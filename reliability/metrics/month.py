@@ -151,8 +151,10 @@ def compute_month(
             now=now if in_progress else None,
             replay_alerts=detail,
             policies=config.alert_policies_by_name,
+            corrections=config.correction_table(),
         )
         result.slos, result.burndown, result.alerts = report.table, report.burndown, report.alerts
+        result.corrections = report.corrections
         if "description" in grid.slos and "description" not in result.slos:
             # What each SLO measures, beside its name (``SLO.measures``).
             at = result.slos.columns.get_loc("slo") + 1

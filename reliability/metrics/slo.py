@@ -18,7 +18,7 @@ and the alert replay use events, as the SRE Workbook defines them, whatever the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -329,6 +329,9 @@ class SLOReport:
     alerts: pd.DataFrame
     """Replayed alert episodes: service, slo, severity, tier, alert_policy, start, end,
     minutes, ongoing_at_start."""
+    corrections: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=[]))
+    """The period's corrections per SLO: service, slo, start, end, reason, excluded_minutes,
+    budget_set_aside."""
 
 
 def slo_report(
@@ -337,6 +340,7 @@ def slo_report(
     now: pd.Timestamp | None = None,
     replay_alerts: bool = True,
     policies: Mapping[str, AlertPolicy] | None = None,
+    corrections: pd.DataFrame | None = None,
 ) -> SLOReport:
     """All SLO numbers for ``period``; ``now`` inside the period marks a month in progress.
 
@@ -347,8 +351,16 @@ def slo_report(
     the month; ``replay_alerts=False`` skips it (counts 0, no episodes). Each SLO is
     replayed under the policy its ``alert_policy`` column names in ``policies`` (default: the
     Workbook's, for every SLO).
+
+    ``corrections`` (``Config.correction_table()``) are windows excluded from the SLI and the
+    budget (their events and slices are left out), but not from the alert replay: the rules
+    running in production raise their alerts during planned maintenance too.
     """
     policies = {WORKBOOK.name: WORKBOOK} if policies is None else policies
+    replay = grid
+    pairs = _correction_pairs(grid, corrections)
+    if not pairs.empty:
+        grid = _corrected(grid, pairs)
     policy_names = policy_column(grid.slos, policies)
     slos = grid.slos
     rows = len(slos)
@@ -359,7 +371,7 @@ def slo_report(
     daily_badness = np.zeros((rows, len(edges)))
     episodes: list[tuple[np.ndarray, ...]] = []
     counts = {severity: np.zeros(rows, dtype=np.int64) for severity in ALERT_SEVERITIES}
-    step = data_step(grid) if replay_alerts else MINUTE
+    step = data_step(replay) if replay_alerts else MINUTE
     # A row covers its whole step: data that begins within the first step of the lookback
     # (the source's phase) is complete history.
     step_minutes = int(step // MINUTE)
@@ -377,7 +389,8 @@ def slo_report(
             continue
         for name in dict.fromkeys(policy_names[chunk]):
             rows_of = chunk.start + np.flatnonzero(policy_names[chunk] == name)
-            good_all, total_all = grid.good_all[rows_of, :until], grid.total_all[rows_of, :until]
+            good_all = replay.good_all[rows_of, :until]
+            total_all = replay.total_all[rows_of, :until]
             policy = policies[name]
             fired = window_firing(
                 total_all - good_all,
@@ -437,7 +450,93 @@ def slo_report(
         consumed_so_far, elapsed, period, in_progress=now is not None and elapsed < 1.0
     )
     burndown = _burndown_frame(slos, daily_consumed, day_starts, period)
-    return SLOReport(table=table, burndown=burndown, alerts=_alerts_frame(slos, grid, episodes))
+    table["uncorrected_sli"] = sli
+    table["budget_set_aside"] = np.where(with_data, 0.0, np.nan)
+    listed = _correction_figures(replay, pairs, table)
+    return SLOReport(
+        table=table,
+        burndown=burndown,
+        alerts=_alerts_frame(slos, grid, episodes),
+        corrections=listed,
+    )
+
+
+CORRECTION_COLUMNS = [
+    "service",
+    "slo",
+    "start",
+    "end",
+    "reason",
+    "excluded_minutes",
+    "budget_set_aside",
+]
+
+
+def _correction_pairs(grid: SLIGrid, corrections: pd.DataFrame | None) -> pd.DataFrame:
+    """Each correction of an SLO of the grid that overlaps its period: the SLO's row and the
+    correction's month columns ``[first, after)`` (clipped to the period)."""
+    columns = ["row", "first", "after", "correction", "service", "slo", "start", "end", "reason"]
+    if corrections is None or corrections.empty:
+        return pd.DataFrame(columns=columns)
+    keys = grid.slos[["service", "slo"]].reset_index(names="row")
+    pairs = corrections.merge(keys, on=["service", "slo"])
+    pairs["first"] = grid.minute_index(pairs["start"])
+    pairs["after"] = grid.minute_index(pairs["end"])
+    pairs = pairs.loc[pairs["after"] > pairs["first"]]
+    return pairs[columns].sort_values(["row", "start"], ignore_index=True)
+
+
+def _excluded(grid: SLIGrid, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The rows with corrections, and per such row which month minutes they exclude (the
+    union of its corrections, so overlapping ones exclude a minute once)."""
+    rows, position = np.unique(pairs["row"].to_numpy(dtype=np.int64), return_inverse=True)
+    marks = np.zeros((len(rows), grid.minutes + 1), dtype=np.int64)
+    np.add.at(marks, (position, pairs["first"].to_numpy(dtype=np.int64)), 1)
+    np.add.at(marks, (position, pairs["after"].to_numpy(dtype=np.int64)), -1)
+    return rows, np.cumsum(marks[:, :-1], axis=1) > 0
+
+
+def _corrected(grid: SLIGrid, pairs: pd.DataFrame) -> SLIGrid:
+    """``grid`` without the events of the corrected minutes (the lookback is left as it is)."""
+    rows, excluded = _excluded(grid, pairs)
+    good_all, total_all = grid.good_all.copy(), grid.total_all.copy()
+    good_all[rows, grid.lead :] = np.where(excluded, 0.0, good_all[rows, grid.lead :])
+    total_all[rows, grid.lead :] = np.where(excluded, 0.0, total_all[rows, grid.lead :])
+    return SLIGrid(grid.slos, grid.start, good_all, total_all, grid.present_all, grid.lead)
+
+
+def _correction_figures(grid: SLIGrid, pairs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Fill ``table``'s ``uncorrected_sli`` and ``budget_set_aside`` for the SLOs with
+    corrections, from the uncorrected ``grid``; return the month's corrections, each with the
+    minutes it excluded and the budget it set aside.
+
+    Budget set aside: the bad events (or slices) inside the excluded minutes, as a share of the
+    SLO's uncorrected budget for the period, ``(1 - objective) * sum(n)``. Per SLO it counts
+    the union of its corrections; per correction, its own window.
+    """
+    if pairs.empty:
+        return pd.DataFrame(columns=CORRECTION_COLUMNS)
+    rows, excluded = _excluded(grid, pairs)
+    objectives = table["objective"].to_numpy(dtype=float)
+    shares = np.full(len(pairs), np.nan)
+    for i, row in enumerate(rows):
+        badness, weight = (part[0] for part in budget_terms(grid, slice(row, row + 1)))
+        total_weight = weight.sum()
+        if total_weight <= 0:
+            continue
+        allowed = (1.0 - objectives[row]) * total_weight
+        table.loc[row, "uncorrected_sli"] = 1.0 - badness.sum() / total_weight
+        table.loc[row, "budget_set_aside"] = badness[excluded[i]].sum() / allowed
+        cumulative = np.concatenate([[0.0], np.cumsum(badness)])
+        own = (pairs["row"] == row).to_numpy()
+        first = pairs.loc[own, "first"].to_numpy(dtype=np.int64)
+        after = pairs.loc[own, "after"].to_numpy(dtype=np.int64)
+        shares[own] = (cumulative[after] - cumulative[first]) / allowed
+    listed = pairs.assign(
+        excluded_minutes=(pairs["after"] - pairs["first"]).astype(np.int64),
+        budget_set_aside=shares,
+    )
+    return listed.sort_values(["start", "service", "slo"], ignore_index=True)[CORRECTION_COLUMNS]
 
 
 def policy_column(slos: pd.DataFrame, policies: Mapping[str, AlertPolicy]) -> np.ndarray:
