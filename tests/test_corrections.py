@@ -191,3 +191,42 @@ def test_a_bad_corrections_csv_names_file_row_and_column(tmp_path):
 def test_bad_corrections_are_refused(entry, message):
     with pytest.raises(InputError, match=message):
         config([correction(OUTAGE, OUTAGE + 60) | entry])
+
+
+def results_for(cfg, metrics):
+    from reliability.metrics.trends import service_trend_frame, trend_frame
+    from reliability.results import Results
+
+    return Results(
+        config=cfg,
+        month=SEPTEMBER,
+        history=[metrics],
+        trend=trend_frame([metrics]),
+        service_trend=service_trend_frame([metrics]),
+        deployments=None,
+        config_label="test",
+    )
+
+
+def test_the_report_lists_each_correction_with_its_reason_and_budget():
+    from reliability.report import sections
+
+    cfg = config([correction(OUTAGE, OUTAGE + 60, reason="database <upgrade>")])
+    html = sections.corrections(results_for(cfg, month(cfg))).data
+    assert "database &lt;upgrade&gt;" in html  # escaped, as every value from the data
+    assert "11 Sep 08:00" in html
+    assert "69.4%" in html  # 3,000 / 4,320 of the budget set aside
+    assert "99.931%" in html  # the SLI without the correction
+    empty = sections.corrections(results_for(config([]), month(config([])))).data
+    assert "No planned maintenance" in empty
+
+
+def test_the_report_shows_the_alert_policy_and_episode_tiers():
+    from reliability.report import sections
+
+    cfg = config([])
+    html = sections.alert_policies(results_for(cfg, month(cfg))).data
+    assert "workbook: 2 SLOs" in html
+    assert "14.4" in html
+    assert "P1" in html
+    assert "Replayed alert episodes by tier" in html

@@ -17,6 +17,7 @@ from IPython.display import HTML
 
 from reliability.metrics import daily
 from reliability.metrics.incidents import SMALL_SAMPLE
+from reliability.metrics.policy import burn_rate_thresholds
 from reliability.report import figures, summary
 from reliability.report import tables as t
 from reliability.results import MonthlyMetrics, Results
@@ -247,6 +248,112 @@ def attribution_table(data: Results, service: str | None = None) -> HTML:
                     t.Col("unattributed_budget", "Budget burned", t.percent(1), numeric=True),
                 ],
                 "All burn falls inside incident windows.",
+            )
+        )
+    return HTML("".join(parts))
+
+
+CORRECTION_COLUMNS = [
+    t.Col("service", "Service"),
+    t.Col("slo", "SLO"),
+    t.Col("start", "From"),  # formatted in the report's zone below
+    t.Col("end", "To"),
+    t.Col("reason", "Reason"),
+    t.Col("excluded_minutes", "Minutes", t.minutes, numeric=True),
+    t.Col("budget_set_aside", "Budget set aside", t.percent(1), numeric=True),
+]
+
+
+def corrections(data: Results, service: str | None = None) -> HTML:
+    """Planned maintenance left out of the SLIs, with its reason and the budget it set aside,
+    and the SLIs the corrected SLOs would have had without it."""
+    timezone = data.config.timezone
+    listed = _by_service(data.current.corrections, service)
+    if listed is None or listed.empty:
+        return HTML('<p class="rr-empty">No planned maintenance was left out this month.</p>')
+    shown = listed.assign(
+        start=[t.instant(v, timezone) for v in listed["start"]],
+        end=[t.instant(v, timezone) for v in listed["end"]],
+    )
+    columns = [
+        t.Col(c.key, c.label, (lambda v: v) if c.key in ("start", "end") else c.fmt, c.numeric)
+        for c in CORRECTION_COLUMNS
+    ]
+    parts = [t.html_table(shown, columns)]
+    slos = _by_service(data.current.slos, service)
+    if slos is not None and "uncorrected_sli" in slos:
+        changed = slos.loc[slos["budget_set_aside"] > 0]
+        parts.append("<h4>Achieved with and without the corrections</h4>")
+        parts.append(
+            t.html_table(
+                changed,
+                [
+                    t.Col("service", "Service"),
+                    t.Col("slo", "SLO"),
+                    t.Col("sli", "Achieved", t.sli_percent, numeric=True),
+                    t.Col("uncorrected_sli", "Without corrections", t.sli_percent, numeric=True),
+                    t.Col("budget_set_aside", "Budget set aside", t.percent(1), numeric=True),
+                ],
+                "No bad events fell inside the corrections.",
+            )
+        )
+    parts.append(
+        '<p class="rr-note">Alerts are replayed without corrections: the alert rules in '
+        "production fire during planned maintenance too.</p>"
+    )
+    return HTML("".join(parts))
+
+
+def alert_policies(data: Results, service: str | None = None) -> HTML:
+    """The alert policies the SLOs are replayed under: their windows, factors and tiers, and
+    how many replayed episodes each tier had."""
+    config = data.config
+    services = [s for s in config.services if service is None or s.name == service]
+    used: dict[str, list[str]] = {}
+    for svc in services:
+        for slo in svc.slos:
+            name = slo.alert_policy or config.alert_policy
+            used.setdefault(name, []).append(f"{svc.name}/{slo.name}")
+    if not used:
+        return HTML('<p class="rr-empty">No SLO is configured.</p>')
+    parts = []
+    for name, slos in used.items():
+        policy = config.alert_policies_by_name[name]
+        windows = burn_rate_thresholds(policy)
+        windows["for"] = [
+            "–" if v == pd.Timedelta(0) else f"{int(v / pd.Timedelta(minutes=1))} min"
+            for v in windows["for"]
+        ]
+        count = len(slos)
+        parts.append(
+            f"<h4>{html.escape(name)}: {count} SLO{'s' if count != 1 else ''}</h4>"
+            + (f"<p>{html.escape(policy.description)}</p>" if policy.description else "")
+        )
+        parts.append(
+            t.html_table(
+                windows,
+                [
+                    t.Col("severity", "Severity"),
+                    t.Col("tier", "Tier"),
+                    t.Col("long_label", "Long window"),
+                    t.Col("short_label", "Short window"),
+                    t.Col("factor", "Burn rate over", t.number(1), numeric=True),
+                    t.Col("for", "For"),
+                ],
+            )
+        )
+    alerts = _by_service(data.current.alerts, service)
+    if alerts is not None and not alerts.empty and "tier" in alerts:
+        tiers = alerts.groupby(["severity", "tier"], sort=True).size().reset_index(name="episodes")
+        parts.append("<h4>Replayed alert episodes by tier</h4>")
+        parts.append(
+            t.html_table(
+                tiers,
+                [
+                    t.Col("severity", "Severity"),
+                    t.Col("tier", "Tier"),
+                    t.Col("episodes", "Episodes", t.number(), numeric=True),
+                ],
             )
         )
     return HTML("".join(parts))
