@@ -230,3 +230,35 @@ def test_the_report_shows_the_alert_policy_and_episode_tiers():
     assert "14.4" in html
     assert "P1" in html
     assert "Replayed alert episodes by tier" in html
+
+
+def test_budget_attribution_and_the_daily_sli_leave_corrections_out():
+    """An incident over the corrected hour burned no budget; that day's SLI is 1.0."""
+    cfg = config([correction(OUTAGE, OUTAGE + 60)])
+    rows = pd.concat(
+        [
+            constant_traffic(SEPTEMBER, bad=dict.fromkeys(range(OUTAGE, OUTAGE + 30), 100), name=n)
+            for n in ("availability", "latency")
+        ],
+        ignore_index=True,
+    )
+    stamp = SEPTEMBER.start + pd.Timedelta(minutes=OUTAGE)
+    incidents = pd.DataFrame(
+        {
+            "id": ["INC-1"],
+            "service": pd.Series(["checkout"], dtype="string"),
+            "severity": pd.Series(["SEV2"], dtype="string"),
+            "title": pd.Series(["database upgrade"], dtype="string"),
+            "created_at": [stamp],
+            "started_at": [stamp],
+            "acknowledged_at": [stamp],
+            "resolved_at": [stamp + pd.Timedelta(minutes=30)],
+        }
+    )
+    result = compute_month(cfg, Frames(sli=rows, incidents=incidents), SEPTEMBER, NOW)
+    shares = result.attribution.set_index("slo")["budget_share"]
+    assert shares["availability"] == 0.0
+    assert shares["latency"] == pytest.approx(3_000 / 4_320)
+    daily = result.daily_sli
+    day = daily.loc[(daily["slo"] == "availability") & (daily["day"] == pd.Timestamp("2026-09-11"))]
+    assert day["sli"].iloc[0] == 1.0

@@ -145,14 +145,18 @@ def compute_month(
     if frames.sli is not None and config.services:
         lookback = config.alert_lookback() if detail else None
         grid = slo.build_grid(frames.sli, config.slo_table(), period, lookback)
+        corrections = config.correction_table()
         report = slo.slo_report(
             grid,
             period,
             now=now if in_progress else None,
             replay_alerts=detail,
             policies=config.alert_policies_by_name,
-            corrections=config.correction_table(),
+            corrections=corrections,
         )
+        # Budget figures (attribution, the SLI per day) leave corrected minutes out, as the
+        # SLI does; the burn rates stay those the alert rules see.
+        budget_grid = slo.apply_corrections(grid, corrections)
         result.slos, result.burndown, result.alerts = report.table, report.burndown, report.alerts
         result.corrections = report.corrections
         if "description" in grid.slos and "description" not in result.slos:
@@ -160,12 +164,14 @@ def compute_month(
             at = result.slos.columns.get_loc("slo") + 1
             result.slos.insert(at, "description", grid.slos["description"].to_numpy())
         if month_incidents is not None and detail:
-            pairs, per_slo = slo.budget_attribution(grid, report, month_incidents, period.end)
+            pairs, per_slo = slo.budget_attribution(
+                budget_grid, report, month_incidents, period.end
+            )
             result.attribution = pairs
             result.slos = result.slos.merge(per_slo, on=["service", "slo"], how="left")
         if detail:
             result.coverage = quality.sli_coverage(grid, until=now if in_progress else None)
-            result.daily_sli = daily.daily_sli(grid, period)
+            result.daily_sli = daily.daily_sli(budget_grid, period)
             result.burn_rates = daily.hourly_burn_rate(grid)
     else:
         result.missing_inputs.insert(0, "metrics")

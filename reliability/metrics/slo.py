@@ -472,6 +472,13 @@ CORRECTION_COLUMNS = [
 ]
 
 
+def apply_corrections(grid: SLIGrid, corrections: pd.DataFrame | None) -> SLIGrid:
+    """``grid`` without the events of the minutes ``corrections`` exclude (the grid itself
+    when none of them touches its period)."""
+    pairs = _correction_pairs(grid, corrections)
+    return grid if pairs.empty else _corrected(grid, pairs)
+
+
 def _correction_pairs(grid: SLIGrid, corrections: pd.DataFrame | None) -> pd.DataFrame:
     """Each correction of an SLO of the grid that overlaps its period: the SLO's row and the
     correction's month columns ``[first, after)`` (clipped to the period)."""
