@@ -90,7 +90,9 @@ def test_an_installed_wheel_renders_the_report_from_another_folder(wheel, tmp_pa
     )
     assert result.returncode == 0, result.stderr
     month = elsewhere / "reports" / "2026-10"
-    assert result.stdout.strip() == str(Path("reports") / "2026-10" / "index.html")
+    one_file = Path("reports") / "2026-10" / "reliability-report-2026-10.html"
+    assert result.stdout.strip() == str(one_file)  # the path of the one file to forward
+    assert (elsewhere / one_file).stat().st_size > 0
     assert (month / "index.html").stat().st_size > 0
     assert len(list((month / "services").glob("*.html"))) == 9
     assert (month / "metrics.json").is_file()
