@@ -55,7 +55,7 @@ bench: $(DEV) system-deps
 	$(BIN)/python bench/bench_slo.py
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_render.py
-	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_report.py $(if $(SCALE),--scale $(SCALE))
 	$(BIN)/python bench/bench_onefile.py
 	$(BIN)/python bench/bench_prometheus.py
 

@@ -15,6 +15,7 @@ Prints the seconds per notebook of each and their ratio.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -59,6 +60,8 @@ def main() -> int:
 
     median = {name: statistics.median(values) for name, values in times.items()}
     print(f"render benchmark: {args.notebooks} chart notebooks, median of {args.runs} [min-max]")
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    print(f"  load average after the runs: {load} on {os.cpu_count()} cores")
     for name, label in (
         ("baseline", "a. a new kernel each (stock papermill + nbconvert)"),
         ("pool", "b. render_notebooks on 2 reused kernels"),

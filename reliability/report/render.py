@@ -1,13 +1,10 @@
-"""Render report notebooks: papermill on a small pool of Jupyter kernels, nbconvert to HTML.
+"""Render report notebooks: papermill on a small pool of reused Jupyter kernels, nbconvert.
 
-Notebooks run through papermill's standard engine on real kernels. Starting a kernel and
-importing pandas and plotly in it cost more than a report notebook, so a :class:`KernelPool`
-starts a few kernels once per run and reuses them: as each notebook starts, its kernel's
-namespace is reset (``%reset -f``; imported modules stay) and its working folder set to the
-notebook's. Each kernel belongs to one thread, which starts, uses and stops it (a kernel
-manager works from the thread that made it); nbclient gets the manager (``km=``) and leaves
-the kernel running. The pages are exported with the project's template, and the report is
-built in a temporary sibling folder swapped into place: a failed run leaves the last one.
+A :class:`KernelPool` starts a few kernels once per run (each runs a preload, the report's
+imports, before it answers) and reuses them: as a notebook starts, its kernel's namespace is
+reset and its working folder set. Each kernel belongs to one thread, which starts, uses and
+stops it; papermill gets the kernel manager (``km=``). The pages go to a temporary sibling
+folder swapped into place at the end: a failed run leaves the last report as it was.
 """
 
 from __future__ import annotations
@@ -51,13 +48,14 @@ __all__ = ["KernelPool", "NotebookJob", "default_workers", "export_html", "rende
 log = logging.getLogger(__name__)
 
 KERNEL_NAME = "python3"
-TEMPLATE_NAME = "reliability"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # first on the kernels' PYTHONPATH
-START_SECONDS = 60  # for a kernel to start and preload, or to reset
+START_SECONDS = 120  # for a kernel to start and run its preload, or to reset
 STOP_SECONDS = 15.0  # for notebooks to notice that their kernel was killed
 IOPUB_SECONDS = 60  # for a cell's output to trail its reply (nbclient's 4 s are short)
 INJECTED = "injected-parameters"
+PAPERMILL_OPTIONS = {"kernel_name": KERNEL_NAME, "language": "python", "progress_bar": False}
+PAPERMILL_OPTIONS |= {"start_timeout": START_SECONDS, "iopub_timeout": IOPUB_SECONDS}
 
 
 def default_workers() -> int:
@@ -69,27 +67,23 @@ def default_workers() -> int:
 class NotebookJob:
     """One notebook to execute and export."""
 
-    notebook: Path
-    """The source notebook (``.ipynb``, committed without outputs)."""
-    parameters: dict
-    """Values injected after the cell tagged ``parameters``: str, int, float, bool, None,
-    ``Path`` (passed as str), and lists/dicts of those."""
-    output_html: Path
-    """Where the HTML goes, relative to the report folder (``Path("services/checkout.html")``)."""
-    title: str
-    """The HTML ``<title>``."""
+    notebook: Path  # the source notebook, committed without outputs
+    parameters: dict  # str, int, float, bool, None, Path (passed as str), lists/dicts of those
+    output_html: Path  # relative to the report folder: Path("services/checkout.html")
+    title: str  # the HTML <title>
 
 
 # -- HTML export -----------------------------------------------------------------------
 
 _export_lock = threading.Lock()  # one page at a time: the GIL would serialise them anyway
+_plotlyjs = functools.cache(plotlyjs_script)
 
 
 @functools.cache
 def get_exporter() -> HTMLExporter:
     """The process-wide exporter with the project's template, its templates compiled."""
     exporter = HTMLExporter(
-        template_name=TEMPLATE_NAME,
+        template_name="reliability",
         extra_template_basedirs=[str(TEMPLATES_DIR)],
         exclude_input=True,
         exclude_input_prompt=True,
@@ -109,26 +103,17 @@ def export_html(nb: NotebookNode, title: str) -> str:
     without output are dropped; plotly.js goes in at the end of ``<head>``, after nbconvert,
     which would otherwise run its 4.8 MB through BeautifulSoup for every page.
     """
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        for output in cell.outputs:
             output.get("data", {}).pop("application/vnd.plotly.v1+json", None)
-        if cell.cell_type == "code":  # an output whose data is left empty goes too
-            cell.outputs = [
-                o for o in cell.outputs if o.output_type != "stream" and o.get("data", 1)
-            ]
+        cell.outputs = [o for o in cell.outputs if o.output_type != "stream" and o.get("data", 1)]
     nb.cells = [cell for cell in nb.cells if cell.cell_type != "code" or cell.outputs]
-    pages = (o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", []))
-    has_chart = any(PLOTLY_GRAPH_CLASS in "".join(page) for page in pages)
     nb.metadata["title"] = title
     with _export_lock:
         page, _ = get_exporter().from_notebook_node(nb, resources={"metadata": {"name": title}})
-    split = page.find("</head>") if has_chart else -1
-    return page if split < 0 else page[:split] + _plotlyjs() + page[split:]
-
-
-@functools.cache
-def _plotlyjs() -> str:
-    return plotlyjs_script() + "\n"
+    if f'class="{PLOTLY_GRAPH_CLASS}"' in page:
+        page = page.replace("</head>", _plotlyjs() + "\n</head>", 1)
+    return page
 
 
 # -- kernels ---------------------------------------------------------------------------
@@ -146,20 +131,20 @@ class _PoolKernelManager(AsyncKernelManager):
 
 
 class _Kernel(threading.Thread):
-    """One kernel and the thread that starts it, runs jobs on it and shuts it down."""
+    """One kernel and the thread that starts it, runs the pool's jobs on it and shuts it down."""
 
-    def __init__(self, jobs: queue.SimpleQueue, preload: str) -> None:
+    def __init__(self, jobs: queue.SimpleQueue, preload: str, closing: threading.Event) -> None:
         super().__init__(name="kernel", daemon=True)
-        self.jobs, self.preload = jobs, preload
+        self.jobs, self.preload, self.closing = jobs, preload, closing
         self.km: _PoolKernelManager | None = None
         self.killed = False
         self.start()
 
     def run(self) -> None:
-        self.loop = ensure_event_loop()  # this thread's loop, the one nbclient uses
+        self.loop = ensure_event_loop()  # this thread's loop, the one papermill's nbclient uses
         try:
             with contextlib.suppress(Exception):  # tried again, and reported, by the first job
-                self.launch()
+                self.ensure_running()
             with _export_lock:
                 get_exporter()
             while (item := self.jobs.get()) is not None:
@@ -173,57 +158,42 @@ class _Kernel(threading.Thread):
             self.shutdown()
             self.loop.close()
 
-    def launch(self) -> None:
-        """Start a kernel (encrypted where it can be: outputs carry the report's data; its own
-        output on stderr, never on our stdout) and run the preload in it."""
+    def ensure_running(self) -> None:
+        """Start a kernel, unless one runs, and wait until it has run the preload.
+
+        The preload is IPython's ``exec_lines``, run before the kernel answers: waiting for
+        it gives up within a second when the kernel dies or is killed. Outputs carry the
+        report's data: encrypted where they can be; the kernel's own output goes to stderr.
+        """
+        if self.km and not self.killed and self.loop.run_until_complete(self.km.is_alive()):
+            return
+        self.shutdown()
         self.killed = False
         encryption = "auto" if zmq.has("curve") else "disabled"
         self.km = km = _PoolKernelManager(kernel_name=KERNEL_NAME, transport_encryption=encryption)
         path = os.pathsep.join([PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
+        arguments = ["--HistoryManager.hist_file=:memory:"]
+        if self.preload:  # a list literal: one entry, however many lines
+            arguments.append(f"--IPKernelApp.exec_lines={[self.preload]!r}")
         start = km.start_kernel(
             env={**os.environ, "PYTHONPATH": path},
             stdout=sys.__stderr__.fileno() if sys.__stderr__ else None,
-            extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            extra_arguments=arguments,
         )
         self.loop.run_until_complete(start)
+        if self.closing.is_set():  # closed while the process started: kill() missed it
+            raise RuntimeError("the kernel pool is closing")
         (client := km.client()).start_channels()
         try:
-            self.loop.run_until_complete(self._unless_killed(client.wait_for_ready(START_SECONDS)))
-            self.loop.run_until_complete(self._unless_killed(_quietly(client, self.preload)))
-        except _Stopped:  # the run ended (a bad input, Ctrl-C) while this kernel started
-            pass
-        except Exception as exc:  # the notebooks will say what is missing
-            log.warning("a kernel could not run the preload: %s", _error_line(exc))
+            self.loop.run_until_complete(client.wait_for_ready(START_SECONDS))
         finally:
             self.stop_clients()
 
-    async def _unless_killed(self, awaitable: Any) -> Any:
-        """Await ``awaitable``, given up as soon as :meth:`kill` is called: a client waiting on
-        a killed kernel would otherwise wait for its whole timeout."""
-        task = asyncio.ensure_future(awaitable)
-        while not task.done():
-            await asyncio.wait({task}, timeout=0.1)
-            if self.killed and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-                raise _Stopped
-        return task.result()
-
-    def ensure_running(self) -> None:
-        if self.km is None or self.killed or not self.loop.run_until_complete(self.km.is_alive()):
-            self.shutdown()
-            try:
-                self.launch()
-            except Exception as exc:
-                raise RenderError(f"could not start a Jupyter kernel: {_error_line(exc)}") from exc
-
     def exit_status(self) -> int | None:
         """The kernel's exit status (negative: killed by that signal); None while it runs."""
-        provisioner = self.km.provisioner if self.km is not None else None
-        if provisioner is None or not provisioner.has_process:
+        if self.km is None or self.km.provisioner is None or not self.km.provisioner.has_process:
             return None
-        return self.loop.run_until_complete(provisioner.poll())
+        return self.loop.run_until_complete(self.km.provisioner.poll())
 
     def stop_clients(self) -> None:
         while self.km is not None and self.km.clients_made:
@@ -241,40 +211,24 @@ class _Kernel(threading.Thread):
         """Kill the kernel's process group now, from any thread; its own thread notices."""
         self.killed = True
         km = self.km  # its thread may be letting go of it
-        provisioner = km.provisioner if km is not None else None
-        if provisioner is not None:  # a coroutine without I/O: run it on a loop of its own
-            helper = threading.Thread(target=asyncio.run, args=(provisioner.kill(),))
+        if km is not None and km.provisioner is not None:  # no I/O: run on a loop of its own
+            helper = threading.Thread(target=asyncio.run, args=(km.provisioner.kill(),))
             helper.start()
             helper.join()
 
 
-class _Stopped(Exception):
-    """The kernel was killed while it started: the pool is closing."""
-
-
-async def _quietly(client: Any, code: str) -> None:
-    """Run ``code`` in the kernel through ``client``, showing nothing; raise if it fails."""
-    reply = await client.execute_interactive(
-        code, silent=True, timeout=START_SECONDS, output_hook=lambda msg: None
-    )
-    if reply["content"]["status"] != "ok":
-        raise RuntimeError(f"{reply['content']['ename']}: {reply['content']['evalue']}")
-
-
 class KernelPool:
     """Kernels started at once (in the background) and reused; a context manager that shuts
-    them all down on exit.
-
-    ``preload``: Python code run once in each kernel as soon as it is up (the report's
-    imports, so kernels import pandas and plotly while the caller computes the data).
-    """
+    them all down on exit. ``preload``: code each kernel runs as it starts (the report's
+    imports, so kernels import pandas and plotly while the caller computes the data)."""
 
     def __init__(self, size: int, *, preload: str = "") -> None:
         if size < 1:
             raise ValueError(f"a kernel pool needs at least one kernel, not {size}")
         self.size = size
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self._kernels = [_Kernel(self._jobs, preload) for _ in range(size)]
+        self._closing = threading.Event()
+        self._kernels = [_Kernel(self._jobs, preload, self._closing) for _ in range(size)]
         self._exit = contextlib.ExitStack()
 
     def __enter__(self) -> KernelPool:
@@ -297,6 +251,7 @@ class KernelPool:
 
     def close(self) -> None:
         """Kill every kernel and wait for the threads to release what they hold."""
+        self._closing.set()
         self.kill()
         for _ in self._kernels:
             self._jobs.put(None)
@@ -311,8 +266,7 @@ class KernelPool:
 class _Task:
     """One notebook to render, and what nbclient's hooks tell while it runs."""
 
-    job: NotebookJob
-    parameters: dict
+    job: NotebookJob  # its notebook resolved, its parameters plain
     html_path: Path
     debug_path: Path
     what: str  # notebook x.ipynb (service='checkout')
@@ -322,137 +276,120 @@ class _Task:
     cell: int | None = None
 
     async def on_notebook_start(self, notebook: NotebookNode, **_: Any) -> None:
+        """Reset the kernel for this notebook through nbclient's client, which is ready."""
         self.nb, self.cells = notebook, list(notebook.cells)
-        folder = str(self.job.notebook.parent)
         # gc.freeze(): %reset collects twice, through every object of the imported modules.
-        code = f"%reset -f\n__import__('os').chdir({folder!r})\n__import__('gc').freeze()"
-        await _quietly(self.kernel.km.clients_made[-1], code)  # nbclient's client, ready
+        code = f"%reset -f\nimport os, gc\nos.chdir({str(self.job.notebook.parent)!r})\n"
+        reply = await self.kernel.km.clients_made[-1].execute_interactive(
+            code + "gc.freeze()", silent=True, timeout=START_SECONDS, output_hook=lambda m: None
+        )
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError(f"{reply['content']['ename']}: {reply['content']['evalue']}")
 
     def on_cell_execute(self, cell: NotebookNode, cell_index: int, **_: Any) -> None:
         self.cell = cell_index
 
+    def __call__(self, kernel: _Kernel, timeout: float | None, stop: threading.Event) -> None:
+        """Execute the notebook on ``kernel`` and write its HTML; nothing once ``stop`` is set."""
+        self.kernel = kernel
+        try:
+            if stop.is_set():
+                return
+            kernel.ensure_running()
+            nb = papermill.execute_notebook(
+                str(self.job.notebook),
+                None,
+                parameters=self.job.parameters,
+                km=kernel.km,
+                on_notebook_start=self.on_notebook_start,
+                on_cell_execute=self.on_cell_execute,
+                timeout_func=lambda cell: timeout,
+                **PAPERMILL_OPTIONS,
+            )
+        except Exception as exc:
+            if stop.is_set():  # killed on purpose: another notebook failed, or the run stops
+                return
+            raise RenderError(f"{self.what} failed{self.failure(exc, timeout)}") from None
+        finally:
+            kernel.stop_clients()
+        try:
+            page = export_html(nb, self.job.title)
+            with _writing(self.html_path.parent):
+                self.html_path.parent.mkdir(parents=True, exist_ok=True)
+                self.html_path.write_text(page, encoding="utf-8")
+        except RenderError:
+            raise
+        except Exception as exc:  # nbconvert, the template, text that cannot be encoded
+            reason = f"while exporting it to HTML: {_error_line(exc)}; {self.save_debug(nb)}"
+            raise RenderError(f"{self.what} failed {reason}") from exc
 
-def _render(kernel: _Kernel, task: _Task, timeout: float | None, stop: threading.Event) -> None:
-    """Execute one notebook on ``kernel`` and write its HTML; nothing once ``stop`` is set."""
-    task.kernel = kernel
-    try:
-        if stop.is_set():
-            return
-        kernel.ensure_running()
-        nb = papermill.execute_notebook(
-            str(task.job.notebook),
-            None,
-            parameters=task.parameters,
-            kernel_name=KERNEL_NAME,
-            language="python",
-            progress_bar=False,
-            start_timeout=START_SECONDS,
-            km=kernel.km,
-            on_notebook_start=task.on_notebook_start,
-            on_cell_execute=task.on_cell_execute,
-            timeout_func=lambda cell: timeout,
-            iopub_timeout=IOPUB_SECONDS,
-        )
-    except RenderError:
-        raise
-    except Exception as exc:
-        if stop.is_set():  # killed on purpose: another notebook failed, or the run stops
-            return
-        raise _failure(task, exc, timeout) from None
-    finally:
-        kernel.stop_clients()
-    try:
-        page = export_html(nb, task.job.title)
-        with _writing(task.html_path.parent):
-            task.html_path.parent.mkdir(parents=True, exist_ok=True)
-            task.html_path.write_text(page, encoding="utf-8")
-    except RenderError:
-        raise
-    except Exception as exc:  # nbconvert, the template, text that cannot be encoded
-        what = f"{task.what} failed while exporting it to HTML: {_error_line(exc)}"
-        raise RenderError(f"{what}; {_save_debug(nb, task.debug_path)}") from exc
-
-
-def _failure(task: _Task, exc: Exception, timeout: float | None) -> RenderError:
-    """The one line for a notebook that did not run through: where, why, the debug copy."""
-    index = task.cell
-    if isinstance(exc, papermill.PapermillExecutionError):
-        index, reason = exc.cell_index, f"{exc.ename}: {_one_line(exc.evalue) or 'no message'}"
-    elif isinstance(exc, CellTimeoutError):
-        task.kernel.shutdown()
-        if "IOPub" in str(exc):  # nbclient's other timeout: the cell's output lags its reply
-            reason = f"the cell's output did not arrive within {IOPUB_SECONDS} s"
+    def failure(self, exc: Exception, timeout: float | None) -> str:
+        """Where and why the notebook stopped (the exit status or signal of a dead kernel)."""
+        index, status = self.cell, self.kernel.exit_status()
+        if isinstance(exc, papermill.PapermillExecutionError):
+            index, reason = exc.cell_index, f"{exc.ename}: {_one_line(exc.evalue) or 'no message'}"
+        elif isinstance(exc, CellTimeoutError):  # the other one: a cell's output lags its reply
+            self.kernel.shutdown()
+            late = f"the cell's output did not arrive within {IOPUB_SECONDS} s"
+            reason = late if "IOPub" in str(exc) else f"the cell ran longer than {timeout:g} s"
+            reason += "; its kernel was stopped"
+        elif status is not None and status >= 0:
+            reason = f"the kernel died: exited with status {status}"
+        elif status is not None:
+            name = signal.Signals(-status).name if -status in set(signal.Signals) else -status
+            oom = " (out of memory?)" if name == "SIGKILL" else ""
+            reason = f"the kernel died: killed by {name}{oom}"
         else:
-            reason = f"the cell ran longer than {timeout:g} s"
-        reason += "; its kernel was stopped"
-    elif (status := task.kernel.exit_status()) is not None and status >= 0:
-        reason = f"the kernel died: exited with status {status}"
-    elif status is not None:
-        name = signal.Signals(-status).name if -status in set(signal.Signals) else -status
-        oom = " (out of memory?)" if name == "SIGKILL" else ""
-        reason = f"the kernel died: killed by {name}{oom}"
-    else:
-        reason = _error_line(exc)
-    if task.nb is None:
-        return RenderError(f"{task.what} failed before it started: {reason}")
-    where = f" at {_describe_cell(task.cells, index)}" if index is not None else ""
-    return RenderError(
-        f"{task.what} failed{where}: {reason}; {_save_debug(task.nb, task.debug_path)}"
-    )
+            reason = _error_line(exc)
+        if self.nb is None:
+            return f" before it started: {reason}"
+        if index is None:
+            return f": {reason}; {self.save_debug(self.nb)}"
+        cell, tags = self.cells[index], self.cells[index].metadata.get("tags", [])
+        position = sum(INJECTED not in c.metadata.get("tags", []) for c in self.cells[:index])
+        first_line = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+        where = f'cell {position} "{_one_line(first_line, 80)}"'  # numbered as in the source
+        where = "the injected-parameters cell" if INJECTED in tags else where
+        return f" at {where}: {reason}; {self.save_debug(self.nb)}"
 
-
-def _describe_cell(cells: list, index: int) -> str:
-    """``cell 4 "first line"``, numbered as in the source notebook (without papermill's cell)."""
-    if INJECTED in cells[index].metadata.get("tags", []):
-        return "the injected-parameters cell"
-    position = sum(INJECTED not in c.metadata.get("tags", []) for c in cells[:index])
-    first_line = next((ln.strip() for ln in cells[index].source.splitlines() if ln.strip()), "")
-    return f'cell {position} "{_one_line(first_line, 80)}"'
-
-
-def _save_debug(nb: NotebookNode, path: Path) -> str:
-    """Save the executed notebook of a failed run, whole or not at all."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(temporary))
-        os.replace(temporary, path)
-    except Exception as exc:  # the error being reported matters more
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-        return f"executed notebook could not be saved ({_one_line(exc, 80)})"
-    return f"executed notebook saved to {path}"
+    def save_debug(self, nb: NotebookNode) -> str:
+        """Save the executed notebook of a failed run, whole or not at all."""
+        temporary = self.debug_path.with_name(f".{self.debug_path.name}.{os.getpid()}.tmp")
+        try:
+            self.debug_path.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, str(temporary))
+            os.replace(temporary, self.debug_path)
+        except Exception as exc:  # the error being reported matters more
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            return f"executed notebook could not be saved ({_one_line(exc, 80)})"
+        return f"executed notebook saved to {self.debug_path}"
 
 
 class _Bar(tqdm):
     monitor_interval = 0  # no monitor thread: it would outlive the bar
 
 
-def _run_all(
-    pool: KernelPool, tasks: list[_Task], workers: int, progress: bool, timeout: float | None
-) -> None:
-    """Render every task, ``workers`` at a time; on the first failure stop the rest, raise it."""
+def _run_all(pool: KernelPool, tasks: list[_Task], progress: bool, timeout: float | None) -> None:
+    """Render every task on the pool's kernels; on the first failure stop the rest, raise it."""
     stop = threading.Event()
-    waiting, running = list(reversed(tasks)), set()
+    futures = [pool.submit(functools.partial(t, timeout=timeout, stop=stop)) for t in tasks]
+    pending = set(futures)
     bar = _Bar(
         total=len(tasks), desc="Rendering", file=sys.stderr, leave=False, disable=not progress
     )
     try:
-        while waiting or running:
-            while waiting and len(running) < workers:
-                render = functools.partial(_render, task=waiting.pop(), timeout=timeout, stop=stop)
-                running.add(pool.submit(render))
-            # With a timeout, so that Ctrl-C is seen on every platform.
-            done, running = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+        while pending:  # with a timeout, so that Ctrl-C is seen on every platform
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in done:
                 future.result()
                 bar.update(1)
     except BaseException:
         stop.set()
-        for future in running:
+        for future in futures:
             future.cancel()
         pool.kill()
-        wait(running, timeout=STOP_SECONDS)
+        wait(futures, timeout=STOP_SECONDS)
         raise
     finally:
         bar.close()
@@ -472,9 +409,9 @@ def render_notebooks(
 
     The HTML of every job and the extra ``files`` (``{relative path: text or bytes}``) are
     written to a temporary sibling of ``out_dir``, which then replaces ``out_dir``: a failed
-    run leaves a previous ``out_dir`` as it was. Up to ``workers`` notebooks (default:
-    :func:`default_workers`, at most the pool's size) run at once on ``pool``'s kernels, or
-    on a pool started for this call; ``timeout`` limits the seconds any one cell may run.
+    run leaves a previous ``out_dir`` as it was. The notebooks run on every kernel of
+    ``pool``, or on ``workers`` kernels (default: :func:`default_workers`) started for this
+    call; ``timeout`` limits the seconds any one cell may run.
 
     A notebook that fails raises :class:`RenderError`, one line naming the notebook and its
     parameters, the cell, what went wrong and where the partly executed notebook was saved
@@ -482,36 +419,21 @@ def render_notebooks(
     are stopped. Returns the written paths (inside ``out_dir``).
     """
     out_dir = Path(out_dir).absolute()
-    html_paths: dict[PurePosixPath, NotebookJob] = {}
-    extra: dict[PurePosixPath, bytes] = {}
-    for name, item in [*((job.output_html, job) for job in jobs), *(files or {}).items()]:
-        relative = PurePosixPath(Path(name).as_posix())
-        if relative.is_absolute() or ".." in relative.parts or str(relative) == ".":
-            raise ValueError(f"{name} is not a relative path inside the report folder")
-        if relative in html_paths or relative in extra:
-            raise ValueError(f"{relative} would be written twice")
-        if isinstance(item, NotebookJob):
-            html_paths[relative] = item
-        elif isinstance(item, str | bytes):
-            extra[relative] = item.encode() if isinstance(item, str) else item
-        else:
-            raise TypeError(f"content of {relative} must be str or bytes")
+    build = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    debug_dir = out_dir.parent / ".failed" / out_dir.name
+    tasks, extra = _plan(jobs, files or {}, build, debug_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RenderError(f"{out_dir} exists and is not a folder")
-    parent, debug_dir = out_dir.parent, out_dir.parent / ".failed" / out_dir.name
-    build = parent / f".{out_dir.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
-    tasks = _tasks(html_paths, build, debug_dir)
     with _terminations_raised():
         try:
             with _writing(out_dir):
-                parent.mkdir(parents=True, exist_ok=True)
-                _remove_leftovers(parent, out_dir.name)
+                out_dir.parent.mkdir(parents=True, exist_ok=True)
+                _remove_leftovers(out_dir.parent, out_dir.name)
                 build.mkdir()
-            if tasks and pool is None:
-                with KernelPool(min(workers or default_workers(), len(tasks))) as own:
-                    _run_all(own, tasks, own.size, progress, timeout)
-            elif tasks and pool is not None:
-                _run_all(pool, tasks, min(workers or pool.size, pool.size), progress, timeout)
+            if tasks:
+                size = min(workers or default_workers(), len(tasks))
+                with KernelPool(size) if pool is None else contextlib.nullcontext(pool) as kernels:
+                    _run_all(kernels, list(tasks.values()), progress, timeout)
             with _writing(out_dir):
                 for relative, content in extra.items():
                     (build / relative).parent.mkdir(parents=True, exist_ok=True)
@@ -523,32 +445,43 @@ def render_notebooks(
     shutil.rmtree(debug_dir, ignore_errors=True)  # failures of earlier runs are stale now
     with contextlib.suppress(OSError):
         debug_dir.parent.rmdir()  # only if empty
-    return [out_dir / r for r in html_paths] + [out_dir / r for r in extra]
+    return [out_dir / relative for relative in [*tasks, *extra]]
 
 
-def _tasks(html_paths: dict[PurePosixPath, NotebookJob], build: Path, debug_dir: Path) -> list:
-    """Each job with its parameters checked, and where its HTML and debug copy go."""
+def _plan(jobs: list[NotebookJob], files: dict, build: Path, debug_dir: Path) -> tuple:
+    """The notebooks to render (read, parameters checked) and the files to write, by path."""
+    tasks: dict[PurePosixPath, _Task] = {}
+    extra: dict[PurePosixPath, bytes] = {}
     declared: dict[Path, set[str]] = {}
-    tasks = []
-    for relative, job in html_paths.items():
-        notebook = job.notebook.resolve()
-        if notebook not in declared:
-            try:
+    for name, item in [*((job.output_html, job) for job in jobs), *files.items()]:
+        relative = PurePosixPath(Path(name).as_posix())
+        if relative.is_absolute() or ".." in relative.parts or str(relative) == ".":
+            raise ValueError(f"{name} is not a relative path inside the report folder")
+        if relative in tasks or relative in extra:
+            raise ValueError(f"{relative} would be written twice")
+        if isinstance(item, str | bytes):
+            extra[relative] = item.encode() if isinstance(item, str) else item
+            continue
+        if not isinstance(item, NotebookJob):
+            raise TypeError(f"content of {relative} must be str or bytes")
+        notebook = item.notebook.resolve()
+        try:
+            if notebook not in declared:
                 declared[notebook] = set(papermill.inspect_notebook(str(notebook)))
-            except FileNotFoundError as exc:
-                raise RenderError(f"notebook {notebook} not found") from exc
-            except Exception as exc:
-                message = f"notebook {notebook} could not be read: {_error_line(exc)}"
-                raise RenderError(message) from exc
-        parameters = {str(k): _plain(k, v, notebook.name) for k, v in job.parameters.items()}
+        except FileNotFoundError as exc:
+            raise RenderError(f"notebook {notebook} not found") from exc
+        except Exception as exc:
+            raise RenderError(f"notebook {notebook} could not be read: {_error_line(exc)}") from exc
+        parameters = {str(k): _plain(k, v, notebook.name) for k, v in item.parameters.items()}
         if declared[notebook] and (unknown := sorted(set(parameters) - declared[notebook])):
             log.warning("%s: parameters not in its parameters cell: %s", notebook.name, unknown)
         summary = ", ".join(f"{k}={_one_line(repr(v), 40)}" for k, v in parameters.items())
         what = f"notebook {notebook.name}" + (f" ({_one_line(summary, 200)})" if summary else "")
-        resolved = NotebookJob(notebook, job.parameters, job.output_html, job.title)
-        debug_path = debug_dir / relative.with_suffix(".ipynb")
-        tasks.append(_Task(resolved, parameters, build / relative, debug_path, what))
-    return tasks
+        job = NotebookJob(notebook, parameters, item.output_html, item.title)
+        tasks[relative] = _Task(
+            job, build / relative, debug_dir / relative.with_suffix(".ipynb"), what
+        )
+    return tasks, extra
 
 
 def _plain(key: str, value: Any, notebook: str) -> Any:
