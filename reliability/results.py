@@ -194,6 +194,18 @@ def to_json(result: MonthlyMetrics) -> dict[str, Any]:
     return plain(document)
 
 
+def report_json(results: Results) -> dict[str, Any]:
+    """The report's ``metrics.json``: the month's ``to_json`` document plus what the report
+    compares it with: each headline figure against last month (``changes``, with
+    ``previous_month``) and the six-month ``trend`` rows. Every figure the report prints."""
+    previous = results.previous
+    document = to_json(results.current)
+    document["previous_month"] = None if previous is None else previous.period.label
+    document["changes"] = {key: plain(asdict(c)) for key, c in results.changes.items()}
+    document["trend"] = records(results.trend)
+    return plain(document)
+
+
 def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
     """The sections as frames, for ``--format table`` and ``--format csv``."""
     tables: dict[str, pd.DataFrame] = {}

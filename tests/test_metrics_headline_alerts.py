@@ -208,6 +208,8 @@ def test_compare_with_last_month():
         "off_hours_pages": None,
     }
     assert result["slos_met"].previous == 9
+    assert result["slos_met"].delta == pytest.approx(16 / 18 - 1)
+    assert result["incidents"].delta == -5
     assert result["off_hours_pages"] == headline.Change(4, None, "no_value")
 
 
@@ -215,7 +217,7 @@ def test_compare_withholds_direction_for_small_samples_and_missing_months():
     now = {"mttr_median_minutes": 40.0, "mttr_n": 9}
     before = {"mttr_median_minutes": 20.0, "mttr_n": 30}
     small = headline.compare(now, before)["mttr_median_minutes"]
-    assert small == headline.Change(20.0, None, "small_sample")
+    assert small == headline.Change(20.0, None, "small_sample", delta=20.0)
     first = headline.compare(now, None)["mttr_median_minutes"]
     assert first == headline.Change(None, None, "no_previous")
 

@@ -59,7 +59,11 @@ def test_report_files_and_metrics(sample_report, capsys):
     main(["compute", "--month", MONTH, "--format", "json"])
     expected = json.loads(capsys.readouterr().out)
     result = json.loads((sample_report / "metrics.json").read_text())
+    # metrics.json is compute's document plus what the report compares the month with.
+    compared = {key: result.pop(key) for key in ("previous_month", "changes", "trend")}
     assert result == expected
+    assert compared["previous_month"] == "2026-09"
+    assert [row["month"] for row in compared["trend"]][-1] == MONTH
 
 
 def test_fleet_report_html_is_self_contained(sample_report):
@@ -115,8 +119,9 @@ def test_fleet_first_screen_tells_the_story(sample_report, tmp_path):
         )
     text = result.text
     assert f"Reliability report · {MONTH}" in text
-    assert "service level objectives (SLOs) were met" in text
-    assert "Most at risk" in text
+    assert "SLOs met" in text
+    assert "16 of 18" in text
+    assert "missed its promise" in text
     assert "✗ missed" in text  # status readable without colour
     assert result.title == f"Reliability report {MONTH}"
 

@@ -66,6 +66,8 @@ class Change:
     """Whether this month is better, worse or about the same; ``None`` with a ``reason``."""
     reason: str | None = None
     """Why no direction: ``no_previous``, ``no_value`` or ``small_sample``."""
+    delta: float | None = None
+    """This month minus last month, as compared (``SLOs met`` as a share): the arrow's way."""
 
 
 def headline_figures(
@@ -138,20 +140,20 @@ def compare(now: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Cha
         if current is None:
             changes[key] = Change(previous, None, "no_value")
             continue
+        difference = current - earlier
         if key == "mttr_median_minutes" and any(
             (m.get("mttr_n") or 0) < SMALL_SAMPLE for m in (now, before or {})
         ):
-            changes[key] = Change(previous, None, "small_sample")
+            changes[key] = Change(previous, None, "small_sample", difference)
             continue
-        difference = current - earlier
         tolerance = SAME_WITHIN.get(key, 0.0)
         if key in SAME_WITHIN_RELATIVE:
             tolerance = SAME_WITHIN_RELATIVE[key] * abs(earlier)
         if abs(difference) <= tolerance and (difference == 0 or tolerance > 0):
-            changes[key] = Change(previous, "same")
+            changes[key] = Change(previous, "same", delta=difference)
         else:
             better = (difference > 0) == higher_better
-            changes[key] = Change(previous, "better" if better else "worse")
+            changes[key] = Change(previous, "better" if better else "worse", delta=difference)
     return changes
 
 

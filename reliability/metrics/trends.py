@@ -27,11 +27,12 @@ def trend_frame(history: list[MonthlyMetrics], service: str | None = None) -> pd
         with_data = None if slos is None else slos.loc[slos["status"] != "no_data"]
         if with_data is not None and with_data.empty:
             with_data = None  # no SLI data that month: unknown, not "0 met"
-        met = share = median_remaining = None
+        met = share = median_remaining = median_used = None
         if with_data is not None:
             kept = with_data["status"].isin(MET_STATUSES)
             met, share = int(kept.sum()), float(kept.mean())
             median_remaining = float(with_data["budget_remaining"].median())
+            median_used = float(with_data["budget_consumed"].median())
         fleet_wide = service is None
         response = metrics.response if fleet_wide else None
         fleet = (metrics.fleet_delivery or {}) if fleet_wide else {}
@@ -42,6 +43,7 @@ def trend_frame(history: list[MonthlyMetrics], service: str | None = None) -> pd
                 "slos_with_data": None if with_data is None else len(with_data),
                 "slos_met_share": share,
                 "median_budget_remaining": median_remaining,
+                "median_budget_used": median_used,
                 "incidents": None if response is None else response.count,
                 "mttr_n": None if response is None else response.mttr.n,
                 "mttr_median_minutes": None if response is None else response.mttr.median,

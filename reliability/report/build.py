@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from reliability.report import onefile, pdf
 from reliability.report.render import KernelPool, NotebookJob, render_notebooks
 from reliability.report.sections import service_page
-from reliability.results import Results, to_json
+from reliability.results import Results, report_json
 
 KERNEL_PRELOAD = (
     "from reliability import pipeline\n"
@@ -102,7 +102,7 @@ def build_report(
     with tempfile.TemporaryDirectory(prefix="reliability-report-") as scratch:
         prepared = Path(scratch) / "results.pickle"
         results.save(prepared)
-        metrics = json.dumps(to_json(results.current), indent=2) + "\n"
+        metrics = json.dumps(report_json(results), indent=2) + "\n"
         jobs = report_jobs(results, prepared, with_services=with_services)
         render_notebooks(
             jobs,

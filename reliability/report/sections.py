@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from dataclasses import replace
 from urllib.parse import quote
 
 import pandas as pd
@@ -19,6 +20,7 @@ from reliability.metrics import daily
 from reliability.metrics.incidents import SMALL_SAMPLE
 from reliability.metrics.policy import burn_rate_thresholds
 from reliability.report import figures, summary
+from reliability.report import first_screen as first
 from reliability.report import tables as t
 from reliability.results import MonthlyMetrics, Results
 
@@ -27,13 +29,28 @@ GLOSSARY = {
     "requests divided by all requests, or requests answered within 300 ms.",
     "SLO (service level objective)": "The target for an SLI over the month, e.g. 99.9%.",
     "Error budget": "The failures an SLO allows: at 99.9%, one request in a thousand may fail. "
-    "“Budget consumed 50%” means half of that allowance was used.",
-    "Budget remaining": "The share of the error budget left at the end of the month; negative "
-    "when the SLO was missed.",
+    "“Budget used 50%” means half of that allowance was used; over 100% means the SLO was "
+    "missed (181% used: 1.8 times the allowance).",
+    "Budgeting method": "How the month's SLI is counted: “requests” (occurrences: good requests "
+    "over all requests), “time slices” (the share of minutes, or longer slices, that were good "
+    "enough) or “ratio per slice” (the mean of each slice's good share).",
+    "Time slice": "A fixed stretch of time (one minute, five minutes) judged as a whole; for a "
+    "time-slice SLO the table also shows the share of good requests, which can differ.",
     "Burn rate": "How fast the budget is being spent: 1 spends exactly the budget over the "
     "month, 14.4 spends 2% of it in one hour.",
-    "Page / ticket alert": "What a multi-window burn-rate alert would have raised: a page wakes "
-    "someone up, a ticket waits for working hours.",
+    "Replayed page alert / ticket alert": "What the multi-window burn-rate alert rules would "
+    "have raised, replayed on the month's SLI data: a page wakes someone up, a ticket waits "
+    "for working hours. Counted in episodes (a run of minutes in which a rule fires). Not the "
+    "same as pages received.",
+    "Pages received": "High-urgency incidents (urgency high, or without urgency one of the two "
+    "most severe levels): what actually paged someone. The on-call figures count these.",
+    "Burn rate at peak": "The highest burn rate over one hour during an alert episode.",
+    "Covered by an incident": "An alert episode is covered when an incident of the same service "
+    "overlaps it, allowing 30 minutes before and after the incident.",
+    "Noise": "Replayed page alerts that no incident covers: someone would have been woken for "
+    "something nobody declared.",
+    "Missed detection": "Pages received on a service with SLOs that no replayed page alert "
+    "caught: the alert rules did not see what paged someone.",
     "Even-spend line": "Budget spent at a steady pace that uses exactly all of it by month end.",
     "Incident": "An unplanned interruption or degradation that someone declared and handled.",
     "Severity": "How bad an incident was, from the most severe level (e.g. SEV1) down.",
@@ -52,9 +69,9 @@ GLOSSARY = {
     "DORA band": "Elite, high, medium or low, from the 2023 State of DevOps report clusters.",
     "Toil": "Manual, repetitive, automatable operational work that grows with the service; the "
     "SRE book caps toil and on-call together at 50% of a team's time.",
-    "Pages per shift": "High-urgency incidents per 12-hour on-call shift; the SRE book's "
-    "ceiling is 2.",
-    "Off-hours share": "Share of pages that arrived outside business hours.",
+    "Pages per shift": "Pages received (high-urgency incidents) per 12-hour on-call shift; the "
+    "SRE book's ceiling is 2.",
+    "Off-hours share": "Share of pages received that arrived outside business hours.",
 }
 
 
@@ -91,8 +108,6 @@ def executive_summary(data: Results, service: str | None = None) -> HTML:
 
 def _service_view(metrics: MonthlyMetrics, service: str) -> MonthlyMetrics:
     """A copy of one month's metrics narrowed to one service (team-level figures kept)."""
-    from dataclasses import replace
-
     return replace(
         metrics,
         slos=_by_service(metrics.slos, service),
@@ -105,14 +120,30 @@ def _service_view(metrics: MonthlyMetrics, service: str) -> MonthlyMetrics:
     )
 
 
+BUDGETING_NAMES = {
+    "occurrences": "requests",
+    "timeslices": "time slices",
+    "ratio_timeslices": "ratio per slice",
+}
+"""The budgeting methods as the SLO table names them (the glossary explains them)."""
+
+
+def budgeting(value: object) -> str:
+    """A budgeting method in words."""
+    return html.escape(BUDGETING_NAMES.get(str(value), str(value)))
+
+
 SLO_COLUMNS = [
     t.Col("service", "Service"),
+    t.Col("team", "Team"),
     t.Col("slo", "SLO"),
+    t.Col("description", "Measures"),
+    t.Col("budgeting", "Counted in", budgeting),
     t.Col("objective", "Objective", t.sli_percent, numeric=True),
     t.Col("sli", "Achieved", t.sli_percent, numeric=True),
-    t.Col("budget_remaining", "Budget left", t.percent(0), numeric=True),
+    t.Col("budget_consumed", "Budget used", t.percent(0), numeric=True),
     t.Col("status", "Status", t.status),
-    t.Col("page_alerts", "Pages", t.number(), numeric=True),
+    t.Col("page_alerts", "Replayed page alerts", t.number(), numeric=True),
     t.Col("budget_exhausted_on", "Budget ran out"),  # formatted in the report's zone below
 ]
 
@@ -129,19 +160,22 @@ def achieved(slos: pd.DataFrame) -> pd.Series:
 
 
 def slo_table(data: Results, service: str | None = None) -> HTML:
-    """Every SLO, worst first: objective, SLI, budget left, a status readable without colour."""
+    """Every SLO, worst first: its team, what it measures, how it is counted, objective,
+    SLI (and the request ratio of a time-slice SLO), budget used, a status readable without
+    colour."""
     slos = _by_service(data.current.slos, service)
     if slos is None:
         return HTML(t.html_table(None, SLO_COLUMNS, "No SLI source is configured."))
-    ordered = slos.sort_values(["budget_remaining", "service", "slo"], na_position="last")
+    ordered = slos.sort_values(
+        ["budget_consumed", "service", "slo"], ascending=[False, True, True], na_position="last"
+    )
     ordered = ordered.assign(achieved=achieved(ordered))
     zone = data.month.timezone
     columns = [
-        *SLO_COLUMNS[1:3],
-        t.Col("achieved", "Achieved", numeric=True),
-        *SLO_COLUMNS[4:-1],
-        t.Col("budget_exhausted_on", "Budget ran out", lambda v: t.day(v, zone)),
+        t.Col("achieved", "Achieved", numeric=True) if c.key == "sli" else c
+        for c in SLO_COLUMNS[1:-1]
     ]
+    columns.append(t.Col("budget_exhausted_on", "Budget ran out", lambda v: t.day(v, zone)))
     if service is not None:
         return HTML(t.html_table(ordered, columns))
     return HTML(t.html_table(ordered, [t.Col("service", "Service", service_link), *columns]))
@@ -473,7 +507,7 @@ TOIL_COLUMNS = [
 ]
 ONCALL_COLUMNS = [
     t.Col("team", "Team"),
-    t.Col("pages", "Pages", t.number(), numeric=True),
+    t.Col("pages", "Pages received", t.number(), numeric=True),
     t.Col("pages_per_shift", "Per 12-h shift", t.number(2), numeric=True),
     t.Col("off_hours_share", "Off hours", t.percent(0), numeric=True),
 ]
@@ -500,7 +534,7 @@ def trend_table(data: Results) -> HTML:
     columns = [
         t.Col("month", "Month"),
         t.Col("slos_met", "SLOs met", t.number(), numeric=True),
-        t.Col("median_budget_remaining", "Median budget left", t.percent(0), numeric=True),
+        t.Col("median_budget_used", "Median budget used", t.percent(0), numeric=True),
         t.Col("incidents", "Incidents", t.number(), numeric=True),
         t.Col("mttr_median_minutes", "MTTR median", t.minutes, numeric=True),
         t.Col("change_failure_rate", "Change failure", t.percent(0), numeric=True),
@@ -550,6 +584,89 @@ def data_quality(data: Results, service: str | None = None) -> HTML:
             f"{html.escape(reason)}.</p>"
         )
     return HTML("".join(parts))
+
+
+ALERT_COLUMNS = [
+    t.Col("service", "Service"),
+    t.Col("slo", "SLO"),
+    t.Col("severity", "Kind"),
+    t.Col("start", "Started"),  # formatted in the report's zone by _zoned
+    t.Col("minutes", "Lasted", t.minutes, numeric=True),
+    t.Col("peak_burn_rate", "Burn rate at peak", t.number(1), numeric=True),
+    t.Col("covered_by", "Covered by incident"),
+]
+MISSED_COLUMNS = [
+    t.Col("id", "Incident"),
+    t.Col("service", "Service"),
+    t.Col("severity", "Severity"),
+    t.Col("title", "Title"),
+    t.Col("created_at", "Opened"),  # formatted in the report's zone by _zoned
+]
+
+
+def _zoned(columns: list[t.Col], zone: str) -> list[t.Col]:
+    """The columns with their instants shown in the report's time zone."""
+    instants = ("start", "created_at")
+    return [
+        replace(c, fmt=lambda v: t.instant(v, zone)) if c.key in instants else c for c in columns
+    ]
+
+
+def alerts_section(data: Results, service: str | None = None) -> HTML:
+    """Every replayed page and ticket episode with its peak burn and covering incident, then
+    the replayed page alerts no incident covers (noise) beside the pages received that no
+    replayed page alert caught (missed detection)."""
+    current = data.current
+    episodes = _by_service(current.alerts, service)
+    if episodes is None:
+        return HTML('<p class="rr-empty">No SLI source is configured: no alert is replayed.</p>')
+    zone = data.month.timezone
+    missed = _by_service(current.missed_detection, service)
+    page = episodes["severity"] == "page"
+    counts = (
+        f"{int(page.sum())} replayed page alerts and {int((~page).sum())} replayed ticket alerts"
+    )
+    if missed is not None:
+        noise = int((page & episodes["covered_by"].isna()).sum())
+        counts += (
+            f"; {noise} replayed page alerts that no incident covers (noise) and {len(missed)} "
+            "pages received that no replayed page alert caught (missed detection)"
+        )
+    else:
+        counts += "; without an incident input, noise and missed detection are unknown"
+    parts = [
+        f'<p class="rr-alert-counts">{html.escape(counts)}.</p>',
+        t.html_table(
+            episodes.sort_values(["start", "service", "slo"]),
+            _zoned(ALERT_COLUMNS, zone),
+            "No alert rule would have fired this month.",
+        ),
+    ]
+    if missed is not None:
+        noise_rows = episodes.loc[page & episodes["covered_by"].isna()]
+        parts += [
+            '<div class="rr-alert-review" style="display:flex;gap:24px;flex-wrap:wrap">',
+            '<div data-table="noise"><h4>Noise: replayed page alerts no incident covers</h4>',
+            t.html_table(
+                noise_rows,
+                _zoned([c for c in ALERT_COLUMNS if c.key != "covered_by"], zone),
+                "Every replayed page alert is covered by an incident.",
+            ),
+            '</div><div data-table="missed-detection"><h4>Missed detection: pages received '
+            "that no replayed page alert caught</h4>",
+            t.html_table(
+                missed,
+                _zoned(MISSED_COLUMNS, zone),
+                "Every page received was caught by a replayed page alert.",
+            ),
+            "</div></div>",
+        ]
+    return HTML("".join(parts))
+
+
+def first_screen(data: Results) -> HTML:
+    """The fleet page's first screen: the data used, the status tiles, five sentences."""
+    return HTML(first.first_screen(data))
 
 
 def glossary() -> HTML:

@@ -61,17 +61,18 @@ def _slo_lines(current: MonthlyMetrics, service: str | None) -> list[str]:
         f'{current.period.label}. An SLO is a promise such as "99.9% of requests succeed"; '
         "the error budget is the small share of failures that promise allows."
     ]
-    at_risk = scored.loc[scored["status"].isin(["missed", "at_risk"])].sort_values(
-        "budget_remaining"
-    )
-    if not at_risk.empty:
-        worst = [
-            f"{row.service} {row.slo} ({_pct(row.budget_consumed)} of its budget used)"
-            for row in at_risk.head(3).itertuples()
-        ]
-        lines.append("Most at risk: " + "; ".join(worst) + ".")
-    else:
-        lines.append("Every SLO kept more than a quarter of its error budget.")
+    ordered = scored.sort_values("budget_consumed", ascending=False)
+    missed = ordered.loc[ordered["status"] == "missed"]
+    at_risk = ordered.loc[ordered["status"] == "at_risk"]  # met: never one that missed
+    for label, rows in (("Missed", missed), ("At risk", at_risk)):
+        if not rows.empty:
+            worst = [
+                f"{row.service} {row.slo} ({_pct(row.budget_consumed)} of its budget used)"
+                for row in rows.head(3).itertuples()
+            ]
+            lines.append(f"{label}: " + "; ".join(worst) + ".")
+    if missed.empty and at_risk.empty:
+        lines.append("Every SLO used less than three quarters of its error budget.")
     attribution = current.attribution
     if attribution is not None and not attribution.empty:
         top = attribution.loc[attribution["budget_share"] > 0.05].head(2)
