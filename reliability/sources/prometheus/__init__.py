@@ -12,8 +12,10 @@ the SLO, the query and the server's message (exit 2); a server that cannot be re
 the retries, or within the deadline, is a ``SourceError`` naming the URL (exit 1). The bearer
 token is read from the environment variable ``token_env`` names, and never appears in a message.
 
-The server's engine is identified first (``engine``): one whose every count would be an
-extrapolated estimate (Prometheus 3.x) is refused with exit 2 rather than rounded.
+The server's engine is identified once its counts are in (``engine``), so a server that cannot
+be reached fails on the queries, within their timeout and deadline, and is not asked twice: one
+whose every count would be an extrapolated estimate (Prometheus 3.x) is refused with exit 2
+rather than rounded.
 """
 
 from __future__ import annotations
@@ -176,10 +178,6 @@ def fetch(
     ranges = chunks(start, end, step)
     client = PrometheusClient(options, token, traffic=traffic)
     try:
-        engine = identify(client.build_info())
-        refused = refusal(engine, client.where)
-        if refused is not None:
-            raise InputError(refused)
         planner = Planner(
             options,
             lambda label, match: client.label_values(
@@ -190,8 +188,12 @@ def fetch(
         if planner.problems:
             raise InputError(planner.problems)
         results = run_all(client, planner.queries, ranges, step)
+        engine = identify(client.build_info())
     finally:
         client.close()
+    refused = refusal(engine, client.where)
+    if refused is not None:
+        raise InputError(refused)
     frame, notes = assemble(planner.queries, results, step, options, engine)
     notes = [*planner.notes, *notes, *timeslice_notes(config, options)]
     return frame, list(dict.fromkeys(notes))
