@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import pandas as pd
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
@@ -337,3 +338,23 @@ def test_a_token_whose_bytes_are_not_utf8_is_a_config_error_that_does_not_show_i
     assert "the token in PD_SECRET_TOKEN holds a character an HTTP header cannot carry" in err
     for fragment in ("7f3a9c20", "Zq9Z", token.decode("latin-1")):
         assert fragment not in err
+
+
+def test_a_non_utf8_token_does_not_stop_later_frames_from_being_scrubbed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The registry outlives the run that read the token: a later frame's text columns are
+    still searched, not an internal error over the token's lone surrogates."""
+    from reliability.sources import secrets
+
+    monkeypatch.setattr(secrets, "_secrets", set())
+    monkeypatch.setattr(secrets, "_forms", ())
+    monkeypatch.setattr(secrets, "_pattern", None)
+    secrets.register_secret(b"pd-\xff\xfe-7f3a9c20-Zq9Z".decode("utf-8", "surrogateescape"))
+    frame = pd.DataFrame(
+        {"title": pd.Series(["db down", "echo pd-\xff\xfe-7f3a9c20-Zq9Z"], dtype="string")}
+    )
+
+    cleaned = secrets.scrub_frame(frame)
+
+    assert cleaned["title"].tolist() == ["db down", "echo ***"]

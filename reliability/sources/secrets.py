@@ -72,7 +72,18 @@ def register_secret(value: str | None) -> None:
         _secrets.add(value)
         forms = set(_forms) | _spellings(value)
         _forms = tuple(sorted(forms, key=len, reverse=True))
-        _pattern = re.compile("|".join(map(re.escape, _forms)))
+        _pattern = re.compile("|".join(map(re.escape, filter(_is_utf8, _forms))))
+
+
+def _is_utf8(form: str) -> bool:
+    """Whether ``form`` is text a frame can hold: a lone surrogate (a token's non-UTF-8 byte as
+    the environment gave it) cannot be in a decoded answer, and pandas' string columns refuse
+    it in a pattern; ``scrub`` still replaces such a form wherever it occurs."""
+    try:
+        form.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def scrub(text: str) -> str:
