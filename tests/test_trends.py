@@ -26,6 +26,7 @@ def _full_month(month: int) -> MonthlyMetrics:
             "slo": ["availability", "latency", "availability"],
             "status": ["met", "missed", "at_risk"],
             "budget_remaining": [0.8, -0.2, 0.1],
+            "budget_consumed": [0.2, 1.2, 0.9],  # as every month's SLO rows carry both
         }
     )
     response = ResponseSummary(
