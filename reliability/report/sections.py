@@ -82,17 +82,18 @@ def _by_service(frame: pd.DataFrame | None, service: str | None) -> pd.DataFrame
 
 
 def heading(data: Results, service: str | None = None) -> HTML:
-    """Title block: what, which month, from which data."""
+    """Title block: what and which month; a service page also names its data."""
     what = f"Service report: {service}" if service else "Reliability report"
     period = data.month
     start = period.start.tz_convert(period.timezone).strftime("%d %B %Y")
     end = (period.end.tz_convert(period.timezone) - pd.Timedelta(seconds=1)).strftime("%d %B %Y")
     progress = " (month in progress)" if data.current.in_progress else ""
     back = '<p><a href="../index.html">← fleet report</a></p>' if service else ""
+    # The fleet page's first screen names the data in full, with the inputs it used.
+    source = f" · data: {html.escape(data.config_label)}" if service else ""
     return HTML(
         f"{back}<h1>{html.escape(what)} · {period.label}{progress}</h1>"
-        f'<p class="rr-meta">{start} – {end}, {html.escape(period.timezone)} · data: '
-        f"{html.escape(data.config_label)}</p>"
+        f'<p class="rr-meta">{start} – {end}, {html.escape(period.timezone)}{source}</p>'
     )
 
 
