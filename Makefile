@@ -58,6 +58,7 @@ bench: $(DEV) system-deps
 	$(BIN)/python bench/bench_report.py $(if $(SCALE),--scale $(SCALE))
 	$(BIN)/python bench/bench_onefile.py
 	$(BIN)/python bench/bench_prometheus.py
+	$(BIN)/python bench/bench_slo_generator.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
