@@ -1,4 +1,4 @@
-"""SLO arithmetic pinned against hand-computed values (DESIGN §4)."""
+"""SLO arithmetic pinned against hand-computed values."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ DAY = 1440
 
 
 def worked_example_rows(name: str) -> pd.DataFrame:
-    """DESIGN §4: four 1-minute slices with total/bad 1000/0, 1000/30, 10/5, 990/0."""
+    """Four 1-minute slices with total/bad 1000/0, 1000/30, 10/5, 990/0."""
     totals, bads = [1000, 1000, 10, 990], [0, 30, 5, 0]
     return pd.DataFrame(
         {

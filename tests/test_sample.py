@@ -81,7 +81,7 @@ def elevated_minutes(month: Month) -> dict[str, np.ndarray]:
 
 
 def slo_values(month: Month) -> pd.DataFrame:
-    """SLI and budget consumed per SLO, computed here from the definitions in DESIGN §4."""
+    """SLI and budget consumed per SLO, computed here from the definitions in docs/metrics.md."""
     rows = []
     grid = minute_grid(month)
     for row in sample.sample_config().slo_table().itertuples():

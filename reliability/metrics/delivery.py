@@ -1,4 +1,4 @@
-"""Delivery (DORA, DESIGN §4): deployment frequency, lead time, change failure rate, recovery.
+"""Delivery (DORA): deployment frequency, lead time, change failure rate, recovery.
 
 Only production deployments count: those whose ``environment`` is empty or one of the
 configured production environments (case-insensitive). A deployment *failed* when its status is

@@ -1,4 +1,4 @@
-"""Incident response (DESIGN §4): time to acknowledge, resolve and restore, and what is a page.
+"""Incident response: time to acknowledge, resolve and restore, and what is a page.
 
 Durations are in minutes. An incident with no ``acknowledged_at`` is left out of MTTA and one
 with no ``resolved_at`` is left out of MTTR (and counted as unresolved). Each figure is reported

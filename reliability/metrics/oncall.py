@@ -1,4 +1,4 @@
-"""On-call load (DESIGN §4): pages per 12-hour shift and the share of pages outside business hours.
+"""On-call load: pages per 12-hour shift and the share of pages outside business hours.
 
 The SRE book (ch. 11, "Being On-Call") sets a ceiling of two incidents per 12-hour on-call
 shift. A team is assumed to run one rotation covering the whole month, so the month holds

@@ -1,4 +1,4 @@
-"""SLOs and error budgets (DESIGN §4): budgeting methods, burn rates, alert replay, burn-down.
+"""SLOs and error budgets (docs/metrics.md): budgeting methods, burn rates, alert replay, burn-down.
 
 Events are laid on a dense grid, one row per SLO and one column per minute of the period, so
 every figure is a vectorised reduction over that grid. The three OpenSLO budgeting methods

@@ -1,8 +1,8 @@
-"""Toil (DESIGN §4): each team's share of logged hours spent on toil and on operational work.
+"""Toil (docs/metrics.md): each team's share of logged hours spent on toil and on operational work.
 
 The SRE book (ch. 5, "Eliminating Toil") caps toil at 50% of an SRE's time; its introduction
 caps operational work (toil plus on-call) at 50% too. Both ratios are reported against *all*
-logged hours, overhead included, as DESIGN §4 defines the toil ratio.
+logged hours, overhead included, as docs/metrics.md defines the toil ratio.
 """
 
 from __future__ import annotations

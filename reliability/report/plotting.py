@@ -1,7 +1,7 @@
 """Plotly set-up shared by the report notebooks (no figures are built here).
 
 Inside a papermill kernel plotly's default renderer emits only a mimetype that nbconvert
-drops, so charts silently vanish from the HTML (DESIGN §5). The stock ``notebook``
+drops, so charts silently vanish from the HTML. The stock ``notebook``
 renderer is no better for an offline report: it pulls MathJax from a CDN, wraps the
 plot in require.js, and embeds plotly.js only when it is first activated in a kernel
 process, so the second notebook run on a reused kernel would have no plotly.js at all.

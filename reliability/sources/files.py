@@ -1,4 +1,4 @@
-"""The canonical CSV and Parquet files (DESIGN §3), one or many per input, read once."""
+"""The canonical CSV and Parquet files (docs/formats.md), one or many per input, read once."""
 
 from __future__ import annotations
 

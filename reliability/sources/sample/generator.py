@@ -60,7 +60,7 @@ INTERNAL_TITLES = (
 
 
 def consumed_budget(bad: np.ndarray, total: np.ndarray, slo: SLO) -> float:
-    """Budget consumed by per-minute bad/total counts under ``slo``'s budgeting (DESIGN §4)."""
+    """Budget consumed by per-minute bad/total counts under ``slo``'s budgeting."""
     if slo.budgeting == "occurrences":
         sli = 1.0 - bad.sum() / total.sum()
     else:
