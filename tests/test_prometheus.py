@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 from pandas.testing import assert_frame_equal
 from prometheus_server import (
     PrometheusServer,
@@ -652,6 +653,45 @@ def test_requests_carry_options_and_warnings_become_notes(httpserver, monkeypatc
         "Prometheus warned about checkout/availability (total query): partial response: "
         "store eu-1 unreachable.",
     ]
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "expected"),
+    [
+        ("http://127.0.0.1:9090", {}, "identity"),
+        ("http://localhost:9090", {}, "identity"),
+        ("http://[::1]:9090", {}, "identity"),
+        ("http://prometheus.monitoring:9090", {}, None),
+        ("http://10.0.0.7:9090", {}, None),
+        ("http://127.0.0.1:9090", {"accept-encoding": "gzip"}, "gzip"),
+    ],
+)
+def test_a_server_on_this_machine_is_asked_for_uncompressed_answers(url, headers, expected):
+    client = PrometheusClient(prometheus_source(url, headers=headers))
+    try:
+        sent = {k.lower(): v for k, v in client.http.session.headers.items()}
+    finally:
+        client.close()
+    # elsewhere, the compression requests asks for by default
+    assert sent["accept-encoding"] == (
+        expected or requests.utils.default_headers()["Accept-Encoding"]
+    )
+
+
+def test_the_loopback_answers_arrive_uncompressed(httpserver):
+    seen = []
+
+    def answer(request):
+        from werkzeug import Response
+
+        seen.append(request.headers.get("Accept-Encoding"))
+        body = {"status": "success", "data": {"resultType": "matrix", "result": []}}
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/api/v1/query_range", method="POST").respond_with_handler(answer)
+    source = prometheus_source(httpserver.url_for("/").rstrip("/"))
+    load(source, config_for(availability_of("checkout"), source))
+    assert seen == ["identity", "identity"]
 
 
 def test_server_errors_and_throttling_are_retried(httpserver):

@@ -7,8 +7,10 @@ anything else that is not a successful answer is a ``SourceError`` (exit 1).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from reliability.errors import InputError, Problem, SourceError
 from reliability.source_options import PrometheusOptions
@@ -51,6 +53,17 @@ def where(options: PrometheusOptions) -> str:
     return f"prometheus {options.base_url}"
 
 
+def on_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (``localhost``, 127.0.0.0/8 or ``::1``)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _seconds(value: float) -> str:
     text = f"{value:.3f}".rstrip("0").rstrip(".")
     return text or "0"
@@ -60,7 +73,9 @@ class PrometheusClient:
     """Range queries, instant queries and label values of one server.
 
     Requests carry the options' headers and ``params``, and the bearer token if one is given;
-    ``traffic`` counts requests and bytes (a benchmark reads it).
+    ``traffic`` counts requests and bytes (a benchmark reads it). A server on this machine is
+    asked for uncompressed answers (unless the headers say otherwise): compressing them would
+    cost both processes CPU to save bytes that never cross a network.
     """
 
     def __init__(
@@ -72,6 +87,9 @@ class PrometheusClient:
     ):
         self.options = options
         headers = dict(options.headers)
+        named = {name.lower() for name in headers}
+        if "accept-encoding" not in named and on_loopback(options.base_url):
+            headers["Accept-Encoding"] = "identity"
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         self.http = http.Client(
