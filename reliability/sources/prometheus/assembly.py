@@ -11,6 +11,7 @@ whole events and a note says, per SLO, that its counts are therefore estimates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -37,11 +38,11 @@ def points(values: Any, title: str) -> tuple[np.ndarray, np.ndarray]:
 
     Raises ``QueryProblem`` (naming ``title``, the SLO) when a value is not a count.
     """
-    table = np.array(values, dtype=object).reshape(-1, 2)
     try:
-        stamps = np.round(table[:, 0].astype("float64") * 1000).astype(np.int64) * 1_000_000
-        numbers = table[:, 1].astype("float64")
-    except (TypeError, ValueError, OverflowError):
+        times = np.fromiter(map(itemgetter(0), values), np.float64, len(values))
+        numbers = np.fromiter(map(float, map(itemgetter(1), values)), np.float64, len(values))
+        stamps = np.round(times * 1000).astype(np.int64) * 1_000_000
+    except (TypeError, ValueError, OverflowError, IndexError, KeyError):
         raise QueryProblem("returned a point that is not [time, number]", title) from None
     bad = ~np.isfinite(numbers) | (np.abs(numbers) >= frames.MAX_COUNT)
     if bad.any():
@@ -49,21 +50,25 @@ def points(values: Any, title: str) -> tuple[np.ndarray, np.ndarray]:
         when = pd.Timestamp(int(stamps[first]), unit="ns", tz="UTC")
         raise QueryProblem(
             f"returned {int(bad.sum())} value(s) that are not a count of events (first: "
-            f"{table[first, 1]} at {when:%Y-%m-%dT%H:%M:%SZ}); a count must be a finite number "
+            f"{values[first][1]} at {when:%Y-%m-%dT%H:%M:%SZ}); a count must be a finite number "
             "below 2^53",
             title,
         )
     return stamps, numbers
 
 
-def side_series(result: Result, service: str) -> pd.Series:
-    """One service's points of one query, indexed by evaluation time (ns)."""
+def side_points(result: Result, service: str) -> tuple[np.ndarray, np.ndarray]:
+    """One service's points of one query: sorted evaluation times (ns), each once, and values.
+
+    A time answered twice (overlapping chunks) keeps its first value.
+    """
     parts = result.series.get(service) or []
     if not parts:
-        return pd.Series([], dtype="float64")
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     stamps = np.concatenate([p[0] for p in parts])
     numbers = np.concatenate([p[1] for p in parts])
-    return pd.Series(numbers, index=stamps)
+    stamps, first = np.unique(stamps, return_index=True)
+    return stamps, numbers[first]
 
 
 FRACTION_TOLERANCE = 1e-6
@@ -82,9 +87,12 @@ def assemble(
     options: PrometheusOptions,
     engine: Engine = UNKNOWN,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Join each SLO's good and total points into canonical rows; gaps stay absent."""
+    """Join each SLO's good and total points into canonical rows; gaps stay absent.
+
+    The rows are built typed (the values were checked as they arrived), in one frame.
+    """
     notes: list[str] = []
-    sides: dict[tuple[str, str], dict[str, pd.Series]] = {}
+    sides: dict[tuple[str, str], dict[str, tuple[np.ndarray, np.ndarray]]] = {}
     order: list[tuple[str, str]] = []
     for query, result in zip(queries, results, strict=True):
         for warning in result.warnings:
@@ -95,36 +103,40 @@ def assemble(
             if key not in sides:
                 sides[key] = {}
                 order.append(key)
-            sides[key][query.side] = side_series(result, target.service)
+            sides[key][query.side] = side_points(result, target.service)
 
-    parts: list[pd.DataFrame] = []
-    step_ns = step.value
+    none = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64))
+    keys: list[tuple[str, str]] = []
+    stamp_parts: list[np.ndarray] = []
+    good_parts: list[np.ndarray] = []
+    total_parts: list[np.ndarray] = []
     for key in order:
         service, slo = key
-        good = sides[key].get("good", pd.Series([], dtype="float64"))
-        total = sides[key].get("total", pd.Series([], dtype="float64"))
-        good = good[~good.index.duplicated()]
-        total = total[~total.index.duplicated()]
-        if good.empty and total.empty:
+        good_stamps, good = sides[key].get("good", none)
+        total_stamps, total = sides[key].get("total", none)
+        if not len(good_stamps) and not len(total_stamps):
             notes.append(f"Prometheus returned no data for {service}/{slo} in the period.")
             continue
-        both = pd.concat({"good": good, "total": total}, axis=1, join="inner").sort_index()
-        one_sided = len(good) + len(total) - 2 * len(both)
+        stamps, in_good, in_total = np.intersect1d(
+            good_stamps, total_stamps, assume_unique=True, return_indices=True
+        )
+        good, total = good[in_good], total[in_total]
+        one_sided = len(good_stamps) + len(total_stamps) - 2 * len(stamps)
         if one_sided:
             notes.append(
                 f"{service}/{slo}: {one_sided} steps had only one of the good and total series; "
                 "they are left out as gaps."
             )
-        estimated = fractional(both["good"].to_numpy()) | fractional(both["total"].to_numpy())
+        estimated = fractional(good) | fractional(total)
         if estimated.any():
             notes.append(
-                f"{service}/{slo}: {int(estimated.sum())} of {len(both)} steps had fractional "
+                f"{service}/{slo}: {int(estimated.sum())} of {len(stamps)} steps had fractional "
                 f"counts ({engine.title} extrapolated increase(), as it does when samples do not "
                 "sit on the step boundaries); they were rounded to whole events, so this SLO's "
                 "counts are estimates."
             )
-        good_values = np.rint(both["good"].to_numpy())
-        total_values = np.rint(both["total"].to_numpy())
+        good_values = np.rint(good)
+        total_values = np.rint(total)
         negative = (good_values < 0) | (total_values < 0)
         if negative.any():
             notes.append(
@@ -139,22 +151,52 @@ def assemble(
                 "(series scraped at different times); good was capped at total."
             )
             good_values = np.minimum(good_values, total_values)
-        stamps = both.index.to_numpy(dtype=np.int64) - step_ns
-        parts.append(
-            pd.DataFrame(
-                {
-                    "timestamp": pd.to_datetime(stamps, unit="ns", utc=True).as_unit("ns"),
-                    "service": service,
-                    "slo": slo,
-                    "good": good_values.astype(np.int64),
-                    "total": total_values.astype(np.int64),
-                }
-            )
-        )
-    if not parts:
+        keys.append(key)
+        stamp_parts.append(stamps - step.value)
+        good_parts.append(good_values.astype(np.int64))
+        total_parts.append(total_values.astype(np.int64))
+    if not keys:
         return frames.empty(frames.SLI), notes
-    raw = pd.concat(parts, ignore_index=True)
-    return frames.validate(raw, frames.SLI, where=where(options), first_row=1), notes
+    return _frame(keys, stamp_parts, good_parts, total_parts, options), notes
+
+
+def _frame(
+    keys: list[tuple[str, str]],
+    stamps: list[np.ndarray],
+    good: list[np.ndarray],
+    total: list[np.ndarray],
+    options: PrometheusOptions,
+) -> pd.DataFrame:
+    """The canonical SLI frame of every SLO's rows: labels as sorted categories, counts int64.
+
+    Counts of one SLO that add up past 2^53 are an error, as for every source (``frames``).
+    """
+    lengths = np.array([len(part) for part in stamps])
+
+    def labels(position: int) -> pd.Categorical:
+        names, codes = np.unique(
+            np.array([k[position] for k in keys], dtype=object), return_inverse=True
+        )
+        return pd.Categorical.from_codes(
+            np.repeat(codes, lengths), categories=names, validate=False
+        )
+
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.DatetimeIndex(
+                np.concatenate(stamps).astype("datetime64[ns]"), tz="UTC"
+            ),
+            "service": labels(0),
+            "slo": labels(1),
+            "good": np.concatenate(good),
+            "total": np.concatenate(total),
+        }
+    )
+    if frames.sli_sum_excess(frame).any():
+        # the checks of every source, which name the row and say why
+        raw = frame.astype({"service": str, "slo": str})
+        return frames.validate(raw, frames.SLI, where=where(options), first_row=1)
+    return frame
 
 
 def timeslice_notes(config: Config, options: PrometheusOptions) -> list[str]:
