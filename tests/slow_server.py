@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
+import time
 
 ANSWER = b'{"status": "success", "data": {"resultType": "matrix", "result": []}}'
 
@@ -50,7 +51,8 @@ class _Handler(socketserver.BaseRequestHandler):
 
 
 class TricklingServer(socketserver.ThreadingTCPServer):
-    """Answers every request one byte per ``interval`` seconds; ``requests`` counts them."""
+    """Answers every request one byte per ``interval`` seconds; ``requests`` counts them and
+    ``first_request`` is when the first one arrived (``time.monotonic()``)."""
 
     daemon_threads = True
     allow_reuse_address = True
@@ -60,6 +62,7 @@ class TricklingServer(socketserver.ThreadingTCPServer):
         self.mode = mode
         self.interval = interval
         self.requests = 0
+        self.first_request: float | None = None
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
@@ -72,6 +75,8 @@ class TricklingServer(socketserver.ThreadingTCPServer):
     def count(self) -> None:
         with self._lock:
             self.requests += 1
+            if self.first_request is None:
+                self.first_request = time.monotonic()
 
     def start(self) -> TricklingServer:
         self._thread.start()

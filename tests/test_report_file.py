@@ -244,7 +244,7 @@ def test_stuck_chromium_is_killed_with_its_children(monkeypatch, tmp_path):
         pdf.PDFError, match=r"did not finish printing within 1 s \(see --pdf-timeout\)"
     ):
         pdf.print_pdf(page("x"), timeout=1)
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 60  # the timeout, not the 300 s of the stuck process
     child = int(pids.read_text())
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
 

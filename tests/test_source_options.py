@@ -140,9 +140,9 @@ def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path: Path, capsys) -> None:
     path = tmp_path / "bomb.yaml"
     path.write_text("\n".join(lines) + "\nservices: *a9\n")
 
-    started = time.monotonic()
+    started = time.process_time()  # the work done, however busy the machine
     code = main(["validate", "--config", str(path)])
-    elapsed = time.monotonic() - started
+    elapsed = time.process_time() - started
 
     err = capsys.readouterr().err
     assert code == 2

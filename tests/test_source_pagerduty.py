@@ -322,7 +322,7 @@ def test_429_with_retry_after_is_waited_out(
 
     assert list(loaded.frame["id"]) == ["PONE"]
     assert len(calls) == 2
-    assert 0.9 <= calls[1] - calls[0] < 3
+    assert 0.9 <= calls[1] - calls[0] < 10  # the 1 s asked, not the 60 s of the cap
 
 
 def test_a_long_retry_after_fails_at_once_with_a_clear_error(
@@ -335,7 +335,7 @@ def test_a_long_retry_after_fails_at_once_with_a_clear_error(
 
     with pytest.raises(SourceError, match=r"rate limited \(HTTP 429, Retry-After 3600 s\)"):
         load(tmp_path, source_options(httpserver))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # not the 60 s of the cap, nor the hour asked
 
 
 def test_server_errors_are_retried_then_reported(

@@ -232,7 +232,7 @@ def test_429_with_retry_after_is_honoured(
 
     assert len(frame) == 1
     assert len(calls) == 2
-    assert 0.9 <= calls[1] - calls[0] < 3
+    assert 0.9 <= calls[1] - calls[0] < 10  # the 1 s asked, not the 60 s of the cap
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -322,5 +322,5 @@ def test_a_long_retry_after_stops_at_once(httpserver: HTTPServer, tmp_path: Path
 
     with pytest.raises(SourceError, match=r"rate limited \(HTTP 429, Retry-After 86400 s\)"):
         load(tmp_path, {"kind": "statuspage", "url": httpserver.url_for("/")})
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 30  # not the 60 s of the cap, nor the day asked
     assert len(httpserver.log) == 1
