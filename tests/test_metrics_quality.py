@@ -156,13 +156,13 @@ def test_fleet_wide_findings_have_no_service_and_notes_no_count():
         None,
         None,
         None,
-        future_rows={"incidents": 3, "deployments": 40, "worklog": 0},
+        future_rows={"incidents": 3, "deployments": 40, "worklog": 0, "metrics": 1},
         now=now,
         notes=["Prometheus warned about a slow query."],
     )
     assert result["service"].isna().all()
     future = result.loc[result["finding"] == "Rows dated after now left out"].iloc[0]
-    assert future["count"] == 43
-    assert future["effect"].startswith("3 incidents, 40 deployments dated after now")
+    assert future["count"] == 44
+    assert future["effect"].startswith("3 incidents, 40 deployments, 1 SLI row dated after now")
     note = result.loc[result["finding"].str.startswith("Source: ")].iloc[0]
     assert pd.isna(note["count"])

@@ -74,6 +74,21 @@ FINDING_COLUMNS = ["finding", "service", "team", "count", "effect"]
 finding about the whole fleet (a source's note, rows dated after now)."""
 
 
+ROW_NOUNS = {
+    "metrics": ("SLI row", "SLI rows"),
+    "incidents": ("incident", "incidents"),
+    "deployments": ("deployment", "deployments"),
+    "worklog": ("work-log entry", "work-log entries"),
+}
+"""How one row, and several, of each input are called in a finding."""
+
+
+def _rows_of(role: str, count: int) -> str:
+    """``count`` rows of input ``role`` in words: "1 incident", "40 deployments"."""
+    one, many = ROW_NOUNS.get(role, (f"{role} row", f"{role} rows"))
+    return f"{count:,} {one if count == 1 else many}"
+
+
 def data_quality_findings(
     coverage: pd.DataFrame | None,
     incidents: pd.DataFrame | None,
@@ -150,7 +165,7 @@ def data_quality_findings(
         )
     counted = {role: n for role, n in (future_rows or {}).items() if n}
     if counted:
-        listed = ", ".join(f"{n:,} {role}" for role, n in counted.items())
+        listed = ", ".join(_rows_of(role, n) for role, n in counted.items())
         when = f" ({now:%Y-%m-%d %H:%M} UTC)" if now is not None else ""
         found.append(
             _finding(
