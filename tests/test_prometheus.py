@@ -860,6 +860,30 @@ def test_chunks_cover_every_step_once():
     assert all(b[0] - a[1] == step.value for a, b in itertools.pairwise(ranges))
 
 
+def test_a_grouped_query_of_many_services_is_split_in_time_into_requests():
+    step = pd.Timedelta(minutes=5)
+    slo = SLO(name="availability", objective=0.999)
+    targets = [planning.Target(f"svc-{i}", slo) for i in range(200)]
+    grouped = planning.Query("q", "good", targets, label="job")
+    alone = planning.Query("q", "good", targets[:1])
+
+    ranges = planning.query_ranges(grouped, MONTH.start, MONTH.end, step)
+
+    # 200 series x 8,928 steps: four requests of at most 500,000 points each
+    points = [(last - first) // step.value + 1 for first, last in ranges]
+    assert points == [2232, 2232, 2232, 2232]
+    assert 200 * max(points) <= planning.PIECE_POINTS
+    assert ranges[0][0] == (MONTH.start + step).value
+    assert ranges[-1][1] == MONTH.end.value
+    assert all(b[0] - a[1] == step.value for a, b in itertools.pairwise(ranges))
+    # one SLO's query, or a small group, keeps the whole month in one request
+    assert planning.query_ranges(alone, MONTH.start, MONTH.end, step) == [
+        (ranges[0][0], MONTH.end.value)
+    ]
+    small = planning.Query("q", "good", targets[:3], label="job")
+    assert len(planning.query_ranges(small, MONTH.start, MONTH.end, step)) == 1
+
+
 def test_no_data_at_all_is_a_source_note_and_a_month_without_data(backfilled, tmp_path, capsys):
     indicator = Indicator(good='nothing_total{job="x"}', total='nothing_total{job="x"}')
     services = [

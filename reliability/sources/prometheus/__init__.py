@@ -3,9 +3,10 @@
 For every SLO the server itself counts the events of each step (``planning``): a point
 evaluated at ``t`` holds the events of ``(t - step, t]`` and becomes the canonical row that
 starts at ``t - step`` (``assembly``). Queries run from ``span.start + step`` to ``span.end``
-in step-aligned chunks of at most ``MAX_POINTS`` points, so every interval of the span is
-counted exactly once; the step must divide the span (its months, and the lookback before them)
-into whole steps.
+in step-aligned chunks of at most ``MAX_POINTS`` points (fewer for a grouped query of many
+services, so its requests run at once), so every interval of the span is counted exactly
+once; the step must divide the span (its months, and the lookback before them) into whole
+steps.
 
 Errors: a query the server rejects, or whose values are not counts, is an ``InputError`` naming
 the SLO, the query and the server's message (exit 2); a server that cannot be reached after
@@ -35,7 +36,7 @@ from reliability.sources.base import Loaded, LoadRequest, Plugin
 from reliability.sources.prometheus.assembly import Result, assemble, points, timeslice_notes
 from reliability.sources.prometheus.client import PrometheusClient, QueryProblem, QueryRejected
 from reliability.sources.prometheus.engine import Engine, identify, refusal
-from reliability.sources.prometheus.planning import MAX_POINTS, Planner, Query, chunks
+from reliability.sources.prometheus.planning import MAX_POINTS, Planner, Query, query_ranges
 
 __all__ = ["MAX_POINTS", "PLUGIN", "Engine", "PrometheusClient", "fetch", "step_problems"]
 
@@ -104,31 +105,35 @@ def run_query(
 def run_all(
     client: PrometheusClient,
     queries: list[Query],
-    ranges: list[tuple[int, int]],
+    ranges: list[list[tuple[int, int]]],
     step: pd.Timedelta,
 ) -> list[Result]:
-    """Every query (in parallel); problems with queries are gathered into one ``InputError``.
+    """Every request of every query (``ranges[i]`` are query ``i``'s), in parallel; problems
+    with queries are gathered into one ``InputError``, one per query.
 
-    A fault (a server down, too slow, past the deadline) stops the run at once: no query
+    A fault (a server down, too slow, past the deadline) stops the run at once: no request
     starts after it.
     """
     failed = threading.Event()
 
-    def run(query: Query) -> Result:
+    def run(query: Query, piece: tuple[int, int]) -> Result:
         if failed.is_set():
             raise _Skipped
         try:
-            return run_query(client, query, ranges, step)
+            return run_query(client, query, [piece], step)
         except QueryProblem:
             raise
         except BaseException:
             failed.set()
             raise
 
-    problems: list[tuple[int, Problem]] = []
-    workers = max(1, min(client.options.concurrency, len(queries)))
+    tasks = [(i, piece) for i, query_ranges in enumerate(ranges) for piece in query_ranges]
+    problems: dict[int, Problem] = {}
+    workers = max(1, min(client.options.concurrency, len(tasks)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="prometheus") as pool:
-        futures: dict[Future[Result], int] = {pool.submit(run, q): i for i, q in enumerate(queries)}
+        futures: dict[Future[Result], int] = {
+            pool.submit(run, queries[i], piece): i for i, piece in tasks
+        }
         for future in as_completed(futures):
             error = future.exception()
             if error is None or isinstance(error, _Skipped):
@@ -136,19 +141,26 @@ def run_all(
             if not isinstance(error, QueryProblem):
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise error
-            query = queries[futures[future]]
+            index = futures[future]
+            query = queries[index]
             if isinstance(error, QueryRejected):
                 kind = f" ({error.error_type})" if error.error_type else ""
                 text = f"the server rejected the {query.side} query{kind}: {error.error}"
             else:
                 text = f"the {query.side} query {error.error}"
             title = error.title or query.title
-            problems.append(
-                (futures[future], Problem(client.where, f"{title}: {text}; query: {query.expr}"))
+            problems.setdefault(
+                index, Problem(client.where, f"{title}: {text}; query: {query.expr}")
             )
     if problems:
-        raise InputError([problem for _, problem in sorted(problems, key=lambda p: p[0])])
-    return [future.result() for future in futures]
+        raise InputError([problems[index] for index in sorted(problems)])
+    results = [Result() for _ in queries]
+    for future, index in futures.items():  # in the order of each query's ranges
+        part, whole = future.result(), results[index]
+        whole.warnings.extend(w for w in part.warnings if w not in whole.warnings)
+        for service, series in part.series.items():
+            whole.series.setdefault(service, []).extend(series)
+    return results
 
 
 class _Skipped(Exception):
@@ -175,7 +187,6 @@ def fetch(
     end = start + ((span.end.as_unit("ns") - start) // step) * step
     if end <= start:
         return frames.empty(frames.SLI), []
-    ranges = chunks(start, end, step)
     client = PrometheusClient(options, token, traffic=traffic)
     try:
         planner = Planner(
@@ -187,6 +198,7 @@ def fetch(
         planner.plan(config)
         if planner.problems:
             raise InputError(planner.problems)
+        ranges = [query_ranges(query, start, end, step) for query in planner.queries]
         results = run_all(client, planner.queries, ranges, step)
         engine = identify(client.build_info())
     finally:

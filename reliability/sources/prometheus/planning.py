@@ -339,18 +339,36 @@ def _le_value(text: str) -> float:
         return math.nan
 
 
-def chunks(start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta) -> list[tuple[int, int]]:
+PIECE_POINTS = 500_000
+"""Points (series x steps) a grouped query asks for in one request; a larger one is split in
+time into requests that run at once, as the per-SLO queries of a fleet do."""
+
+
+def chunks(
+    start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta, max_points: int = MAX_POINTS
+) -> list[tuple[int, int]]:
     """Evaluation ranges ``(first, last)`` in ns covering ``start + step .. end``, step-aligned.
 
-    Each range holds at most ``MAX_POINTS`` points and starts one step after the previous one
-    ends, so every interval ``(t - step, t]`` of ``[start, end)`` is evaluated exactly once.
+    Each range holds at most ``max_points`` (at most ``MAX_POINTS``) points and starts one step
+    after the previous one ends, so every interval ``(t - step, t]`` of ``[start, end)`` is
+    evaluated exactly once.
     """
+    max_points = max(1, min(max_points, MAX_POINTS))
     step_ns = step.value
     first = start.value + step_ns
     last = end.value
     ranges = []
     while first <= last:
-        upto = min(first + (MAX_POINTS - 1) * step_ns, last)
+        upto = min(first + (max_points - 1) * step_ns, last)
         ranges.append((first, upto))
         first = upto + step_ns
     return ranges
+
+
+def query_ranges(
+    query: Query, start: pd.Timestamp, end: pd.Timestamp, step: pd.Timedelta
+) -> list[tuple[int, int]]:
+    """The requests of one query: ``chunks``, smaller for a grouped query of many services."""
+    steps = (end.value - start.value) // step.value
+    pieces = math.ceil(len(query.targets) * steps / PIECE_POINTS) if query.label else 1
+    return chunks(start, end, step, math.ceil(steps / max(pieces, 1)))
