@@ -9,6 +9,7 @@ to the event, those computed from the same events aggregated to the step.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import math
@@ -882,6 +883,23 @@ def test_a_grouped_query_of_many_services_is_split_in_time_into_requests():
     ]
     small = planning.Query("q", "good", targets[:3], label="job")
     assert len(planning.query_ranges(small, MONTH.start, MONTH.end, step)) == 1
+
+
+def test_the_collector_is_paused_while_answers_are_decoded_and_restored_after():
+    assert gc.isenabled()
+    with prometheus.collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), prometheus.collector_paused():
+        raise RuntimeError("a fault while fetching")
+    assert gc.isenabled()
+    gc.disable()  # a caller that had turned it off keeps it off
+    try:
+        with prometheus.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_no_data_at_all_is_a_source_note_and_a_month_without_data(backfilled, tmp_path, capsys):
