@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 MINUTE = pd.Timedelta(minutes=1)
 SMALL_SAMPLE = 10
@@ -97,6 +96,10 @@ def _median_ci(values: np.ndarray, seed: int) -> tuple[float | None, float | Non
     if np.all(values == values[0]):
         # Every resample has the same median; scipy would warn about degenerate data.
         return float(values[0]), float(values[0])
+    # scipy.stats is imported here, on first use: it is most of the start-up time of a run
+    # that has no incidents to give an interval for
+    from scipy import stats
+
     result = stats.bootstrap(
         (values,),
         np.median,
