@@ -32,6 +32,8 @@ from pydantic_core import PydanticCustomError
 from reliability.errors import InputError, Problem
 from reliability.limits import MAX_EXPANDED_SIZE, expanded_size
 from reliability.metrics.policy import AlertPolicy
+from reliability.metrics.postmortems import DEFAULT_TIERS as POSTMORTEM_TIERS
+from reliability.metrics.tiers import DEFAULT_TARGETS, NEXT_BUSINESS_DAY, NO_TARGET, ResponseTier
 from reliability.openslo.reader import merge_openslo
 from reliability.period import check_timezone
 from reliability.policies import BUILTIN_NAMES, DEFAULT_POLICY, PolicySpec, builtin_spec, to_policy
@@ -142,12 +144,42 @@ class SLO(_Model):
         return f"Good events of {self.name} among all its events"
 
 
+def _durations(value: dict[str, str]) -> dict[str, str]:
+    """Each value a duration (``30m``, ``4h``, ``1d``), for RTOs per severity."""
+    for severity, text in value.items():
+        try:
+            parse_duration(text)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (the RTO of {severity})") from None
+    return value
+
+
+def _duration_or_none(value: str | None) -> str | None:
+    if value is not None:
+        parse_duration(value)
+    return value
+
+
 class Service(_Model):
-    """A service, the team that owns it, and its SLOs."""
+    """A service, the team that owns it, its SLOs and its recovery targets."""
 
     name: str = Field(min_length=1)
     team: str = Field(min_length=1)
     slos: list[SLO] = Field(default_factory=list)
+    rto: dict[str, str] = Field(default_factory=dict)
+    """Recovery time objective per severity (``SEV1: 1h``); the config's ``rto`` fills the rest."""
+    rpo: str | None = None
+    """Recovery point objective (``15m``), shown beside the RTO figures."""
+
+    @field_validator("rto")
+    @classmethod
+    def _rto_durations(cls, value: dict[str, str]) -> dict[str, str]:
+        return _durations(value)
+
+    @field_validator("rpo")
+    @classmethod
+    def _rpo_duration(cls, value: str | None) -> str | None:
+        return _duration_or_none(value)
 
     @model_validator(mode="after")
     def _unique_slo_names(self) -> Service:
@@ -235,6 +267,30 @@ class BusinessHours(_Model):
         return self
 
 
+class TierConfig(_Model):
+    """One alert tier of incidents: its response target and the labels that map to it."""
+
+    response: str | None = None
+    """A duration (``5m``, ``1h``), ``next_business_day`` or ``none``; the default tiers'
+    own target when left out (P1 5m, P2 1h, P3 next business day, P4 none)."""
+    severities: list[str] = Field(default_factory=list)
+    urgencies: list[Literal["high", "low"]] = Field(default_factory=list)
+
+    @field_validator("response", mode="before")
+    @classmethod
+    def _target(cls, value: Any) -> Any:
+        if value is None or str(value).strip().casefold() in (NO_TARGET, NEXT_BUSINESS_DAY):
+            return None if value is None else str(value).strip().casefold()
+        parse_duration(str(value))
+        return str(value).strip()
+
+
+class PostmortemConfig(_Model):
+    """Which incidents need a postmortem: those of these tiers."""
+
+    tiers: list[str] = Field(default_factory=lambda: list(POSTMORTEM_TIERS), min_length=1)
+
+
 class Config(_Model):
     """The whole configuration."""
 
@@ -253,6 +309,25 @@ class Config(_Model):
     alert_tiers: dict[Literal["page", "ticket"], list[str]] | None = None
     """Alert tier of each severity's windows, fastest first (default page: P1, P2; ticket:
     P3); a window's own ``tier`` wins."""
+    rto: dict[str, str] = Field(default_factory=dict)
+    """Recovery time objective per severity for every service that gives none."""
+    rpo: str | None = None
+    """Recovery point objective of every service that gives none."""
+    tiers: dict[str, TierConfig] | None = None
+    """Incident tiers, most urgent first, with their response targets (docs/formats.md);
+    default P1 5m, P2 1h, P3 next business day, P4 none, following ``severities``."""
+    postmortems: PostmortemConfig = Field(default_factory=PostmortemConfig)
+
+    @field_validator("rto")
+    @classmethod
+    def _rto_durations(cls, value: dict[str, str]) -> dict[str, str]:
+        return _durations(value)
+
+    @field_validator("rpo")
+    @classmethod
+    def _rpo_duration(cls, value: str | None) -> str | None:
+        return _duration_or_none(value)
+
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("alert_tiers", mode="before")
@@ -303,6 +378,56 @@ class Config(_Model):
         if wrong:
             raise ValueError("; ".join(wrong))
         return self
+
+    @model_validator(mode="after")
+    def _known_tiers(self) -> Config:
+        if self.tiers is not None and not self.tiers:
+            raise ValueError("tiers: give at least one tier, e.g. {P1: {response: 5m}}")
+        names = [tier.name for tier in self.response_tiers()]
+        unknown = [name for name in self.postmortems.tiers if name not in names]
+        if unknown:
+            raise ValueError(
+                f"postmortems.tiers: unknown tier(s) {', '.join(unknown)} (known: "
+                f"{', '.join(names)})"
+            )
+        return self
+
+    def response_tiers(self) -> list[ResponseTier]:
+        """The incident tiers, most urgent first, with their response targets."""
+        configured = self.tiers
+        if configured is None:
+            configured = {k: TierConfig(response=v) for k, v in DEFAULT_TARGETS.items()}
+        result = []
+        for name, tier in configured.items():
+            target = tier.response or DEFAULT_TARGETS.get(name, NO_TARGET)
+            kind = target if target in (NO_TARGET, NEXT_BUSINESS_DAY) else "duration"
+            result.append(
+                ResponseTier(
+                    name=name,
+                    kind=kind,
+                    target=parse_duration(target) if kind == "duration" else None,
+                    severities=tuple(tier.severities),
+                    urgencies=tuple(tier.urgencies),
+                )
+            )
+        return result
+
+    def rto_minutes(self) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+        """RTOs in minutes: per service and severity, and the default per severity."""
+        minutes = pd.Timedelta(minutes=1)
+        own = {
+            svc.name: {k: parse_duration(v) / minutes for k, v in svc.rto.items()}
+            for svc in self.services
+            if svc.rto
+        }
+        default = {k: parse_duration(v) / minutes for k, v in self.rto.items()}
+        return own, default
+
+    def rpo_minutes(self) -> dict[str, float]:
+        """Each service's RPO in minutes (its own, else the config's), where one is set."""
+        minutes = pd.Timedelta(minutes=1)
+        chosen = {svc.name: svc.rpo or self.rpo for svc in self.services}
+        return {k: parse_duration(v) / minutes for k, v in chosen.items() if v}
 
     def correction_table(self) -> pd.DataFrame:
         """One row per correction and SLO it applies to: service, slo, start, end (UTC), reason,

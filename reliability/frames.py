@@ -59,6 +59,8 @@ class Column:
     choices: tuple[str, ...] = ()
     categorical: bool = False
     """Few distinct values on many rows (service, SLO names): validated per distinct value."""
+    unit: str = "events"
+    """What a count column counts, for its problems ("must be a whole number of events")."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ INCIDENTS = TableSpec(
         Column("urgency", "choice", required=False, nullable=True, choices=URGENCIES),
         Column("caused_by", "text", required=False, nullable=True),
         Column("postmortem_url", "text", required=False, nullable=True),
+        Column("postmortem_at", "instant", required=False, nullable=True),
+        Column("action_items_open", "count", required=False, nullable=True, unit="action items"),
     ),
     unique=("id",),
 )
@@ -282,7 +286,9 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
     return pd.Series(parsed.array.take(codes), index=values.index)
 
 
-def _parse_numbers(values: pd.Series, column: str, problems: _Problems, integer: bool) -> pd.Series:
+def _parse_numbers(
+    values: pd.Series, column: str, problems: _Problems, integer: bool, unit: str = "events"
+) -> pd.Series:
     """Finite, non-negative numbers; counts (``integer``) also whole and at most ``MAX_COUNT``,
     compared exactly (2^53 + 1 is refused, not rounded to 2^53). Bad cells come back as NaN."""
     original = values
@@ -297,6 +303,7 @@ def _parse_numbers(values: pd.Series, column: str, problems: _Problems, integer:
             values = pd.to_numeric(filled, errors="coerce")
         unparseable = values.isna().to_numpy()
     if pd.api.types.is_integer_dtype(values.dtype):
+        values = values.fillna(0) if values.hasnans else values  # blanks: reported elsewhere
         negative = (values < 0).fillna(False).to_numpy(dtype=bool)
         too_large = (values > MAX_COUNT).fillna(False).to_numpy(dtype=bool) & integer
         non_finite = fractional = np.zeros(len(values), dtype=bool)
@@ -313,8 +320,8 @@ def _parse_numbers(values: pd.Series, column: str, problems: _Problems, integer:
         (unparseable, "not a number: "),
         (non_finite, "not finite: "),
         (negative, "must not be negative: "),
-        (fractional, "must be a whole number of events: "),
-        (too_large, f"too large for a count of events (at most 2^53 = {MAX_COUNT}): "),
+        (fractional, f"must be a whole number of {unit}: "),
+        (too_large, f"too large for a count of {unit} (at most 2^53 = {MAX_COUNT}): "),
     ]
     bad = np.zeros(len(values), dtype=bool)
     for mask, prefix in checks:
@@ -408,7 +415,11 @@ def validate(
         if col.kind == "instant":
             out[col.name] = _parse_instants(values, col.name, problems)
         elif col.kind in ("count", "hours"):
-            numbers = _parse_numbers(values, col.name, problems, integer=col.kind == "count")
+            integer = col.kind == "count"
+            numbers = _parse_numbers(values, col.name, problems, integer, col.unit)
+            if col.nullable and blank.any():  # an empty cell is unknown, never 0
+                numbers = numbers.astype("Int64" if col.kind == "count" else "float64")
+                numbers = numbers.mask(blank)
             out[col.name] = numbers
         elif col.kind == "date":
             out[col.name] = _parse_dates(values, col.name, problems)
@@ -440,6 +451,8 @@ def repeated_names(names: Sequence[object], used: Sequence[str] | None = None) -
 def _empty_column(col: Column, length: int) -> pd.Series:
     if col.kind == "instant":
         return pd.Series(pd.NaT, index=range(length), dtype="datetime64[ns, UTC]")
+    if col.kind == "count":
+        return pd.Series(pd.NA, index=range(length), dtype="Int64")
     return pd.Series([""] * length, dtype="string")
 
 
@@ -480,6 +493,11 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
             frame["acknowledged_at"] < frame["created_at"],
             "acknowledged_at",
             "acknowledged before created_at",
+        )
+        problems.add_rows(
+            frame["postmortem_at"] < frame["created_at"],
+            "postmortem_at",
+            "postmortem dated before created_at",
         )
     if spec is WORKLOG:
         hours = frame["hours"]
@@ -620,7 +638,7 @@ def _finish(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     for col in spec.columns:
         series = frame[col.name]
         if col.kind == "count":
-            frame[col.name] = series.astype("int64")
+            frame[col.name] = series.astype("Int64" if col.nullable else "int64")
         elif col.kind in ("text", "choice") and col.nullable:
             frame[col.name] = series.replace("", pd.NA).astype("string")
         elif col.categorical:  # drop labels no row uses (e.g. the blank one)
@@ -649,7 +667,7 @@ def empty(spec: TableSpec) -> pd.DataFrame:
         if col.kind == "instant":
             columns[col.name] = pd.Series([], dtype="datetime64[ns, UTC]")
         elif col.kind == "count":
-            columns[col.name] = pd.Series([], dtype="int64")
+            columns[col.name] = pd.Series([], dtype="Int64" if col.nullable else "int64")
         elif col.kind == "hours":
             columns[col.name] = pd.Series([], dtype="float64")
         elif col.kind == "date":

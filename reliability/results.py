@@ -20,6 +20,9 @@ import pandas as pd
 from reliability.config import Config
 from reliability.metrics.headline import Change, Finding
 from reliability.metrics.incidents import DurationStats, ResponseSummary, too_small_for_trend
+from reliability.metrics.postmortems import PostmortemSummary
+from reliability.metrics.recovery import RecoverySummary
+from reliability.metrics.tiers import TierResponseSummary
 from reliability.period import Month
 
 
@@ -44,6 +47,12 @@ class MonthlyMetrics:
     fleet_delivery: dict[str, Any] | None = None
     toil: pd.DataFrame | None = None
     oncall: pd.DataFrame | None = None
+    recovery: RecoverySummary | None = None
+    """Incidents restored within their RTO (``metrics.recovery``)."""
+    tier_response: TierResponseSummary | None = None
+    """Incidents acknowledged within their tier's target (``metrics.tiers``)."""
+    postmortems: PostmortemSummary | None = None
+    """Postmortems of the incidents that need one (``metrics.postmortems``)."""
     coverage: pd.DataFrame | None = None
     data_quality: pd.DataFrame | None = None
     missed_detection: pd.DataFrame | None = None
@@ -150,6 +159,60 @@ def _stats(prefix: str, stats: DurationStats) -> dict[str, Any]:
     }
 
 
+def recovery_json(summary: RecoverySummary | None) -> dict[str, Any] | None:
+    """The ``recovery_targets`` section of the JSON document."""
+    if summary is None:
+        return None
+    return {
+        "incidents": summary.incidents,
+        "with_rto": summary.with_rto,
+        "n": summary.n,
+        "within_rto": summary.within_rto,
+        "within_rto_share": summary.within_rto_share,
+        "misses": summary.misses,
+        "small_sample": too_small_for_trend(summary.n),
+        "by_service": records(summary.by_service),
+        "worst_misses": records(summary.worst_misses),
+    }
+
+
+def tier_response_json(summary: TierResponseSummary | None) -> dict[str, Any] | None:
+    """The ``response_tiers`` section of the JSON document."""
+    if summary is None:
+        return None
+    return {
+        "n": summary.n,
+        "within_target": summary.within_target,
+        "within_target_share": summary.within_target_share,
+        "without_tier": summary.without_tier,
+        "by_tier": records(summary.by_tier),
+        "misses": records(summary.misses),
+    }
+
+
+def postmortems_json(summary: PostmortemSummary | None) -> dict[str, Any] | None:
+    """The ``postmortems`` section of the JSON document (hours from resolution)."""
+    if summary is None:
+        return None
+    time = summary.time_to_postmortem
+    return {
+        "tiers": list(summary.tiers),
+        "required": summary.required,
+        "n": summary.n,
+        "with_postmortem": summary.with_postmortem,
+        "with_postmortem_share": summary.with_postmortem_share,
+        "time_to_postmortem_n": None if time is None else time.n,
+        "time_to_postmortem_median_hours": None if time is None else time.median,
+        "time_to_postmortem_p90_hours": None if time is None else time.p90,
+        "time_to_postmortem_mean_hours": None if time is None else time.mean,
+        "action_items_n": summary.action_items_n,
+        "action_items_open": summary.action_items_open,
+        "incidents_with_open_items": summary.incidents_with_open_items,
+        "reasons": summary.reasons,
+        "missing": records(summary.missing),
+    }
+
+
 def to_json(result: MonthlyMetrics) -> dict[str, Any]:
     """The stable ``compute --format json`` document: fractions, ``null`` where unknown."""
     response = result.response
@@ -188,6 +251,9 @@ def to_json(result: MonthlyMetrics) -> dict[str, Any]:
         "delivery_fleet": plain(result.fleet_delivery),
         "toil": records(result.toil),
         "oncall": records(result.oncall),
+        "recovery_targets": recovery_json(result.recovery),
+        "response_tiers": tier_response_json(result.tier_response),
+        "postmortems": postmortems_json(result.postmortems),
         "sli_coverage": records(result.coverage),
         "data_quality": records(result.data_quality),
     }
@@ -220,6 +286,12 @@ def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
         tables["incidents_by_service"] = response.by_service
     if result.attribution is not None:
         tables["budget_attribution"] = result.attribution
+    if result.recovery is not None:
+        tables["recovery_targets"] = result.recovery.by_service
+    if result.tier_response is not None:
+        tables["response_tiers"] = result.tier_response.by_tier
+    if result.postmortems is not None:
+        tables["postmortems_missing"] = result.postmortems.missing
     for name in ("alerts", "corrections", "delivery", "toil", "oncall", "data_quality"):
         frame = getattr(result, name)
         if frame is not None:

@@ -214,7 +214,7 @@ def response_summary(
     )
 
 
-def _normalise_label(labels: pd.Series) -> pd.Series:
+def normalise_label(labels: pd.Series) -> pd.Series:
     """Lower-case labels without separators, so ``SEV-1``, ``Sev 1`` and ``sev1`` compare equal."""
     return labels.astype("string").str.casefold().str.replace(r"[\s_-]", "", regex=True)
 
@@ -228,8 +228,8 @@ def page_severities(severities: list[str] | None) -> list[str]:
 
 def pages(incidents: pd.DataFrame, severities: list[str] | None) -> pd.Series:
     """Which incidents paged someone: ``urgency`` high, or without urgency a top-two severity."""
-    wanted = _normalise_label(pd.Series(page_severities(severities), dtype="string"))
-    severe = _normalise_label(incidents["severity"]).isin(wanted.tolist()).fillna(False)
+    wanted = normalise_label(pd.Series(page_severities(severities), dtype="string"))
+    severe = normalise_label(incidents["severity"]).isin(wanted.tolist()).fillna(False)
     if "urgency" in incidents.columns:
         urgency = incidents["urgency"].astype("string").str.strip().str.casefold()
     else:

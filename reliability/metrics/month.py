@@ -18,8 +18,11 @@ from reliability.metrics import (
     headline,
     incidents,
     oncall,
+    postmortems,
     quality,
+    recovery,
     slo,
+    tiers,
     toil,
 )
 from reliability.period import Month, PartialMonth
@@ -50,7 +53,10 @@ INPUT_TIMES: dict[str, tuple[str, str]] = {
     "worklog": ("worklog", "date"),
 }
 """Each input role: its attribute of ``Frames`` and the column that dates its rows."""
-LATER_INSTANTS = {"incidents": ("acknowledged_at", "resolved_at"), "deployments": ("commit_at",)}
+LATER_INSTANTS = {
+    "incidents": ("acknowledged_at", "resolved_at", "postmortem_at"),
+    "deployments": ("commit_at",),
+}
 """Instants inside a row that have not happened yet when they lie after ``now``."""
 
 
@@ -190,6 +196,7 @@ def compute_month(
             config.business_hours,
             config.severities,
         )
+        review_operations(result, config, frames.incidents, until=min(now, period.end))
 
     if month_deployments is not None:
         production = tuple(config.production_environments)
@@ -255,6 +262,51 @@ def review_alerts(
     result.missed_detection = missed
     pages_received = None if result.headline is None else result.headline["pages_received"]
     result.alert_summary = alerts.alert_summary(episodes, missed, pages_received)
+
+
+def _given(loaded: pd.DataFrame | None, column: str) -> bool:
+    """Whether any loaded incident fills an optional column (a blank column is one not given)."""
+    return loaded is not None and column in loaded and bool(loaded[column].notna().any())
+
+
+def review_operations(
+    result: MonthlyMetrics, config: Config, loaded: pd.DataFrame | None, until: pd.Timestamp
+) -> None:
+    """Recovery targets, response against tiers and postmortems of the month's incidents
+    (``result.incidents``); each is ``None`` with its reason in ``unavailable`` when the config
+    or the input lacks what it needs (``loaded``: every incident the input gave)."""
+    durations = result.incidents
+    own, default = config.rto_minutes()
+    if not own and not default:
+        result.unavailable["recovery_targets"] = (
+            "no RTO is configured (rto: per severity, for the fleet or per service)"
+        )
+    else:
+        result.recovery = recovery.recovery_summary(
+            durations,
+            recovery.rto_minutes(durations, own, default),
+            until,
+            [s.name for s in config.services],
+            config.rpo_minutes(),
+        )
+    response_tiers = config.response_tiers()
+    if not _given(loaded, "acknowledged_at"):
+        result.unavailable["response_tiers"] = "the incidents input has no acknowledged_at times"
+    else:
+        result.tier_response = tiers.tier_response(
+            durations,
+            response_tiers,
+            config.severities,
+            config.timezone,
+            (config.business_hours.end, list(config.business_hours.weekdays)),
+        )
+    if not _given(loaded, "postmortem_url"):
+        result.unavailable["postmortems"] = "the incidents input has no postmortem_url links"
+    else:
+        tier = tiers.incident_tiers(durations, response_tiers, config.severities)
+        result.postmortems = postmortems.postmortem_summary(
+            durations, tier, tuple(config.postmortems.tiers)
+        )
 
 
 def no_rows_reason(frames: Frames, role: str, period: Month) -> str:

@@ -54,9 +54,25 @@ def trend_frame(history: list[MonthlyMetrics], service: str | None = None) -> pd
                 "change_failure_rate": fleet.get("change_failure_rate"),
                 "recovery_median_minutes": fleet.get("recovery_median_minutes"),
                 "toil_ratio": overall_toil_ratio(metrics.toil) if fleet_wide else None,
+                **review_figures(metrics if fleet_wide else None),
             }
         )
     return pd.DataFrame(rows).astype({"month": "string"})
+
+
+def review_figures(metrics: MonthlyMetrics | None) -> dict[str, float | int | None]:
+    """The operations review's fleet-wide shares of one month, with their ``n``."""
+    recovery = None if metrics is None else metrics.recovery
+    tier = None if metrics is None else metrics.tier_response
+    postmortem = None if metrics is None else metrics.postmortems
+    return {
+        "rto_n": None if recovery is None else recovery.n,
+        "within_rto_share": None if recovery is None else recovery.within_rto_share,
+        "response_n": None if tier is None else tier.n,
+        "within_response_target_share": None if tier is None else tier.within_target_share,
+        "postmortem_n": None if postmortem is None else postmortem.n,
+        "postmortem_share": None if postmortem is None else postmortem.with_postmortem_share,
+    }
 
 
 def service_trend_frame(history: list[MonthlyMetrics]) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from IPython.display import HTML
 from reliability.metrics import daily
 from reliability.metrics.incidents import SMALL_SAMPLE
 from reliability.metrics.policy import burn_rate_thresholds
+from reliability.metrics.tiers import WORST_MISSES as TIER_MISSES_SHOWN
 from reliability.report import figures, summary
 from reliability.report import first_screen as first
 from reliability.report import tables as t
@@ -476,6 +477,242 @@ def incident_table(data: Results, service: str | None = None) -> HTML:
     return HTML(t.html_table(incidents, columns, "No incidents this month."))
 
 
+def _unavailable(data: Results, key: str, fallback: str) -> HTML:
+    """The note a section shows instead of its figures: the reason they are ``null``."""
+    reason = data.current.unavailable.get(key)
+    if reason is None:
+        return HTML(f'<p class="rr-empty">{html.escape(fallback)}</p>')
+    return HTML(f'<p class="rr-empty">Not computed: {html.escape(reason)}.</p>')
+
+
+def _share(within: object, n: object) -> str:
+    """``18 of 20 (90%)``; a dash when nothing was judged."""
+    if t.is_missing(n) or int(n) == 0 or t.is_missing(within):
+        return "– (n=0)"
+    return f"{int(within)} of {int(n)} ({int(within) / int(n) * 100:.0f}%)"
+
+
+def _kv(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="rr-table rr-kv">{body}</table>'
+
+
+def _small(n: int, what: str) -> str:
+    if n >= SMALL_SAMPLE:
+        return ""
+    return (
+        f'<p class="rr-note">With {n} {what}, fewer than {SMALL_SAMPLE}, this share moves a lot '
+        "with a single incident; read no trend into it.</p>"
+    )
+
+
+def hours(value: object) -> str:
+    """Hours, with days beside them beyond two days."""
+    if t.is_missing(value):
+        return "–"
+    value = float(value)
+    return f"{value:.0f} h ({value / 24:.1f} days)" if value >= 48 else f"{value:.1f} h"
+
+
+def _rto_text(data: Results, service: str) -> str:
+    """A service's RTO per severity (its own, else the config's) as text."""
+    own, default = data.config.rto_minutes()
+    chosen = {**default, **own.get(service, {})}
+    order = {k: i for i, k in enumerate(data.config.severities or [])}
+    keys = sorted(chosen, key=lambda k: (order.get(k, len(order)), k))
+    return " · ".join(f"{k} {t.minutes(chosen[k])}" for k in keys) or "–"
+
+
+RECOVERY_MISS_COLUMNS = [
+    t.Col("id", "Incident"),
+    t.Col("service", "Service"),
+    t.Col("severity", "Severity"),
+    t.Col("title", "Title"),
+    t.Col("restore_minutes", "Restored in", t.minutes, numeric=True),
+    t.Col("rto_minutes", "RTO", t.minutes, numeric=True),
+    t.Col("over_by_minutes", "Over by", t.minutes, numeric=True),
+    t.Col("state", "State"),
+]
+
+
+def recovery_targets(data: Results, service: str | None = None) -> HTML:
+    """Incidents restored within their service's RTO: fleet-wide, per service with its RTO
+    and RPO, the worst misses by how far they overran, and the share month by month."""
+    summary = data.current.recovery
+    if summary is None:
+        return _unavailable(data, "recovery_targets", "No incident source is configured.")
+    table = _by_service(summary.by_service, service)
+    table = table.assign(rto=[_rto_text(data, name) for name in table["service"]])
+    if service is None:
+        within, n = summary.within_rto, summary.n
+    else:
+        row = table.iloc[0] if not table.empty else None
+        within = None if row is None else row["within_rto"]
+        n = 0 if row is None else int(row["n"])
+    without = int(table["incidents"].sum() - table["with_rto"].sum())
+    parts = [
+        _kv(
+            [
+                ("Restored within RTO", _share(within, n)),
+                ("Incidents without an RTO for their severity", str(without)),
+            ]
+        ),
+        _small(int(n), "incidents judged"),
+        t.html_table(
+            table,
+            [
+                t.Col("service", "Service"),
+                t.Col("rto", "RTO by severity"),
+                t.Col("rpo_minutes", "RPO", t.minutes, numeric=True),
+                t.Col("incidents", "Incidents", t.number(), numeric=True),
+                t.Col("n", "Judged (n)", t.number(), numeric=True),
+                t.Col("within_rto", "Within RTO", t.number(), numeric=True),
+                t.Col("within_rto_share", "Share", t.percent(0), numeric=True),
+            ],
+            "No services.",
+        ),
+    ]
+    misses = _by_service(summary.worst_misses, service)
+    misses = misses.assign(state=misses["still_open"].map({True: "still open", False: "restored"}))
+    parts.append("<h3>Worst misses</h3>")
+    parts.append(t.html_table(misses, RECOVERY_MISS_COLUMNS, "No incident overran its RTO."))
+    if service is None:
+        trend = data.trend
+        parts.append("<h3>Month by month</h3>")
+        parts.append(
+            t.html_table(
+                trend,
+                [
+                    t.Col("month", "Month"),
+                    t.Col("within_rto_share", "Restored within RTO", t.percent(0), True),
+                    t.Col("rto_n", "n", t.number(), numeric=True),
+                    t.Col(
+                        "within_response_target_share",
+                        "Acknowledged within target",
+                        t.percent(0),
+                        True,
+                    ),
+                    t.Col("response_n", "n", t.number(), numeric=True),
+                    t.Col("postmortem_share", "With postmortem", t.percent(0), True),
+                    t.Col("postmortem_n", "n", t.number(), numeric=True),
+                ],
+            )
+        )
+    return HTML("".join(parts))
+
+
+TIER_COLUMNS = [
+    t.Col("tier", "Tier"),
+    t.Col("target", "Response target"),
+    t.Col("incidents", "Incidents", t.number(), numeric=True),
+    t.Col("n", "Acknowledged (n)", t.number(), numeric=True),
+    t.Col("within_target", "Within target", t.number(), numeric=True),
+    t.Col("within_target_share", "Share", t.percent(0), numeric=True),
+    t.Col("unacknowledged", "Never acknowledged", t.number(), numeric=True),
+]
+TIER_MISS_COLUMNS = [
+    t.Col("id", "Incident"),
+    t.Col("service", "Service"),
+    t.Col("severity", "Severity"),
+    t.Col("tier", "Tier"),
+    t.Col("title", "Title"),
+    t.Col("created_at", "Opened"),  # formatted in the report's zone by _zoned
+    t.Col("tta_minutes", "Acknowledged after", t.minutes, numeric=True),
+    t.Col("over_by_minutes", "Late by", t.minutes, numeric=True),
+]
+
+
+def response_tiers(data: Results, service: str | None = None) -> HTML:
+    """The share of incidents acknowledged within their tier's target, per tier with ``n``,
+    and the incidents that missed it (on a service's page, its own misses)."""
+    summary = data.current.tier_response
+    if summary is None:
+        return _unavailable(data, "response_tiers", "No incident source is configured.")
+    parts = []
+    if service is None:
+        parts.append(
+            _kv([("Acknowledged within target", _share(summary.within_target, summary.n))])
+        )
+        parts.append(_small(summary.n, "acknowledged incidents"))
+        parts.append(t.html_table(summary.by_tier, TIER_COLUMNS, "No tiers configured."))
+        if summary.without_tier:
+            parts.append(
+                f'<p class="rr-note">{summary.without_tier} incident(s) map to no tier and are '
+                "left out.</p>"
+            )
+    misses = _by_service(summary.misses, service)
+    shown = misses.head(TIER_MISSES_SHOWN)
+    parts.append("<h3>Acknowledged late</h3>")
+    parts.append(
+        t.html_table(
+            shown,
+            _zoned(TIER_MISS_COLUMNS, data.month.timezone),
+            "Every acknowledged incident was acknowledged within its tier's target.",
+        )
+    )
+    if len(misses) > len(shown):
+        parts.append(
+            f'<p class="rr-note">The {len(shown)} latest of {len(misses)}; metrics.json lists '
+            "them all.</p>"
+        )
+    return HTML("".join(parts))
+
+
+POSTMORTEM_MISSING_COLUMNS = [
+    t.Col("id", "Incident"),
+    t.Col("service", "Service"),
+    t.Col("severity", "Severity"),
+    t.Col("tier", "Tier"),
+    t.Col("title", "Title"),
+    t.Col("resolved_at", "Resolved"),  # formatted in the report's zone below
+]
+
+
+def postmortems(data: Results, service: str | None = None) -> HTML:
+    """For the tiers that need one: the share of resolved incidents with a postmortem, the
+    time from resolution to it, open action items, and the incidents still without one."""
+    summary = data.current.postmortems
+    if summary is None:
+        return _unavailable(data, "postmortems", "No incident source is configured.")
+    tiers = ", ".join(summary.tiers)
+    parts = []
+    if service is None:
+        time = summary.time_to_postmortem
+        rows = [
+            (
+                f"Resolved {tiers} incidents with a postmortem",
+                _share(summary.with_postmortem, summary.n),
+            ),
+        ]
+        if time is not None:
+            rows.append(("Resolution to postmortem, median", f"{hours(time.median)} (n={time.n})"))
+            rows.append(("Resolution to postmortem, 90th percentile", hours(time.p90)))
+        if summary.action_items_open is not None:
+            rows.append(
+                (
+                    "Open action items",
+                    f"{summary.action_items_open} in {summary.incidents_with_open_items} "
+                    f"postmortem(s) (n={summary.action_items_n})",
+                )
+            )
+        parts.append(_kv(rows))
+        parts.append(_small(summary.n, f"resolved {tiers} incidents"))
+        for figure, reason in summary.reasons.items():
+            name = figure.replace("_", " ")
+            parts.append(
+                f'<p class="rr-note">Not shown, {html.escape(name)}: {html.escape(reason)}.</p>'
+            )
+    missing = _by_service(summary.missing, service)
+    zone = data.month.timezone
+    columns = [
+        replace(c, fmt=lambda v: t.instant(v, zone)) if c.key == "resolved_at" else c
+        for c in POSTMORTEM_MISSING_COLUMNS
+    ]
+    parts.append("<h3>Without a postmortem</h3>")
+    parts.append(t.html_table(missing, columns, f"Every resolved {tiers} incident has one."))
+    return HTML("".join(parts))
+
+
 DELIVERY_COLUMNS = [
     t.Col("service", "Service"),
     t.Col("deployments", "Deploys", t.number(), numeric=True),
@@ -581,7 +818,7 @@ def data_quality(data: Results, service: str | None = None) -> HTML:
         )
     for role, reason in current.unavailable.items():
         parts.append(
-            f'<p class="rr-note">No {html.escape(role)} figures this month: '
+            f'<p class="rr-note">No {html.escape(role.replace("_", " "))} figures this month: '
             f"{html.escape(reason)}.</p>"
         )
     return HTML("".join(parts))

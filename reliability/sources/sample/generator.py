@@ -35,6 +35,11 @@ from reliability.sources.sample.organisation import (
 )
 
 _MINUTE = pd.Timedelta(minutes=1)
+POSTMORTEM_STREAM = 1207
+"""Key of the random stream postmortems are drawn from, apart from the month's own stream so
+that adding them changed no other figure of the sample."""
+POSTMORTEM_HOURS = (18, 216)
+"""Range of hours from resolution to a postmortem's publication."""
 AVAILABILITY_TITLES = (
     "Elevated 5xx on {svc}",
     "{svc} returning 503s: connection pool exhausted",
@@ -582,14 +587,37 @@ class _MonthBuilder:
                     None if i.caused_by is None else self.deployment_ids[i.caused_by]
                     for i in incidents
                 ],
-                "postmortem_url": [
-                    f"https://wiki.example.com/postmortems/{id_}"
-                    if i.severity in ("SEV1", "SEV2")
-                    else None
-                    for id_, i in zip(ids, incidents, strict=True)
-                ],
+                **self.postmortems(ids, incidents),
             }
         )
+
+    def postmortems(self, ids: list[str], incidents: list[_Incident]) -> dict[str, list]:
+        """Postmortem link, publication time and open action items of each SEV1/SEV2 incident;
+        one of them each month (when there are two or more) has no postmortem yet."""
+        key = self.block.seed(self.period.year, self.period.month)
+        rng = np.random.default_rng([*key, self.block.index, POSTMORTEM_STREAM])
+        major = [i.severity in ("SEV1", "SEV2") for i in incidents]
+        positions = [pos for pos, flag in enumerate(major) if flag]
+        skipped = int(rng.choice(positions)) if len(positions) >= 2 else -1
+        hours = rng.uniform(*POSTMORTEM_HOURS, size=len(incidents))
+        open_items = rng.integers(0, 4, size=len(incidents))
+        written = [flag and pos != skipped for pos, flag in enumerate(major)]
+        return {
+            "postmortem_url": [
+                f"https://wiki.example.com/postmortems/{id_}" if done else None
+                for id_, done in zip(ids, written, strict=True)
+            ],
+            "postmortem_at": self.instants(
+                [
+                    i.end * 60 + round(h * 60) * 60 if done else None
+                    for i, h, done in zip(incidents, hours, written, strict=True)
+                ]
+            ),
+            "action_items_open": pd.array(
+                [int(n) if done else None for n, done in zip(open_items, written, strict=True)],
+                dtype="Int64",
+            ),
+        }
 
     def build(self) -> _BlockMonth:
         self.traffic()

@@ -30,6 +30,10 @@ FRAGILE_TARGET = {
 GAP_MINUTES = 30
 """Minimum quiet time between two incident windows of one service."""
 SEVERITIES = ("SEV1", "SEV2", "SEV3")
+RTO = {"SEV1": "1h", "SEV2": "2h", "SEV3": "4h"}
+"""The sample's recovery time objectives per severity; the payments services' are tighter."""
+PAYMENTS_RTO = (("SEV1", "30m"), ("SEV2", "30m"))
+RPO = "1h"
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,18 @@ class ServiceSpec:
     availability_budgeting: tuple[str, str, float | None] = ("occurrences", "1m", None)
     latency_budgeting: tuple[str, str, float | None] = ("occurrences", "1m", None)
     protocol: str = "http"
+    rto: tuple[tuple[str, str], ...] = ()
+    """This service's own RTO per severity (the sample's ``RTO`` fills the rest)."""
+    rpo: str | None = None
 
 
 SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("checkout", "payments", 2400, 0.9995, 0.99, 0.3, 30, 20),
-    ServiceSpec("payments-api", "payments", 1500, 0.999, 0.99, 0.5, 12, 26),
+    ServiceSpec(
+        "checkout", "payments", 2400, 0.9995, 0.99, 0.3, 30, 20, rto=PAYMENTS_RTO, rpo="15m"
+    ),
+    ServiceSpec(
+        "payments-api", "payments", 1500, 0.999, 0.99, 0.5, 12, 26, rto=PAYMENTS_RTO, rpo="15m"
+    ),
     ServiceSpec(
         "ledger",
         "payments",
@@ -69,6 +80,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         60,
         availability_budgeting=("ratio_timeslices", "1m", None),
         protocol="grpc",
+        rpo="5m",
     ),
     ServiceSpec(
         "api-gateway",
@@ -250,7 +262,7 @@ def service_config(spec: ServiceSpec) -> Service:
             indicator=latency,
         ),
     ]
-    return Service(name=spec.name, team=spec.team, slos=slos)
+    return Service(name=spec.name, team=spec.team, slos=slos, rto=dict(spec.rto), rpo=spec.rpo)
 
 
 def sample_config(services: int | None = None) -> Config:
@@ -261,6 +273,8 @@ def sample_config(services: int | None = None) -> Config:
     return Config(
         timezone="UTC",
         severities=list(SEVERITIES),
+        rto=dict(RTO),
+        rpo=RPO,
         sources=Sources(metrics=source, incidents=source, deployments=source, worklog=source),
         services=[service_config(spec) for spec in chosen.services],
     )
