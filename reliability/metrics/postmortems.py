@@ -1,4 +1,4 @@
-"""Postmortem follow-through (DESIGN §4, operations review): for the incidents of the tiers
+"""Postmortem follow-through (docs/metrics.md, "Operations review"): for the incidents of the tiers
 that require one (P1 and P2 by default), the share with a postmortem, the time from
 resolution to it, and the action items still open.
 

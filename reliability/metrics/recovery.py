@@ -1,5 +1,5 @@
-"""Recovery targets (DESIGN §4, operations review): the share of incidents restored within the
-RTO of their service and severity, the worst misses, and each service's RPO beside them.
+"""Recovery targets (docs/metrics.md, "Operations review"): the share of incidents restored
+within the RTO of their service and severity, the worst misses, and each service's RPO.
 
 Restore time is measured from impact start (``started_at``, else ``created_at``) to
 ``resolved_at`` (``incidents.incident_durations``). An incident still open at the end of what

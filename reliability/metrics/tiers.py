@@ -1,4 +1,4 @@
-"""Response against alert tiers (DESIGN §4, operations review): the share of incidents
+"""Response against alert tiers (docs/metrics.md, "Operations review"): the share of incidents
 acknowledged within their tier's response target.
 
 Each incident gets a tier (P1, P2, ... as the alert policy names its tiers) from its severity,
