@@ -479,3 +479,43 @@ def test_the_sample_shows_every_review_section(label):
     assert summary.missing["id"].tolist() == missing
     assert (summary.action_items_open, summary.incidents_with_open_items) == (items, with_items)
     assert result.unavailable == {}
+
+
+def test_the_report_says_which_data_each_review_section_did_not_have():
+    from reliability.metrics.trends import service_trend_frame, trend_frame
+    from reliability.report import sections
+    from reliability.results import Results
+
+    bare = {"rto": {}, "services": [{"name": "checkout", "team": "payments"}]}
+    cfg = config(**bare)
+    metrics = month_of([row("a", "checkout", "SEV1", 0, resolved_at=60)], **bare)
+    history = [metrics]
+    data = Results(
+        cfg, metrics.period, history, trend_frame(history), service_trend_frame(history), None, "t"
+    )
+    assert "Not computed: no RTO is configured" in sections.recovery_targets(data).data
+    assert "no acknowledged_at times" in sections.response_tiers(data).data
+    assert "no postmortem_url links" in sections.postmortems(data).data
+    quality = sections.data_quality(data).data
+    assert "No recovery targets figures this month: no RTO is configured" in quality
+    assert "No postmortems figures this month" in quality
+
+
+def test_postmortem_section_names_the_figures_it_had_no_column_for():
+    from reliability.metrics.trends import service_trend_frame, trend_frame
+    from reliability.report import sections
+    from reliability.results import Results
+
+    dropped = ("postmortem_at", "action_items_open")
+    rows = [{k: v for k, v in r.items() if k not in dropped} for r in POSTMORTEM_ROWS]
+    metrics = month_of(rows)
+    history = [metrics]
+    data = Results(
+        config(), metrics.period, history, trend_frame(history), service_trend_frame(history),
+        None, "t",
+    )  # fmt: skip
+    text = sections.postmortems(data).data
+    assert "3 of 4 (75%)" in text
+    assert "Not shown, time to postmortem: no postmortem in the input gives postmortem_at" in text
+    assert "Not shown, action items open" in text
+    assert "Search down" in text  # the missing one, listed

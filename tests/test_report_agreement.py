@@ -203,6 +203,59 @@ def test_pages_received_agree_between_tile_and_oncall_table(soup, metrics):
     assert headers.count("Pages") == 0  # never the bare word: pages received or replayed
 
 
+def kv_value(soup: BeautifulSoup, label: str) -> str:
+    """The value beside ``label`` in a key-value table of the report."""
+    found = [th for th in soup.select("table.rr-kv th") if th.get_text(strip=True) == label]
+    assert len(found) == 1, f"{len(found)} rows named {label!r}"
+    return found[0].find_next_sibling("td").get_text(strip=True)
+
+
+def share_text(within: int, n: int) -> str:
+    return f"{within} of {n} ({within / n * 100:.0f}%)"
+
+
+def test_operations_review_sections_agree_with_metrics(soup, metrics):
+    recovery = metrics["recovery_targets"]
+    assert kv_value(soup, "Restored within RTO") == share_text(
+        recovery["within_rto"], recovery["n"]
+    )
+    headers, rows = table_with(soup, "Judged (n)")
+    column = {name: i for i, name in enumerate(headers)}
+    assert len(rows) == len(recovery["by_service"])
+    for cells, service in zip(rows, recovery["by_service"], strict=True):
+        assert cells[column["Service"]] == service["service"]
+        assert cells[column["Judged (n)"]] == str(service["n"])
+        assert cells[column["Within RTO"]] == str(service["within_rto"])
+        share = service["within_rto_share"]
+        assert cells[column["Share"]] == ("–" if share is None else pct(share))
+    headers, rows = table_with(soup, "Over by")
+    assert [cells[0] for cells in rows] == [m["id"] for m in recovery["worst_misses"]]
+    assert rows, "the sample's recovery section lists its worst misses"
+
+    tiers = metrics["response_tiers"]
+    assert kv_value(soup, "Acknowledged within target") == share_text(
+        tiers["within_target"], tiers["n"]
+    )
+    headers, rows = table_with(soup, "Acknowledged (n)")
+    column = {name: i for i, name in enumerate(headers)}
+    assert [cells[column["Tier"]] for cells in rows] == [t["tier"] for t in tiers["by_tier"]]
+    assert [cells[column["Acknowledged (n)"]] for cells in rows] == [
+        str(t["n"]) for t in tiers["by_tier"]
+    ]
+    headers, rows = table_with(soup, "Late by")
+    assert [cells[0] for cells in rows] == [m["id"] for m in tiers["misses"]][:10]
+
+    postmortems = metrics["postmortems"]
+    label = f"Resolved {', '.join(postmortems['tiers'])} incidents with a postmortem"
+    assert kv_value(soup, label) == share_text(postmortems["with_postmortem"], postmortems["n"])
+    heading = next(h for h in soup.select("h3") if h.get_text(strip=True) == "Without a postmortem")
+    listed = heading.find_next("table").select("tbody tr")
+    assert [tr.select_one("td").get_text(strip=True) for tr in listed] == [
+        m["id"] for m in postmortems["missing"]
+    ]
+    assert listed, "the sample has one postmortem missing"
+
+
 def test_first_screen_fits_above_the_fold(sample_report_month, tmp_path):
     """At 1366x768 the heading, the data used, every tile (in one row) and the sentences are
     visible before any scrolling; the screenshot is kept in the test's folder."""
