@@ -71,11 +71,13 @@ class _ToLog(logging.Handler):
         emit(message, source=record.name)
 
 
-QUIET_LOGGERS = ("urllib3", "papermill", "nbclient")
+QUIET_LOGGERS = ("urllib3", "papermill", "nbclient", "jupyter_client")
 """Libraries whose log lines repeat what the run reports once: urllib3's are the retries of one
 request (the source's error names the attempts); papermill's and nbclient's are about a notebook
 whose failure the renderer reports as one line naming the notebook, the cell and the reason (a
-kernel stopped because another notebook failed is not a failure of its own)."""
+kernel stopped because another notebook failed is not a failure of its own); jupyter_client's
+are about the kernels the renderer starts and stops (a killed kernel slow to go on a busy
+machine is no news; a kernel that fails is the notebook's error)."""
 CELL_TIMEOUT_SECONDS = 600
 PDF_TIMEOUT_SECONDS = 300.0
 """Chromium prints the sample month in seconds; one running this long is stuck."""

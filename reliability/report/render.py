@@ -53,6 +53,7 @@ PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # first on the kernels'
 START_SECONDS = 120  # for a kernel to start and run its preload, or to reset
 STOP_SECONDS = 15.0  # for notebooks to notice that their kernel was killed
 IOPUB_SECONDS = 60  # for a cell's output to trail its reply (nbclient's 4 s are short)
+KERNEL_LOG = logging.getLogger("jupyter_client")  # the kernel managers' (a library's) lines
 INJECTED = "injected-parameters"
 PAPERMILL_OPTIONS = {"kernel_name": KERNEL_NAME, "language": "python", "progress_bar": False}
 PAPERMILL_OPTIONS |= {"start_timeout": START_SECONDS, "iopub_timeout": IOPUB_SECONDS}
@@ -170,7 +171,9 @@ class _Kernel(threading.Thread):
         self.shutdown()
         self.killed = False
         encryption = "auto" if zmq.has("curve") else "disabled"
-        self.km = km = _PoolKernelManager(kernel_name=KERNEL_NAME, transport_encryption=encryption)
+        self.km = km = _PoolKernelManager(
+            kernel_name=KERNEL_NAME, transport_encryption=encryption, log=KERNEL_LOG
+        )
         path = os.pathsep.join([PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])
         arguments = ["--HistoryManager.hist_file=:memory:"]
         if self.preload:  # a list literal: one entry, however many lines
