@@ -333,6 +333,7 @@ def main() -> int:
             with PrometheusServer(data_dir, data_dir.parent) as server:
                 results["Prometheus"] = measure("prometheus", server.url, work, services, args.runs)
         if args.engine in ("victoriametrics", "both"):
+            (work / "vm").mkdir()
             with VictoriaMetricsServer(work / "vm") as server:
                 import_victoriametrics(server, series)
                 results["VictoriaMetrics"] = measure("vm", server.url, work, services, args.runs)
