@@ -27,6 +27,8 @@ API_VERSION = "openslo/v1"
 ANNOTATION = "reliability-report/"
 """Prefix of the annotations that carry what OpenSLO has no field for (exact native names,
 the alert policy, the runbook); ``writer`` writes them, the reader reads them back."""
+RTO = "rto."
+"""After ``ANNOTATION``, the prefix of a service's recovery time objective for one severity."""
 DEFAULT_TEAM = "unassigned"
 """The team of a service whose ``Service`` document (or lack of one) names no ``team`` label."""
 MONTH_START = re.compile(r"^(\d{4})-(\d{2})-01(?:[ T]00:00(?::00)?)?$")
@@ -350,7 +352,14 @@ class Reader:
                     f"{labels['team']!r}: a service has one team (one value)",
                 )
         name = annotations.get(ANNOTATION + "name", metadata["name"])
-        return {"name": str(name), "team": team or DEFAULT_TEAM, "slos": []}
+        service: dict[str, Any] = {"name": str(name), "team": team or DEFAULT_TEAM, "slos": []}
+        prefix = ANNOTATION + RTO
+        rto = {k[len(prefix) :]: str(v) for k, v in annotations.items() if k.startswith(prefix)}
+        if rto:
+            service["rto"] = rto
+        if ANNOTATION + "rpo" in annotations:
+            service["rpo"] = str(annotations[ANNOTATION + "rpo"])
+        return service
 
     def slo(self, doc: Document) -> tuple[dict[str, Any] | None, str | None]:
         """An ``SLO`` document as a native SLO, and the name of its ``Service``."""

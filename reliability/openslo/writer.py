@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from reliability.config import SLO, Config, Indicator
-from reliability.openslo.reader import ANNOTATION, API_VERSION, DEFAULT_TEAM
+from reliability.openslo.reader import ANNOTATION, API_VERSION, DEFAULT_TEAM, RTO
 
 METHODS = {
     "occurrences": "Occurrences",
@@ -129,8 +129,13 @@ def to_documents(config: Config) -> list[dict[str, Any]]:
     for service in config.services:
         service_object = object_name(service.name)
         metadata: dict[str, Any] = {"name": service_object}
-        if service_object != service.name:
-            metadata["annotations"] = {ANNOTATION + "name": service.name}
+        annotations = {ANNOTATION + "name": service.name} if service_object != service.name else {}
+        # OpenSLO has no recovery targets: the service's own RTO and RPO ride as annotations.
+        annotations |= {ANNOTATION + RTO + severity: rto for severity, rto in service.rto.items()}
+        if service.rpo is not None:
+            annotations[ANNOTATION + "rpo"] = service.rpo
+        if annotations:
+            metadata["annotations"] = annotations
         if service.team != DEFAULT_TEAM:
             metadata["labels"] = {"team": service.team}
         documents.append(
