@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 FILE_KINDS = frozenset({"csv", "parquet"})
 FIXED_KINDS = frozenset({"sample"})
 """Source kinds whose data depends on the code alone."""
-ROLE_NAMES = ("metrics", "incidents", "deployments", "worklog")
+ROLE_NAMES = ("metrics", "incidents", "deployments", "worklog", "cost")
 CACHE_DIR = Path(".cache") / "months"
 """Where computed months are kept, inside the reports folder."""
 _ENTRY = re.compile(r"^(\d{4}-\d{2})-[0-9a-f]{64}\.pickle$")

@@ -200,14 +200,16 @@ def Source(**options: Any) -> SourceOptions:
 
 
 class Sources(_Model):
-    """The four inputs; each is optional, and each kind may fill only the roles it serves."""
+    """The five inputs; each is optional, and each kind may fill only the roles it serves."""
 
     metrics: SourceConfig | None = None
     incidents: SourceConfig | None = None
     deployments: SourceConfig | None = None
     worklog: SourceConfig | None = None
+    cost: SourceConfig | None = None
+    """Spend: FinOps FOCUS exports or canonical ``cost.csv`` files (docs/formats.md)."""
 
-    @field_validator("metrics", "incidents", "deployments", "worklog", mode="wrap")
+    @field_validator("metrics", "incidents", "deployments", "worklog", "cost", mode="wrap")
     @classmethod
     def _kind_serves_role(
         cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
@@ -291,6 +293,50 @@ class PostmortemConfig(_Model):
     tiers: list[str] = Field(default_factory=lambda: list(POSTMORTEM_TIERS), min_length=1)
 
 
+def _currency_code(value: str) -> str:
+    code = value.strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError(f"expected an ISO 4217 currency code such as USD, got {value!r}")
+    return code
+
+
+class CostConfig(_Model):
+    """How spend is read and shown (docs/metrics.md, "Cost"): the currency of the report, the
+    rates that convert others to it, and how a charge finds its service."""
+
+    currency: str | None = None
+    """The report's currency (ISO 4217); by default that of the input's first charge."""
+    rates: dict[str, float] = Field(default_factory=dict)
+    """Units of ``currency`` one unit of each other currency is worth (``EUR: 1.08``)."""
+    tag: str = Field(default="service", min_length=1)
+    """The key of a FOCUS row's ``Tags`` that names its service."""
+    services: dict[str, str] = Field(default_factory=dict)
+    """A tag value or a FOCUS ``ServiceName`` -> the report's service it belongs to."""
+    availability_slo: str = Field(default="availability", min_length=1)
+    """The SLO whose SLI is a service's availability, for the spend per nine."""
+
+    @field_validator("currency")
+    @classmethod
+    def _code(cls, value: str | None) -> str | None:
+        return None if value is None else _currency_code(value)
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, value: dict[str, float]) -> dict[str, float]:
+        result = {}
+        for code, rate in value.items():
+            if not (rate > 0 and rate < float("inf")):
+                raise ValueError(f"the rate of {code} must be a positive number")
+            result[_currency_code(code)] = float(rate)
+        return result
+
+    @model_validator(mode="after")
+    def _rates_need_currency(self) -> CostConfig:
+        if self.rates and self.currency is None:
+            raise ValueError("rates convert to the report's currency: give currency too")
+        return self
+
+
 class Config(_Model):
     """The whole configuration."""
 
@@ -317,6 +363,8 @@ class Config(_Model):
     """Incident tiers, most urgent first, with their response targets (docs/formats.md);
     default P1 5m, P2 1h, P3 next business day, P4 none, following ``severities``."""
     postmortems: PostmortemConfig = Field(default_factory=PostmortemConfig)
+    cost: CostConfig = Field(default_factory=CostConfig)
+    """Currency, rates and service mapping of the cost input."""
 
     @field_validator("rto")
     @classmethod
@@ -364,6 +412,18 @@ class Config(_Model):
             raise ValueError("; ".join(unknown) + f" (known: {choices})")
         if self.alert_tiers is not None and any(not v for v in self.alert_tiers.values()):
             raise ValueError("alert_tiers: each severity needs at least one tier")
+        return self
+
+    @model_validator(mode="after")
+    def _cost_maps_to_known_services(self) -> Config:
+        names = {s.name for s in self.services}
+        wrong = [
+            f"cost.services.{key}: unknown service {value!r}"
+            for key, value in self.cost.services.items()
+            if value not in names
+        ]
+        if wrong:
+            raise ValueError("; ".join(wrong))
         return self
 
     @model_validator(mode="after")

@@ -8,8 +8,9 @@ trusts the frames it gets and never re-checks them.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 
 from reliability.errors import InputError, Problem
 
-ColumnKind = Literal["text", "instant", "count", "hours", "date", "choice"]
+ColumnKind = Literal["text", "instant", "count", "hours", "date", "choice", "money", "month"]
 
 PROBLEMS_SHOWN_PER_CHECK = 10
 """Rows listed per (column, kind of problem); the rest are summarised in one more line."""
@@ -132,7 +133,53 @@ WORKLOG = TableSpec(
         Column("person", "text", required=False, nullable=True),
     ),
 )
-TABLES: dict[str, TableSpec] = {t.name: t for t in (SLI, INCIDENTS, DEPLOYMENTS, WORKLOG)}
+COST = TableSpec(
+    "cost",
+    (
+        Column("service", "text", nullable=True),
+        Column("provider_service", "text", required=False, nullable=True),
+        Column("month", "month", required=False, nullable=True),
+        Column("start", "instant", required=False, nullable=True),
+        Column("end", "instant", required=False, nullable=True),
+        Column("amount", "money"),
+        Column("currency", "text"),
+    ),
+)
+"""Spend, one row per charge, whichever file format it came from: ``service`` is the value
+that names the report's service (a FOCUS row's tag, a canonical row's ``service``),
+``provider_service`` a FOCUS row's ``ServiceName``; a row is dated by ``month`` (YYYY-MM,
+a whole month of the report's calendar) or by ``start`` and ``end`` (the charge period)."""
+FOCUS_COST = TableSpec(
+    "focus",
+    (
+        Column("BilledCost", "money"),
+        Column("BillingCurrency", "text"),
+        Column("ChargePeriodStart", "instant"),
+        Column("ChargePeriodEnd", "instant"),
+        Column("ServiceName", "text", nullable=True),
+        Column("Tags", "text", required=False, nullable=True),
+    ),
+)
+"""The columns of a FinOps FOCUS 1.x cost and usage export that the report reads (the rest
+of the specification's columns are allowed and ignored)."""
+FOCUS_MARKERS = ("BilledCost", "ChargePeriodStart")
+"""Header names that make a cost file a FOCUS export (else it is a canonical ``cost.csv``)."""
+CANONICAL_COST = TableSpec(
+    "cost.csv",
+    (
+        Column("month", "month", required=False, nullable=True),
+        Column("period_start", "instant", required=False, nullable=True),
+        Column("period_end", "instant", required=False, nullable=True),
+        Column("service", "text", nullable=True),
+        Column("amount", "money"),
+        Column("currency", "text"),
+    ),
+)
+"""The plain cost file: ``month`` or ``period_start``/``period_end``, service, amount, currency."""
+TABLES: dict[str, TableSpec] = {t.name: t for t in (SLI, INCIDENTS, DEPLOYMENTS, WORKLOG, COST)}
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+"""An ISO 4217 currency code (``USD``, ``EUR``)."""
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @dataclass
@@ -143,6 +190,8 @@ class Frames:
     incidents: pd.DataFrame | None = None
     deployments: pd.DataFrame | None = None
     worklog: pd.DataFrame | None = None
+    cost: pd.DataFrame | None = None
+    """Spend per charge (``COST``), converted to no currency yet."""
     notes: list[str] = field(default_factory=list)
     """Data-quality findings reported by the sources themselves."""
     extents: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=dict)
@@ -287,10 +336,16 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
 
 
 def _parse_numbers(
-    values: pd.Series, column: str, problems: _Problems, integer: bool, unit: str = "events"
+    values: pd.Series,
+    column: str,
+    problems: _Problems,
+    integer: bool,
+    unit: str = "events",
+    signed: bool = False,
 ) -> pd.Series:
-    """Finite, non-negative numbers; counts (``integer``) also whole and at most ``MAX_COUNT``,
-    compared exactly (2^53 + 1 is refused, not rounded to 2^53). Bad cells come back as NaN."""
+    """Finite, non-negative numbers (any sign when ``signed``: a credit is a negative amount);
+    counts (``integer``) also whole and at most ``MAX_COUNT``, compared exactly (2^53 + 1 is
+    refused, not rounded to 2^53). Bad cells come back as NaN."""
     original = values
     text = None
     unparseable = np.zeros(len(values), dtype=bool)
@@ -304,14 +359,14 @@ def _parse_numbers(
         unparseable = values.isna().to_numpy()
     if pd.api.types.is_integer_dtype(values.dtype):
         values = values.fillna(0) if values.hasnans else values  # blanks: reported elsewhere
-        negative = (values < 0).fillna(False).to_numpy(dtype=bool)
+        negative = (values < 0).fillna(False).to_numpy(dtype=bool) & (not signed)
         too_large = (values > MAX_COUNT).fillna(False).to_numpy(dtype=bool) & integer
         non_finite = fractional = np.zeros(len(values), dtype=bool)
     else:
         array = values.to_numpy(dtype="float64", na_value=np.nan)
         finite = np.isfinite(array)
         non_finite = ~finite & ~np.isnan(array)
-        negative = finite & (array < 0)
+        negative = finite & (array < 0) & (not signed)
         fractional = finite & (np.floor(array) != array) & integer
         too_large = finite & (array > MAX_COUNT) & integer
         if integer and text is not None:
@@ -421,8 +476,15 @@ def validate(
                 numbers = numbers.astype("Int64" if col.kind == "count" else "float64")
                 numbers = numbers.mask(blank)
             out[col.name] = numbers
+        elif col.kind == "money":
+            out[col.name] = _parse_numbers(values, col.name, problems, False, signed=True)
         elif col.kind == "date":
             out[col.name] = _parse_dates(values, col.name, problems)
+        elif col.kind == "month":
+            text = _as_text(values)
+            bad = ~text.str.fullmatch(_MONTH.pattern) & (text != "")
+            problems.add_rows(bad, col.name, "not a month (YYYY-MM): " + text)
+            out[col.name] = text
         elif col.kind == "choice":
             out[col.name] = _check_choices(_as_text(values), col, problems)
         elif col.categorical:
@@ -509,6 +571,26 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
         crossing, day_total = person_day_excess(frame)
         if crossing.any():
             problems.add_rows(crossing, "hours", person_day_messages(frame, day_total))
+    if spec is FOCUS_COST:
+        _check_charge(frame, problems, "ChargePeriodStart", "ChargePeriodEnd", "BillingCurrency")
+        if "Tags" in frame:
+            problems.add_rows(*_bad_tags(frame["Tags"]))
+    if spec is CANONICAL_COST:
+        _check_charge(frame, problems, "period_start", "period_end", "currency")
+        dated = frame["period_start"].notna() | frame["period_end"].notna()
+        given = frame["month"] != ""
+        problems.add_rows(
+            given & dated, "month", "give either month or period_start and period_end, not both"
+        )
+        undated = ~given & ~dated
+        problems.add_rows(undated, "month", "missing value: give month or period_start and end")
+        half = ~given & (frame["period_start"].isna() != frame["period_end"].isna())
+        problems.add_rows(
+            half & frame["period_start"].isna(), "period_start", "missing value (period_end given)"
+        )
+        problems.add_rows(
+            half & frame["period_end"].isna(), "period_end", "missing value (period_start given)"
+        )
     if spec.unique:
         key = frame[list(spec.unique)]
         duplicated = _duplicated(key)
@@ -527,6 +609,94 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
                 index=frame.index,
             )
             problems.add_rows(duplicated, spec.unique[0], messages)
+
+
+def _check_charge(
+    frame: pd.DataFrame, problems: _Problems, start: str, end: str, currency: str
+) -> None:
+    """A charge period that ends before it starts, and a currency that is no ISO 4217 code."""
+    problems.add_rows(frame[end] < frame[start], end, f"{end} before {start}")
+    code = frame[currency].astype("string").str.upper()
+    wrong = ~code.str.fullmatch(_CURRENCY.pattern).fillna(False) & (code != "")
+    problems.add_rows(wrong, currency, "not an ISO 4217 currency code (e.g. USD): " + code)
+    frame[currency] = code
+
+
+def _bad_tags(tags: pd.Series) -> tuple[np.ndarray, str, pd.Series]:
+    """Which cells of a FOCUS ``Tags`` column are not a JSON object, for ``add_rows``."""
+    text = _as_text(tags)
+    codes, uniques = pd.factorize(text)
+    bad = np.array([_tag_object(value) is None for value in uniques], dtype=bool)
+    return bad[codes] if len(codes) else bad, "Tags", "not a JSON object of tags: " + text
+
+
+def _tag_object(text: str) -> dict[str, object] | None:
+    """One ``Tags`` cell as a dict (blank: no tags), or ``None`` when it is not a JSON object."""
+    if text == "":
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def tag_values(tags: pd.Series, key: str) -> pd.Series:
+    """The value of tag ``key`` in each cell of a validated ``Tags`` column (NA without it);
+    each distinct cell is parsed once."""
+    codes, uniques = pd.factorize(_as_text(tags))
+    found = [(_tag_object(value) or {}).get(key) for value in uniques]
+    labels = pd.Series([None if v is None else str(v).strip() for v in found], dtype="string")
+    labels = labels.replace("", pd.NA)
+    return pd.Series(labels.array.take(codes, allow_fill=True), index=tags.index, dtype="string")
+
+
+def focus_cost(focus: pd.DataFrame, tag: str) -> pd.DataFrame:
+    """A validated FOCUS export as the canonical ``COST`` frame: the service named by tag
+    ``tag``, the charge period, ``BilledCost`` (what is invoiced) in ``BillingCurrency``."""
+    tags = focus["Tags"] if "Tags" in focus else pd.Series(pd.NA, index=focus.index)
+    return pd.DataFrame(
+        {
+            "service": tag_values(tags, tag),
+            "provider_service": focus["ServiceName"].astype("string").replace("", pd.NA),
+            "month": pd.Series(pd.NA, index=focus.index, dtype="string"),
+            "start": focus["ChargePeriodStart"],
+            "end": focus["ChargePeriodEnd"],
+            "amount": focus["BilledCost"].astype("float64"),
+            "currency": focus["BillingCurrency"].astype("string"),
+        }
+    )[COST.column_names]
+
+
+def canonical_cost(table: pd.DataFrame) -> pd.DataFrame:
+    """A validated canonical ``cost.csv`` as the ``COST`` frame."""
+    return pd.DataFrame(
+        {
+            "service": table["service"].astype("string").replace("", pd.NA),
+            "provider_service": pd.Series(pd.NA, index=table.index, dtype="string"),
+            "month": table["month"].astype("string").replace("", pd.NA),
+            "start": table["period_start"],
+            "end": table["period_end"],
+            "amount": table["amount"].astype("float64"),
+            "currency": table["currency"].astype("string"),
+        }
+    )[COST.column_names]
+
+
+def reporting_currency(cost: pd.DataFrame, configured: str | None) -> str | None:
+    """The currency the report shows spend in: the configured one, else that of the first
+    charge (``None`` with no charge at all)."""
+    if configured:
+        return configured.upper()
+    return None if cost.empty else str(cost["currency"].iloc[0])
+
+
+def unconvertible(
+    cost: pd.DataFrame, currency: str | None, rates: Mapping[str, float]
+) -> np.ndarray:
+    """Rows whose currency is neither the report's nor one ``rates`` converts from."""
+    known = {currency, *(c.upper() for c in rates)}
+    return (~cost["currency"].isin([k for k in known if k])).to_numpy(dtype=bool)
 
 
 SUM_EXCESS_MESSAGE = (
@@ -668,7 +838,7 @@ def empty(spec: TableSpec) -> pd.DataFrame:
             columns[col.name] = pd.Series([], dtype="datetime64[ns, UTC]")
         elif col.kind == "count":
             columns[col.name] = pd.Series([], dtype="Int64" if col.nullable else "int64")
-        elif col.kind == "hours":
+        elif col.kind in ("hours", "money"):
             columns[col.name] = pd.Series([], dtype="float64")
         elif col.kind == "date":
             columns[col.name] = pd.Series([], dtype="datetime64[ns]")

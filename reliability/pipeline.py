@@ -27,7 +27,7 @@ from reliability.errors import InputError, Problem
 from reliability.frames import Frames
 from reliability.metrics.headline import Change, compare
 from reliability.metrics.month import INPUT_TIMES, compute_month, covers, in_period, row_instants
-from reliability.metrics.trends import service_trend_frame, trend_frame
+from reliability.metrics.trends import cost_trend_frame, service_trend_frame, trend_frame
 from reliability.period import Month, Span, last_complete_month, parse_month
 from reliability.results import MonthlyMetrics, Results
 
@@ -195,6 +195,7 @@ def report_results(
         deployments=in_period(frames.deployments, "deployed_at", month),
         config_label=label,
         changes=compare_months(history),
+        cost_trend=cost_trend_frame(history),
     )
     require_data(config, frames, month, now)
     if cache is not None and keys is not None:

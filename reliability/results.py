@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from reliability.config import Config
+from reliability.metrics.cost import CostSummary
 from reliability.metrics.headline import Change, Finding
 from reliability.metrics.incidents import DurationStats, ResponseSummary, too_small_for_trend
 from reliability.metrics.postmortems import PostmortemSummary
@@ -53,6 +54,8 @@ class MonthlyMetrics:
     """Incidents acknowledged within their tier's target (``metrics.tiers``)."""
     postmortems: PostmortemSummary | None = None
     """Postmortems of the incidents that need one (``metrics.postmortems``)."""
+    cost: CostSummary | None = None
+    """Spend per service and team, per SLO met and per nine (``metrics.cost``)."""
     coverage: pd.DataFrame | None = None
     data_quality: pd.DataFrame | None = None
     missed_detection: pd.DataFrame | None = None
@@ -90,6 +93,8 @@ class Results:
     """How the report names its data: the config's path, or the built-in sample."""
     changes: dict[str, Change] = field(default_factory=dict)
     """Each headline figure against the month before (``metrics.headline.compare``)."""
+    cost_trend: pd.DataFrame | None = None
+    """Per month and service (the unattributed line included): spend (``metrics.trends``)."""
 
     @property
     def current(self) -> MonthlyMetrics:
@@ -213,6 +218,23 @@ def postmortems_json(summary: PostmortemSummary | None) -> dict[str, Any] | None
     }
 
 
+def cost_json(summary: CostSummary | None) -> dict[str, Any] | None:
+    """The ``cost`` section of the JSON document (amounts in ``currency``)."""
+    if summary is None:
+        return None
+    return {
+        "currency": summary.currency,
+        "charges": summary.charges,
+        "total": summary.total,
+        "attributed": summary.attributed,
+        "unattributed": summary.unattributed,
+        "top_per_nine": summary.top_per_nine,
+        "by_service": records(summary.by_service),
+        "by_team": records(summary.by_team),
+        "unattributed_by_label": records(summary.unattributed_by_label),
+    }
+
+
 def to_json(result: MonthlyMetrics) -> dict[str, Any]:
     """The stable ``compute --format json`` document: fractions, ``null`` where unknown."""
     response = result.response
@@ -254,6 +276,7 @@ def to_json(result: MonthlyMetrics) -> dict[str, Any]:
         "recovery_targets": recovery_json(result.recovery),
         "response_tiers": tier_response_json(result.tier_response),
         "postmortems": postmortems_json(result.postmortems),
+        "cost": cost_json(result.cost),
         "sli_coverage": records(result.coverage),
         "data_quality": records(result.data_quality),
     }
@@ -292,6 +315,9 @@ def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
         tables["response_tiers"] = result.tier_response.by_tier
     if result.postmortems is not None:
         tables["postmortems_missing"] = result.postmortems.missing
+    if result.cost is not None:
+        tables["cost_by_service"] = result.cost.by_service
+        tables["cost_by_team"] = result.cost.by_team
     for name in ("alerts", "corrections", "delivery", "toil", "oncall", "data_quality"):
         frame = getattr(result, name)
         if frame is not None:

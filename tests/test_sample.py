@@ -711,9 +711,12 @@ def test_early_in_a_month_inputs_without_rows_get_no_file_and_no_source(tmp_path
 
     path = sample.write_sample(tmp_path, month, now=now)
 
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["reliability.yaml", "sli.csv"]
+    # Charges that began by then (the month's, and one running on from September) are billed.
+    names = ["focus-cost.csv", "reliability.yaml", "sli.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
     config = load_config(path)
     assert config.sources.metrics.path == "sli.csv"
+    assert config.sources.cost.path == "focus-cost.csv"
     assert config.sources.incidents is None
     assert config.sources.worklog is None
     assert len(pd.read_csv(tmp_path / "sli.csv")) == 30 * 18

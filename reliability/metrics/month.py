@@ -10,9 +10,10 @@ from dataclasses import replace
 import pandas as pd
 
 from reliability.config import Config
-from reliability.frames import Frames
+from reliability.frames import Frames, reporting_currency
 from reliability.metrics import (
     alerts,
+    cost,
     daily,
     delivery,
     headline,
@@ -210,6 +211,7 @@ def compute_month(
 
     if month_worklog is not None:
         result.toil = toil.toil_summary(month_worklog, config.teams or None)
+    review_cost(result, config, frames.cost, until=min(now, period.end))
     response = result.response
     result.headline = headline.headline_figures(
         result.slos,
@@ -307,6 +309,35 @@ def review_operations(
         result.postmortems = postmortems.postmortem_summary(
             durations, tier, tuple(config.postmortems.tiers)
         )
+
+
+def review_cost(
+    result: MonthlyMetrics, config: Config, charges: pd.DataFrame | None, until: pd.Timestamp
+) -> None:
+    """The month's spend beside its SLOs (``metrics.cost``): ``None`` with the input named in
+    ``missing_inputs`` when no cost input is configured, or with its reason in
+    ``unavailable`` when the input has no charge in the month."""
+    if charges is None:
+        result.missing_inputs.append("cost")
+        return
+    settings = config.cost
+    currency = reporting_currency(charges, settings.currency)
+    summary = None
+    if currency is not None:
+        summary = cost.cost_summary(
+            charges,
+            result.period,
+            {s.name: s.team for s in config.services},
+            currency,
+            rates=settings.rates,
+            mapping=settings.services,
+            slos=result.slos,
+            availability_slo=settings.availability_slo,
+            until=until,
+        )
+    if summary is None:
+        result.unavailable["cost"] = f"the cost input has no charges in {result.period.label}"
+    result.cost = summary
 
 
 def no_rows_reason(frames: Frames, role: str, period: Month) -> str:

@@ -55,9 +55,38 @@ def trend_frame(history: list[MonthlyMetrics], service: str | None = None) -> pd
                 "recovery_median_minutes": fleet.get("recovery_median_minutes"),
                 "toil_ratio": overall_toil_ratio(metrics.toil) if fleet_wide else None,
                 **review_figures(metrics if fleet_wide else None),
+                "spend": spend_of(metrics, service),
             }
         )
     return pd.DataFrame(rows).astype({"month": "string"})
+
+
+def spend_of(metrics: MonthlyMetrics, service: str | None = None) -> float | None:
+    """The month's spend: the fleet's (unattributed included), or one service's."""
+    summary = metrics.cost
+    if summary is None:
+        return None
+    if service is None:
+        return summary.total
+    rows = summary.by_service.loc[summary.by_service["service"] == service, "spend"]
+    return None if rows.empty else float(rows.iloc[0])
+
+
+def cost_trend_frame(history: list[MonthlyMetrics]) -> pd.DataFrame:
+    """Per month and service (the unattributed line included): spend, in the month's currency;
+    months without cost data are absent."""
+    parts = [
+        metrics.cost.by_service[["service", "spend"]].assign(
+            month=metrics.period.label, currency=metrics.cost.currency
+        )
+        for metrics in history
+        if metrics.cost is not None
+    ]
+    columns = ["month", "service", "spend", "currency"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    table = pd.concat(parts, ignore_index=True)[columns]
+    return table.astype({"month": "string", "service": "string", "currency": "string"})
 
 
 def review_figures(metrics: MonthlyMetrics | None) -> dict[str, float | int | None]:

@@ -24,6 +24,7 @@ ROLES: dict[str, frames.TableSpec] = {
     "incidents": frames.INCIDENTS,
     "deployments": frames.DEPLOYMENTS,
     "worklog": frames.WORKLOG,
+    "cost": frames.COST,
 }
 """Each config source role and the canonical table it yields."""
 
@@ -35,7 +36,7 @@ class LoadRequest:
     config: Config
     """Services, SLOs, time zone, ..."""
     role: str
-    """``metrics``, ``incidents``, ``deployments`` or ``worklog``."""
+    """``metrics``, ``incidents``, ``deployments``, ``worklog`` or ``cost``."""
     span: Span
     """UTC instants ``[start, end)`` to load: the months plus a lookback before them, so
     ``start`` may fall inside a month."""

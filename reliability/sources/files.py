@@ -334,6 +334,71 @@ def _check_person_days_across(combined: pd.DataFrame, origin: _Origin) -> None:
     raise InputError(problems)
 
 
+def cost_format(path: Path) -> frames.TableSpec:
+    """The format of one cost file, told by its header: a FOCUS export when it names
+    ``BilledCost`` and ``ChargePeriodStart``, else the canonical ``cost.csv``."""
+    try:
+        if path.suffix.lower() in _PARQUET_SUFFIXES:
+            names = pq.read_schema(path).names
+        else:
+            with path.open(newline="", encoding="utf-8") as handle:
+                names = next(csv.reader(handle), [])
+    except (OSError, ValueError):  # unreadable: read_raw names the problem
+        return frames.CANONICAL_COST
+    named = {str(name).strip() for name in names}
+    return (
+        frames.FOCUS_COST
+        if all(m in named for m in frames.FOCUS_MARKERS)
+        else frames.CANONICAL_COST
+    )
+
+
+def read_cost(paths: Sequence[Path], config: Config) -> pd.DataFrame:
+    """Every cost file of the input (FOCUS exports or canonical files, told apart by their
+    header) read, validated and combined into the canonical ``COST`` frame.
+
+    Each row's currency must be the report's (``cost.currency``, else the first charge's) or
+    one ``cost.rates`` converts from; every other row is a problem naming its file and row.
+    """
+    settings = config.cost
+    parts, rows, columns, problems = [], [], [], []
+    for path in paths:
+        spec = cost_format(path)
+        try:
+            raw, first_row = read_raw(path, spec)
+            numbers = (
+                raw.index.to_numpy(dtype=np.int64)
+                if first_row is None
+                else np.arange(first_row, first_row + len(raw))
+            )
+            table = frames.validate(raw, spec, str(path), first_row)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        if spec is frames.FOCUS_COST:
+            parts.append(frames.focus_cost(table, settings.tag))
+            columns.append("BillingCurrency")
+        else:
+            parts.append(frames.canonical_cost(table))
+            columns.append("currency")
+        rows.append(numbers)
+    if problems:
+        raise InputError(problems)
+    combined = frames.concat(parts, frames.COST) if parts else frames.empty(frames.COST)
+    currency = frames.reporting_currency(combined, settings.currency)
+    for path, part, numbers, column in zip(paths, parts, rows, columns, strict=True):
+        wrong = frames.unconvertible(part, currency, settings.rates)
+        message = (
+            "currency "
+            + part["currency"].fillna("")
+            + f" is not the report's ({currency}) and cost.rates gives no rate for it"
+        )
+        problems += frames.row_problems(str(path), numbers, wrong, column, message)
+    if problems:
+        raise InputError(problems)
+    return combined.reset_index(drop=True)
+
+
 def load(source: Source, config: Config, role: str, months: Sequence[Month]) -> pd.DataFrame:
     """Loader for ``kind: csv`` (and Parquet files, recognised by their suffix)."""
     from reliability.sources import ROLES

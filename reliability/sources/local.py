@@ -19,6 +19,8 @@ def table_paths(options: CsvOptions | ParquetOptions, config: Config, role: str)
 def _load_tables(options: CsvOptions | ParquetOptions, request: LoadRequest) -> Loaded:
     """Every file of the source, read and validated (all rows: the caller cuts the span)."""
     paths = table_paths(options, request.config, request.role)
+    if request.role == "cost":
+        return Loaded(files.read_cost(paths, request.config))
     return Loaded(files.read_table(paths, request.spec))
 
 
@@ -26,6 +28,10 @@ def _load_sample(options: SampleOptions, request: LoadRequest) -> Loaded:
     """The sample organisation's rows of the role over the span, up to now."""
     from reliability.sources.sample import load_span
 
+    if request.role == "cost":
+        from reliability.sources.sample import load_cost
+
+        return Loaded(load_cost(request.span, options.services, tag=request.config.cost.tag))
     return Loaded(load_span(request.role, request.span, options.services))
 
 

@@ -19,7 +19,9 @@ from reliability.sources.sample.organisation import (
 )
 from reliability.sources.sample.spans import (
     clear_caches,
+    focus_span,
     generate,
+    load_cost,
     load_span,
 )
 from reliability.sources.sample.writer import SAMPLE_FILES, write_sample
@@ -34,7 +36,9 @@ __all__ = [
     "SERVICES",
     "clear_caches",
     "fleet",
+    "focus_span",
     "generate",
+    "load_cost",
     "load_span",
     "sample_config",
     "write_sample",

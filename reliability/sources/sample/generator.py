@@ -14,6 +14,7 @@ stable by design, not by luck:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,9 +27,14 @@ from reliability.config import SLO
 from reliability.period import Month
 from reliability.sources.sample.organisation import (
     BACKGROUND_CAP,
+    CDN,
+    CLOUD_SPEND,
+    CREDIT,
     DIP_FLOOR,
     GAP_MINUTES,
     HEALTHY_LIMIT,
+    SEARCH_CLUSTER,
+    SHARED,
     Block,
     Fleet,
     service_config,
@@ -696,3 +702,157 @@ def build_month(year: int, month: int, size: int) -> dict[str, pd.DataFrame]:
 def _rows_of(table: pd.DataFrame, column: str, names: set[str]) -> pd.DataFrame:
     """The rows of ``table`` whose ``column`` is one of ``names``, numbered from 0."""
     return table[table[column].isin(names)].reset_index(drop=True)
+
+
+FOCUS_COLUMNS = (
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "ContractedCost",
+    "EffectiveCost",
+    "InvoiceIssuerName",
+    "ListCost",
+    "PricingCategory",
+    "ProviderName",
+    "PublisherName",
+    "RegionId",
+    "RegionName",
+    "ResourceId",
+    "ResourceName",
+    "ServiceCategory",
+    "ServiceName",
+    "SubAccountId",
+    "SubAccountName",
+    "Tags",
+)
+"""The FOCUS 1.x columns the sample's cost export carries (its mandatory ones and more)."""
+_CATEGORY = {
+    "Amazon Elastic Compute Cloud": "Compute",
+    "Amazon Simple Storage Service": "Storage",
+    "Amazon OpenSearch Service": "Analytics",
+    "Amazon CloudFront": "Networking",
+    "Amazon Virtual Private Cloud": "Networking",
+    "AWS CloudTrail": "Management and Governance",
+}
+_STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def cost_drift(year: int, month: int) -> float:
+    """The month's factor on every sample charge: spend moves a little from month to month."""
+    return 1.0 + 0.03 * ((year * 12 + month) % 5)
+
+
+def focus_export(year: int, month: int, size: int) -> pd.DataFrame:
+    """The sample's FOCUS cost export of one UTC month, as a CSV reads (every cell text): per
+    service a compute and a storage charge, a search cluster tagged by team only, a CDN
+    charge from the 16th to the 16th of the next month, shared spend no service owns and a
+    credit."""
+    period = Month(year, month)
+    start, end = period.start, period.end
+    cdn_start = start + pd.Timedelta(days=15)
+    cdn_end = end + pd.Timedelta(days=15)
+    drift = cost_drift(year, month)
+    charges: list[tuple[str | None, str | None, str, float, pd.Timestamp, pd.Timestamp, str]] = []
+    chosen = {spec.name for spec in Fleet(size).services}
+    for block in Fleet(size).blocks:
+        kept = [spec for spec in block.services if spec.name in chosen]
+        teams = {s.name: s.team for s in kept}
+        names = {block.name(n): n for n in CLOUD_SPEND}
+        for spec in kept:
+            compute, storage = CLOUD_SPEND[names[spec.name]]
+            charges.append(
+                (spec.name, spec.team, "Amazon Elastic Compute Cloud", compute, start, end, "Usage")
+            )
+            charges.append(
+                (
+                    spec.name,
+                    spec.team,
+                    "Amazon Simple Storage Service",
+                    storage,
+                    start,
+                    end,
+                    "Usage",
+                )
+            )
+        extra = [
+            (SEARCH_CLUSTER, start, end, "Usage", block.index > 0),
+            (CDN, cdn_start, cdn_end, "Usage", True),
+            (CREDIT, start, end, "Credit", True),
+        ]
+        for (owner, service_name, amount), first, after, category, tagged in extra:
+            name = block.name(owner)
+            if name in teams:
+                charges.append(
+                    (
+                        name if tagged else None,
+                        teams[name],
+                        service_name,
+                        amount,
+                        first,
+                        after,
+                        category,
+                    )
+                )
+        platform = next((s.team for s in kept if s.name == block.name("api-gateway")), None)
+        if platform is not None:
+            for owner, service_name, amount in SHARED:
+                tag = None if owner is None else block.name(owner)
+                charges.append(
+                    (tag, platform if tag else None, service_name, amount, start, end, "Usage")
+                )
+    service, team, provider, amount, first, after, category = (
+        list(c) for c in zip(*charges, strict=True)
+    )
+    billed = np.round(np.asarray(amount) * drift, 2)
+    tags = [
+        json.dumps({k: v for k, v in (("service", s), ("team", t)) if v}, separators=(",", ":"))
+        for s, t in zip(service, team, strict=True)
+    ]
+    count = len(charges)
+    money = [f"{value:.2f}" for value in billed]
+    resource = [
+        f"arn:aws:sample:eu-west-1:123456789012:{(s or 'shared')}/{p.split()[-1].lower()}"
+        for s, p in zip(service, provider, strict=True)
+    ]
+    columns = {
+        "BilledCost": money,
+        "BillingAccountId": ["123456789012"] * count,
+        "BillingAccountName": ["sample-organisation"] * count,
+        "BillingCurrency": ["USD"] * count,
+        "BillingPeriodEnd": [end.strftime(_STAMP)] * count,
+        "BillingPeriodStart": [start.strftime(_STAMP)] * count,
+        "ChargeCategory": category,
+        "ChargeClass": [""] * count,
+        "ChargeDescription": [
+            f"{p} for {s or 'the organisation'}" for s, p in zip(service, provider, strict=True)
+        ],
+        "ChargeFrequency": ["Usage-Based" if c == "Usage" else "One-Time" for c in category],
+        "ChargePeriodEnd": [t.strftime(_STAMP) for t in after],
+        "ChargePeriodStart": [t.strftime(_STAMP) for t in first],
+        "ContractedCost": money,
+        "EffectiveCost": money,
+        "InvoiceIssuerName": ["Amazon Web Services"] * count,
+        "ListCost": [f"{value * 1.1:.2f}" for value in billed],
+        "PricingCategory": ["Standard"] * count,
+        "ProviderName": ["Amazon Web Services"] * count,
+        "PublisherName": ["Amazon Web Services"] * count,
+        "RegionId": ["eu-west-1"] * count,
+        "RegionName": ["Europe (Ireland)"] * count,
+        "ResourceId": resource,
+        "ResourceName": [r.rsplit(":", 1)[-1] for r in resource],
+        "ServiceCategory": [_CATEGORY[p] for p in provider],
+        "ServiceName": provider,
+        "SubAccountId": ["210987654321"] * count,
+        "SubAccountName": ["production"] * count,
+        "Tags": tags,
+    }
+    return pd.DataFrame(columns)[list(FOCUS_COLUMNS)]

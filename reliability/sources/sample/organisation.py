@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from reliability.config import SLO, Config, Indicator, Service, Source, Sources
+from reliability.config import SLO, Config, CostConfig, Indicator, Service, Source, Sources
 
 SEED = 20261001
 """The project seed; each month's generator is seeded with it and ``year * 100 + month``
@@ -135,6 +135,29 @@ UPSTREAM = {
     "recommendations": "feature-store",
 }
 """What each service depends on, named in incident titles."""
+
+
+CLOUD_SPEND = {
+    # service: (compute per month, storage per month), in USD before the month's drift
+    "checkout": (2600.0, 310.0),
+    "payments-api": (1900.0, 240.0),
+    "ledger": (700.0, 880.0),
+    "api-gateway": (5200.0, 120.0),
+    "auth": (2300.0, 150.0),
+    "notifications": (650.0, 90.0),
+    "search": (3100.0, 420.0),
+    "catalog": (1500.0, 530.0),
+    "recommendations": (2800.0, 610.0),
+}
+"""What each sample service costs a month in its cloud bill (FOCUS export, ``cost`` input)."""
+SEARCH_CLUSTER = ("search", "Amazon OpenSearch Service", 1800.0)
+"""A charge with no service tag, mapped to its service by ``cost.services`` (ServiceName)."""
+CDN = ("api-gateway", "Amazon CloudFront", 1240.0)
+"""A charge period from the 16th to the 16th of the next month, split between the two."""
+SHARED = (("shared-network", "Amazon Virtual Private Cloud", 610.0), (None, "AWS CloudTrail", 95.0))
+"""Spend no report service owns (a tag naming no service, no tag at all): unattributed."""
+CREDIT = ("checkout", "Amazon Elastic Compute Cloud", -50.0)
+"""A promotional credit, a negative charge."""
 
 
 @dataclass(frozen=True)
@@ -270,11 +293,16 @@ def sample_config(services: int | None = None) -> Config:
     two SLOs; with ``services``, that many services of the larger fleet (teams of 3)."""
     chosen = fleet(services)
     source = Source(kind="sample") if services is None else Source(kind="sample", services=services)
+    owner, service_name, _ = SEARCH_CLUSTER
+    mapped = {service_name: owner} if any(s.name == owner for s in chosen.services) else {}
     return Config(
         timezone="UTC",
         severities=list(SEVERITIES),
         rto=dict(RTO),
         rpo=RPO,
-        sources=Sources(metrics=source, incidents=source, deployments=source, worklog=source),
+        sources=Sources(
+            metrics=source, incidents=source, deployments=source, worklog=source, cost=source
+        ),
         services=[service_config(spec) for spec in chosen.services],
+        cost=CostConfig(currency="USD", services=mapped),
     )

@@ -14,7 +14,7 @@ import pandas as pd
 
 from reliability import frames
 from reliability.period import Month, Span
-from reliability.sources.sample.generator import build_month
+from reliability.sources.sample.generator import build_month, focus_export
 from reliability.sources.sample.organisation import fleet
 
 _MINUTE = pd.Timedelta(minutes=1)
@@ -63,10 +63,46 @@ def _small(year: int, month: int, size: int) -> dict[str, pd.DataFrame]:
     return {key: result[key] for key in ("incidents", "deployments", "worklog")}
 
 
+@lru_cache(maxsize=240)
+def _focus(year: int, month: int, size: int) -> pd.DataFrame:
+    """The FOCUS cost export of one UTC month, kept for many months."""
+    return focus_export(year, month, size)
+
+
 def clear_caches() -> None:
     """Forget every generated month (benchmarks time generation from scratch)."""
     _generated.cache_clear()
     _small.cache_clear()
+    _focus.cache_clear()
+
+
+def focus_span(
+    span: Span, services: int | None = None, now: pd.Timestamp | None = None
+) -> pd.DataFrame:
+    """The sample's FOCUS export rows (every cell text) whose charge period overlaps ``span``
+    and has begun by ``now``; the month before the span is read too, for charges that run
+    from it into the span."""
+    size = fleet(services).size
+    now = pd.Timestamp.now(tz="UTC") if now is None else _utc(now)
+    first = _utc(span.start) - pd.offsets.MonthBegin(1)
+    months = _utc_months(first, min(span.end, now))
+    if not months:
+        return focus_export(span.start.year, span.start.month, size).iloc[:0]
+    export = pd.concat([_focus(y, m, size) for y, m in months], ignore_index=True)
+    start = pd.to_datetime(export["ChargePeriodStart"], utc=True)
+    end = pd.to_datetime(export["ChargePeriodEnd"], utc=True)
+    keep = (start < span.end) & (end > span.start) & (start < now)
+    return export.loc[keep.to_numpy()].reset_index(drop=True)
+
+
+def load_cost(
+    span: Span, services: int | None = None, now: pd.Timestamp | None = None, tag: str = "service"
+) -> pd.DataFrame:
+    """The sample's canonical ``COST`` frame over ``span``, read from its FOCUS export."""
+    export = focus_span(span, services, now)
+    if export.empty:
+        return frames.empty(frames.COST)
+    return frames.focus_cost(frames.validate(export, frames.FOCUS_COST, "sample"), tag)
 
 
 def generate(month: Month, services: int | None = None) -> dict[str, pd.DataFrame]:

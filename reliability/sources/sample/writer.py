@@ -16,13 +16,14 @@ from reliability.config import Source, Sources, load_config
 from reliability.errors import InputError, Problem
 from reliability.period import Month, Span
 from reliability.sources.sample.organisation import sample_config
-from reliability.sources.sample.spans import TABLES, load_span
+from reliability.sources.sample.spans import TABLES, focus_span, load_span
 
 SAMPLE_FILES = {
     "metrics": "sli.csv",
     "incidents": "incidents.csv",
     "deployments": "deployments.csv",
     "worklog": "worklog.csv",
+    "cost": "focus-cost.csv",
 }
 _INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _QUOTED = re.compile(r'[,"\r\n]')
@@ -107,6 +108,10 @@ def write_sample(
         else:
             text = _csv_text(frame, TABLES[role][1])
             text.to_csv(out_dir / SAMPLE_FILES[role], index=False, na_rep="")
+    export = focus_span(span, services, now)
+    if not export.empty:  # the FOCUS export as a cloud provider writes it
+        export.to_csv(out_dir / SAMPLE_FILES["cost"], index=False)
+        written["cost"] = export
     config = sample_config(services)
     files = config.model_copy(
         update={
