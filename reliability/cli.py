@@ -268,6 +268,7 @@ def cmd_validate(args: argparse.Namespace, log: Log) -> int:
         "incidents": frames.incidents,
         "deployments": frames.deployments,
         "worklog": frames.worklog,
+        "cost": frames.cost,
     }
     for role, frame in found.items():
         print(f"{role}: {'not configured' if frame is None else f'{len(frame):,} rows'}")

@@ -457,6 +457,8 @@ def validate(
         raise InputError(Problem(where, "no data rows"))
 
     out: dict[str, pd.Series] = {}
+    given: dict[str, np.ndarray] = {}
+    """Per column read, the rows with a value (a bad one included)."""
     for col in spec.columns:
         if col.name not in raw.columns:
             out[col.name] = _empty_column(col, len(raw))
@@ -465,6 +467,7 @@ def validate(
         if col.categorical:
             values = _categorical_text(values)
         blank = _is_blank(values)
+        given[col.name] = ~blank
         if not col.nullable:
             problems.add_rows(blank, col.name, "missing value")
         if col.kind == "instant":
@@ -493,7 +496,7 @@ def validate(
             out[col.name] = _as_text(values)
 
     frame = pd.DataFrame(out)
-    _check_table(frame, spec, problems)
+    _check_table(frame, spec, problems, given)
     if problems.items:
         raise InputError(problems.items)
     return _finish(frame, spec)
@@ -538,9 +541,14 @@ def _parse_dates(values: pd.Series, column: str, problems: _Problems) -> pd.Seri
     return parsed.dt.normalize().astype("datetime64[ns]")
 
 
-def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> None:
+def _check_table(
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    problems: _Problems,
+    given: dict[str, np.ndarray] | None = None,
+) -> None:
     """Checks across columns and rows: ordering of times, good <= total, a person's day,
-    unique keys."""
+    unique keys, how a cost row is dated (``given``: the cells with a value, bad or not)."""
     if spec is SLI:
         over = (frame["good"] > frame["total"]).to_numpy()
         if over.any():
@@ -577,20 +585,19 @@ def _check_table(frame: pd.DataFrame, spec: TableSpec, problems: _Problems) -> N
             problems.add_rows(*_bad_tags(frame["Tags"]))
     if spec is CANONICAL_COST:
         _check_charge(frame, problems, "period_start", "period_end", "currency")
-        dated = frame["period_start"].notna() | frame["period_end"].notna()
-        given = frame["month"] != ""
+        nothing = np.zeros(len(frame), dtype=bool)
+        cells = given or {}
+        month = cells.get("month", nothing)
+        start = cells.get("period_start", nothing)
+        end = cells.get("period_end", nothing)
         problems.add_rows(
-            given & dated, "month", "give either month or period_start and period_end, not both"
-        )
-        undated = ~given & ~dated
-        problems.add_rows(undated, "month", "missing value: give month or period_start and end")
-        half = ~given & (frame["period_start"].isna() != frame["period_end"].isna())
-        problems.add_rows(
-            half & frame["period_start"].isna(), "period_start", "missing value (period_end given)"
+            month & (start | end), "month", "give either month or period_start and period_end"
         )
         problems.add_rows(
-            half & frame["period_end"].isna(), "period_end", "missing value (period_start given)"
+            ~month & ~start & ~end, "month", "missing value: give month or period_start and end"
         )
+        problems.add_rows(~month & ~start & end, "period_start", "missing value (period_end given)")
+        problems.add_rows(~month & start & ~end, "period_end", "missing value (period_start given)")
     if spec.unique:
         key = frame[list(spec.unique)]
         duplicated = _duplicated(key)

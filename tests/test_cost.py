@@ -373,6 +373,34 @@ def test_validate_names_a_canonical_row_with_both_month_and_period(tmp_path, cap
     assert "row 3: column month: not a month (YYYY-MM): 2026-13" in text
 
 
+@pytest.mark.parametrize(
+    ("cells", "column", "message"),
+    [
+        (",yesterday,2026-11-01T00:00:00Z", "period_start", "not an ISO 8601 timestamp: yesterday"),
+        (",,2026-11-01T00:00:00Z", "period_start", "missing value (period_end given)"),
+        (",,", "month", "missing value: give month or period_start and end"),
+    ],
+)
+def test_validate_names_one_line_per_badly_dated_canonical_row(
+    tmp_path, capsys, cells, column, message
+):
+    text = (
+        "month,period_start,period_end,service,amount,currency\n"
+        "2026-10,,,checkout,1,USD\n"
+        f"{cells},checkout,1,USD\n"
+    )
+    config = workspace(tmp_path, files={"cost.csv": text})
+    lines = validate_error(config, capsys)
+    assert len(lines) == 1, lines
+    assert f"row 3: column {column}: {message}" in lines[0]
+
+
+def test_validate_counts_the_cost_rows(tmp_path, capsys):
+    config = workspace(tmp_path)
+    assert main(["validate", "--config", str(config), "--month", "2026-10"]) == 0
+    assert "cost: 8 rows" in capsys.readouterr().out
+
+
 def test_rates_need_the_report_currency(tmp_path, capsys):
     config = workspace(tmp_path, "cost:\n  rates: {EUR: 1.1}\n")
     code = main(["validate", "--config", str(config), "--month", "2026-10"])
@@ -448,3 +476,39 @@ def test_a_parquet_focus_export_reads_as_its_csv(tmp_path, capsys):
     section = compute_json(config, capsys)["cost"]
     assert section["total"] == pytest.approx(852.3)
     assert section["unattributed"] == pytest.approx(40.3 + 62.0)
+
+
+# --- the report section ----------------------------------------------------------------------
+
+
+def test_the_cost_cells_follow_toil_and_come_before_the_trends():
+    import nbformat
+
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    cells = nbformat.read(notebooks / "monthly_report.ipynb", as_version=4).cells
+    sources = [c.source for c in cells]
+    at = sources.index("sections.spend(data)")
+    assert sources[at - 2] == "sections.toil_oncall_tables(data)"
+    assert sources[at - 1].startswith("## Cost")
+    assert sources[at + 1] == "## Six-month trends"
+    service_cells = nbformat.read(notebooks / "service_report.ipynb", as_version=4).cells
+    assert "sections.spend(data, service)" in [c.source for c in service_cells]
+
+
+def test_the_section_shows_the_sample_spend_and_names_a_missing_input(tmp_path):
+    from reliability import pipeline
+    from reliability.report import sections
+
+    results = pipeline.notebook_results("2026-10")
+    page = sections.spend(results).data
+    assert "29,465.30 USD" in page  # the fleet's October spend
+    assert "747.30 USD (3%)" in page  # unattributed
+    assert "search, recommendations, checkout, payments-api, auth" in page
+    assert "availability 100%: no finite number of nines" in page  # api-gateway
+    assert "5,639.20 USD" in sections.spend(results, "search").data
+
+    config = workspace(tmp_path)
+    config.write_text("sources:\n  incidents: {kind: csv, path: incidents.csv}\n" + SERVICES_YAML)
+    without = pipeline.notebook_results("2026-10", str(config))
+    assert "No cost input is configured" in sections.spend(without).data
+    assert "cost" in without.current.missing_inputs

@@ -89,6 +89,7 @@ def test_fleet_report_html_is_self_contained(sample_report):
         "Incidents",
         "Delivery",
         "Toil and on-call",
+        "Cost",
         "Six-month trends",
         "Data quality",
         "Glossary",

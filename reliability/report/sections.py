@@ -73,6 +73,12 @@ GLOSSARY = {
     "Pages per shift": "Pages received (high-urgency incidents) per 12-hour on-call shift; the "
     "SRE book's ceiling is 2.",
     "Off-hours share": "Share of pages received that arrived outside business hours.",
+    "Spend": "What the month's cloud bill charged a service: each charge counted by the share "
+    "of its charge period inside the month, credits subtracted.",
+    "Unattributed spend": "Charges whose tag or service name matches no service of the report; "
+    "shown as their own line, so the bill adds up.",
+    "Nines of availability": "How many nines the month's availability had: 99.9% is 3 nines, "
+    "99.95% is 3.3. Spend per nine divides a service's spend by them.",
 }
 
 
@@ -761,6 +767,109 @@ def toil_oncall_tables(data: Results) -> HTML:
         t.html_table(current.toil, TOIL_COLUMNS, "No work log is configured.")
         + t.html_table(current.oncall, ONCALL_COLUMNS, "No incident source is configured.")
     )
+
+
+def _money(currency: str) -> t.Formatter:
+    """Amounts with two decimals and the currency: ``1,234.50 USD``."""
+
+    def format_money(value: object) -> str:
+        return "–" if t.is_missing(value) else f"{float(value):,.2f} {html.escape(currency)}"
+
+    return format_money
+
+
+def _why(row: pd.Series) -> str:
+    """The reasons a row's cost figures are blank, in one cell."""
+    reasons = [row["cost_per_slo_met_reason"], row["spend_per_nine_reason"]]
+    return "; ".join(dict.fromkeys(str(r) for r in reasons if not t.is_missing(r)))
+
+
+def spend(data: Results, service: str | None = None) -> HTML:
+    """The month's spend beside the SLOs: per service (the unattributed line last) and per
+    team, per SLO met and per nine of availability, the services that spend the most per
+    nine, and spend month by month; on a service's page, that service's line."""
+    summary = data.current.cost
+    if summary is None:
+        if "cost" in data.current.unavailable:
+            return _unavailable(data, "cost", "")
+        return HTML(
+            '<p class="rr-empty">No cost input is configured: the report has no spend to set '
+            "beside the SLOs (add a FOCUS export or a cost.csv as sources.cost).</p>"
+        )
+    money = _money(summary.currency)
+    table = summary.by_service.assign(why=summary.by_service.apply(_why, axis=1))
+    columns = [
+        t.Col("service", "Service"),
+        t.Col("team", "Team"),
+        t.Col("spend", "Spend", money, numeric=True),
+        t.Col("share", "Share", t.percent(0), numeric=True),
+        t.Col("slos_met", "SLOs met", t.number(), numeric=True),
+        t.Col("cost_per_slo_met", "Per SLO met", money, numeric=True),
+        t.Col("availability", "Availability", t.sli_percent, numeric=True),
+        t.Col("nines", "Nines", t.number(2), numeric=True),
+        t.Col("spend_per_nine", "Per nine", money, numeric=True),
+        t.Col("rank_per_nine", "Rank per nine", t.number(), numeric=True),
+        t.Col("why", "Blank because"),
+    ]
+    trend = data.cost_trend
+    if service is not None:
+        own = table.loc[table["service"] == service]
+        parts = [t.html_table(own, columns[2:], "No spend for this service.")]
+        if trend is not None and not trend.empty:
+            mine = trend.loc[trend["service"] == service, ["month", "spend"]]
+            month_columns = [t.Col("month", "Month"), t.Col("spend", "Spend", money, True)]
+            parts.append("<h3>Month by month</h3>")
+            parts.append(t.html_table(mine, month_columns, "No spend in earlier months."))
+        return HTML("".join(parts))
+    top = ", ".join(html.escape(name) for name in summary.top_per_nine) or "–"
+    unattributed = (
+        f"{money(summary.unattributed)} ({summary.unattributed / summary.total * 100:.0f}%)"
+        if summary.total
+        else money(summary.unattributed)
+    )
+    parts = [
+        _kv(
+            [
+                ("Spend this month", money(summary.total)),
+                ("Attributed to a service", money(summary.attributed)),
+                ("Unattributed", unattributed),
+                ("Most spent per nine of availability", top),
+            ]
+        ),
+        t.html_table(table, columns, "No services."),
+        "<h3>Per team</h3>",
+        t.html_table(
+            summary.by_team,
+            [
+                t.Col("team", "Team"),
+                t.Col("services", "Services", t.number(), numeric=True),
+                t.Col("spend", "Spend", money, numeric=True),
+                t.Col("share", "Share", t.percent(0), numeric=True),
+            ],
+        ),
+        "<h3>Unattributed, by tag or provider service</h3>",
+        t.html_table(
+            summary.unattributed_by_label,
+            [t.Col("label", "Tag value or ServiceName"), t.Col("spend", "Spend", money, True)],
+            "Every charge belongs to a service of the report.",
+        ),
+    ]
+    if trend is not None and not trend.empty:
+        wide = trend.pivot_table(
+            index="service", columns="month", values="spend", aggfunc="sum", sort=False
+        )
+        wide = wide.reindex([*data.service_names(), "unattributed"]).dropna(how="all")
+        months = [str(m) for m in wide.columns]
+        wide = wide.reset_index()
+        wide.columns = ["service", *months]
+        parts.append("<h3>Month by month</h3>")
+        parts.append(
+            t.html_table(
+                wide,
+                [t.Col("service", "Service"), *(t.Col(m, m, money, True) for m in months)],
+            )
+        )
+    return HTML("".join(parts))
 
 
 def trends(data: Results) -> go.Figure:
