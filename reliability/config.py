@@ -337,6 +337,18 @@ class CostConfig(_Model):
         return self
 
 
+class ResponderConfig(_Model):
+    """Hero load: how the report names the people who handled incidents, and the share of a
+    team's incidents above which one person carries the team."""
+
+    display: Literal["names", "initials", "hidden"] = "initials"
+    """Responders in the report: full names, initials, or no names at all."""
+    in_json: bool = False
+    """Whether ``metrics.json`` carries responders' names (never, unless asked)."""
+    max_share: float | None = Field(default=None, gt=0, lt=1)
+    """The flag's threshold (``None``: ``metrics.responders.HERO_SHARE``, 50%)."""
+
+
 class Config(_Model):
     """The whole configuration."""
 
@@ -365,6 +377,7 @@ class Config(_Model):
     postmortems: PostmortemConfig = Field(default_factory=PostmortemConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
     """Currency, rates and service mapping of the cost input."""
+    responders: ResponderConfig = Field(default_factory=ResponderConfig)
 
     @field_validator("rto")
     @classmethod

@@ -108,6 +108,7 @@ INCIDENTS = TableSpec(
         Column("postmortem_url", "text", required=False, nullable=True),
         Column("postmortem_at", "instant", required=False, nullable=True),
         Column("action_items_open", "count", required=False, nullable=True, unit="action items"),
+        Column("responder", "text", required=False, nullable=True),
     ),
     unique=("id",),
 )

@@ -23,6 +23,7 @@ from reliability.metrics.headline import Change, Finding
 from reliability.metrics.incidents import DurationStats, ResponseSummary, too_small_for_trend
 from reliability.metrics.postmortems import PostmortemSummary
 from reliability.metrics.recovery import RecoverySummary
+from reliability.metrics.responders import NAME_COLUMNS, HeroLoad
 from reliability.metrics.tiers import TierResponseSummary
 from reliability.period import Month
 
@@ -56,6 +57,9 @@ class MonthlyMetrics:
     """Postmortems of the incidents that need one (``metrics.postmortems``)."""
     cost: CostSummary | None = None
     """Spend per service and team, per SLO met and per nine (``metrics.cost``)."""
+    hero_load: HeroLoad | None = None
+    """Per team, the top responder's share of incidents and off-hours pages
+    (``metrics.responders``)."""
     coverage: pd.DataFrame | None = None
     data_quality: pd.DataFrame | None = None
     missed_detection: pd.DataFrame | None = None
@@ -235,6 +239,26 @@ def cost_json(summary: CostSummary | None) -> dict[str, Any] | None:
     }
 
 
+def hero_table(summary: HeroLoad) -> pd.DataFrame:
+    """The hero-load table as it leaves the program: responders' names only when the config
+    asks for them (``responders.in_json``), ``null`` otherwise."""
+    if summary.names_in_json:
+        return summary.table
+    return summary.table.assign(**{column: None for column in NAME_COLUMNS})
+
+
+def hero_load_json(summary: HeroLoad | None) -> dict[str, Any] | None:
+    """The ``hero_load`` section of the JSON document."""
+    if summary is None:
+        return None
+    return {
+        "max_share": summary.max_share,
+        "names_included": summary.names_in_json,
+        "reasons": summary.reasons,
+        "teams": records(hero_table(summary)),
+    }
+
+
 def to_json(result: MonthlyMetrics) -> dict[str, Any]:
     """The stable ``compute --format json`` document: fractions, ``null`` where unknown."""
     response = result.response
@@ -277,6 +301,7 @@ def to_json(result: MonthlyMetrics) -> dict[str, Any]:
         "response_tiers": tier_response_json(result.tier_response),
         "postmortems": postmortems_json(result.postmortems),
         "cost": cost_json(result.cost),
+        "hero_load": hero_load_json(result.hero_load),
         "sli_coverage": records(result.coverage),
         "data_quality": records(result.data_quality),
     }
@@ -318,6 +343,8 @@ def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
     if result.cost is not None:
         tables["cost_by_service"] = result.cost.by_service
         tables["cost_by_team"] = result.cost.by_team
+    if result.hero_load is not None:
+        tables["hero_load"] = hero_table(result.hero_load)
     for name in ("alerts", "corrections", "delivery", "toil", "oncall", "data_quality"):
         frame = getattr(result, name)
         if frame is not None:

@@ -336,7 +336,7 @@ def test_the_month_carries_the_three_sections_in_its_json():
     assert document["response_tiers"]["within_target_share"] == 1.0
     assert document["postmortems"]["with_postmortem_share"] == 0.75
     assert document["postmortems"]["missing"][0]["id"] == "c"
-    assert document["unavailable"] == {}
+    assert document["unavailable"] == {"hero_load": "the incidents input names no responders"}
 
 
 def test_without_rto_acknowledgements_or_postmortem_links_the_sections_are_null():

@@ -396,6 +396,45 @@ def test_mtta_of_a_resolved_incident_comes_from_its_log(
     assert str(frame["created_at"].dtype) == "datetime64[ns, UTC]"
 
 
+def user(name: str) -> dict[str, Any]:
+    """A ``user_reference`` as PagerDuty gives it in log entries and incidents."""
+    return {"id": f"PU{len(name):05d}", "type": "user_reference", "summary": name}
+
+
+def test_responder_is_the_first_person_to_acknowledge_else_assignee_else_last_changer(
+    httpserver: HTTPServer, tmp_path: Path, token: str, realdata
+) -> None:
+    # PagerDuty's own example incident: resolved, no acknowledgements or assignments left,
+    # resolved by Earline Greenholt (``last_status_change_by``).
+    example = realdata.json("pagerduty/pd_openapi_GET_incidents_example.json")["incidents"][0]
+    example = {**example, "created_at": "2026-10-04T09:00:00Z", "status": "resolved"}
+    example["resolved_at"] = "2026-10-04T10:00:00Z"
+    example["service"] = {"id": "PSVC001", "type": "service_reference", "summary": "Checkout"}
+    first_ack = log_entry("acknowledge_log_entry", "2026-10-05T10:04:30Z", "PA")
+    later_ack = log_entry("acknowledge_log_entry", "2026-10-05T10:09:00Z", "PA")
+    by_service = log_entry("acknowledge_log_entry", "2026-10-05T10:01:00Z", "PA")
+    logs = {
+        "PA": [
+            {**later_ack, "agent": user("Bruno Diaz")},
+            {**by_service, "agent": {"id": "PS1", "type": "service_reference", "summary": "x"}},
+            {**first_ack, "agent": user("Ana Silva")},
+        ],
+    }
+    assigned = incident("PB", "2026-10-06T10:00:00Z", status="triggered")
+    assigned["assignments"] = [{"at": "2026-10-06T10:00:00Z", "assignee": user("Chen Wu")}]
+    nobody = incident("PC", "2026-10-07T10:00:00Z")
+    FakePagerDuty(
+        httpserver, [incident("PA", "2026-10-05T10:00:00Z"), assigned, nobody, example], logs
+    )
+
+    frame = load(tmp_path, source_options(httpserver)).frame.set_index("id")
+
+    assert frame.loc["PA", "responder"] == "Ana Silva"  # the earliest acknowledgement by a person
+    assert frame.loc["PB", "responder"] == "Chen Wu"
+    assert pd.isna(frame.loc["PC", "responder"])
+    assert frame.loc[example["id"], "responder"] == "Earline Greenholt"
+
+
 def test_mtta_from_analytics_uses_seconds_to_first_ack_and_timestamps_win(
     httpserver: HTTPServer, tmp_path: Path, token: str, realdata
 ) -> None:

@@ -22,6 +22,7 @@ from reliability.metrics import (
     postmortems,
     quality,
     recovery,
+    responders,
     slo,
     tiers,
     toil,
@@ -274,7 +275,7 @@ def _given(loaded: pd.DataFrame | None, column: str) -> bool:
 def review_operations(
     result: MonthlyMetrics, config: Config, loaded: pd.DataFrame | None, until: pd.Timestamp
 ) -> None:
-    """Recovery targets, response against tiers and postmortems of the month's incidents
+    """Recovery targets, response against tiers, postmortems and hero load of the month's incidents
     (``result.incidents``); each is ``None`` with its reason in ``unavailable`` when the config
     or the input lacks what it needs (``loaded``: every incident the input gave)."""
     durations = result.incidents
@@ -308,6 +309,21 @@ def review_operations(
         tier = tiers.incident_tiers(durations, response_tiers, config.severities)
         result.postmortems = postmortems.postmortem_summary(
             durations, tier, tuple(config.postmortems.tiers)
+        )
+    if not _given(loaded, "responder"):
+        result.unavailable["hero_load"] = "the incidents input names no responders"
+    else:
+        chosen = config.responders
+        off_hours_page = incidents.pages(durations, config.severities) & oncall.off_hours(
+            durations["created_at"], config.timezone, config.business_hours
+        )
+        result.hero_load = responders.hero_load(
+            durations,
+            {s.name: s.team for s in config.services},
+            off_hours_page,
+            chosen.max_share,
+            chosen.display,
+            chosen.in_json,
         )
 
 

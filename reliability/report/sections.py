@@ -19,6 +19,7 @@ from IPython.display import HTML
 from reliability.metrics import daily
 from reliability.metrics.incidents import SMALL_SAMPLE
 from reliability.metrics.policy import burn_rate_thresholds
+from reliability.metrics.responders import MIN_HANDLED
 from reliability.metrics.tiers import WORST_MISSES as TIER_MISSES_SHOWN
 from reliability.report import figures, summary
 from reliability.report import first_screen as first
@@ -79,6 +80,8 @@ GLOSSARY = {
     "shown as their own line, so the bill adds up.",
     "Nines of availability": "How many nines the month's availability had: 99.9% is 3 nines, "
     "99.95% is 3.3. Spend per nine divides a service's spend by them.",
+    "Hero load": "The share of a team's incidents (or off-hours pages) handled by the one "
+    "person who handled most of them; over half means the team leans on one person.",
 }
 
 
@@ -717,6 +720,38 @@ def postmortems(data: Results, service: str | None = None) -> HTML:
     parts.append("<h3>Without a postmortem</h3>")
     parts.append(t.html_table(missing, columns, f"Every resolved {tiers} incident has one."))
     return HTML("".join(parts))
+
+
+def hero_load(data: Results) -> HTML:
+    """Per team, the share of incidents and of off-hours pages its top responder handled, and
+    whether the team leans on one person; responders named as the config chooses."""
+    summary = data.current.hero_load
+    if summary is None:
+        return _unavailable(data, "hero_load", "No incident source is configured.")
+    shown = {"names": t.text, "initials": t.initials}.get(summary.display)
+    columns = [
+        t.Col("team", "Team"),
+        t.Col("handled", "Incidents with a responder", t.number(), numeric=True),
+        t.Col("responders", "Responders", t.number(), numeric=True),
+        t.Col("top_responder", "Top responder", shown) if shown else None,
+        t.Col("top_share", "Their share", t.percent(0), numeric=True),
+        t.Col("off_hours_pages", "Off-hours pages", t.number(), numeric=True),
+        t.Col("off_hours_top_responder", "Top off hours", shown) if shown else None,
+        t.Col("off_hours_top_share", "Their share", t.percent(0), numeric=True),
+        t.Col("hero", f"Leans on one person (over {summary.max_share:.0%})", t.yes_no),
+    ]
+    table = t.html_table(summary.table, [c for c in columns if c], "No incidents this month.")
+    note = (
+        f'<p class="rr-note">A share is judged from {MIN_HANDLED} incidents (or off-hours '
+        "pages) with a responder; below that the flag is a dash. Incidents without a responder "
+        "are not counted."
+        + (" Responders are not named, as the config asks." if shown is None else "")
+        + "</p>"
+    )
+    reasons = "".join(
+        f'<p class="rr-note">{html.escape(reason)}.</p>' for reason in summary.reasons.values()
+    )
+    return HTML(table + note + reasons)
 
 
 DELIVERY_COLUMNS = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,21 @@ def day(value: Any, timezone: str = "UTC") -> str:
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_convert(timezone) if stamp.tzinfo is not None else stamp
     return html.escape(stamp.strftime("%d %b"))
+
+
+def initials(value: Any) -> str:
+    """A person's initials (``Ada Lovelace`` → ``AL``; an e-mail address by its local part),
+    for reports that name responders only by them."""
+    if is_missing(value):
+        return "–"
+    name = str(value).strip().split("@", 1)[0]
+    parts = [p for p in re.split(r"[\s._-]+", name) if p]
+    return html.escape("".join(p[0].upper() for p in parts) or "?")
+
+
+def yes_no(value: Any) -> str:
+    """A flag as Yes or No; an unknown one as an en dash."""
+    return "–" if is_missing(value) else ("Yes" if bool(value) else "No")
 
 
 def status(value: Any) -> str:

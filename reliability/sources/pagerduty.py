@@ -43,6 +43,8 @@ MAX_WINDOW = pd.Timedelta(days=180)
 least 181 days however it is counted."""
 ANALYTICS_PAGE_SIZE = 1000
 STATUSES = ("triggered", "acknowledged", "resolved")
+USER_TYPES = ("user", "user_reference")
+"""Reference types that name a person (an incident's responder)."""
 LOG_WORKERS = 4
 """Incident logs fetched in parallel (well inside the REST API's rate limit)."""
 _OFFSET = r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
@@ -191,6 +193,26 @@ def first_of(
     return str(chosen[1])
 
 
+def _person(reference: Any) -> str | None:
+    """The name of a user reference (``{"type": "user_reference", "summary": ...}``); ``None``
+    for a service, an integration or anything else that is not a person."""
+    if not isinstance(reference, dict) or reference.get("type") not in USER_TYPES:
+        return None
+    name = reference.get("summary") or reference.get("name")
+    return str(name) if name else None
+
+
+def first_acknowledger(log_entries: Sequence[Mapping[str, Any]]) -> str | None:
+    """The person behind the earliest ``acknowledge_log_entry`` made by a person."""
+    entries = [e for e in log_entries if e.get("type") == "acknowledge_log_entry"]
+    parsed = parse_instants([e.get("created_at") for e in entries])
+    people = [
+        (t, _person(e.get("agent"))) for t, e in zip(parsed, entries, strict=True) if t is not None
+    ]
+    people = [(t, name) for t, name in people if name]
+    return min(people)[1] if people else None
+
+
 def incident_log(api: Api, incident_id: str) -> list[dict]:
     """Every log entry of one incident (``GET /incidents/{id}/log_entries``)."""
     entries: list[dict] = []
@@ -214,6 +236,7 @@ class Times:
 
     acknowledged: dict[str, str | None] = field(default_factory=dict)
     resolved: dict[str, str | None] = field(default_factory=dict)
+    acknowledgers: dict[str, str | None] = field(default_factory=dict)
     not_in_analytics: int = 0
 
 
@@ -243,6 +266,7 @@ def times_from_logs(api: Api, incidents: Sequence[Mapping[str, Any]], only_resol
     for incident_id, entries in logs.items():
         if not only_resolve:
             result.acknowledged[incident_id] = first_of(entries, "acknowledge_log_entry")
+            result.acknowledgers[incident_id] = first_acknowledger(entries)
         result.resolved[incident_id] = first_of(entries, "resolve_log_entry", last=True)
     return result
 
@@ -370,6 +394,19 @@ def _priority_name(incident: Mapping[str, Any]) -> str | None:
     return None
 
 
+def responder(incident: Mapping[str, Any], acknowledger: str | None) -> str | None:
+    """Who handled an incident: its first acknowledger (from the log), else the first person
+    in its ``acknowledgements`` or ``assignments``, else the person who last changed its status
+    (a resolved incident keeps neither list)."""
+    candidates = [acknowledger]
+    for key, role in (("acknowledgements", "acknowledger"), ("assignments", "assignee")):
+        entries = incident.get(key)
+        if isinstance(entries, list):
+            candidates += [_person(e.get(role)) for e in entries if isinstance(e, dict)]
+    candidates.append(_person(incident.get("last_status_change_by")))
+    return next((name for name in candidates if name), None)
+
+
 def _service(incident: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """``(id, name)`` of an incident's PagerDuty service."""
     service = incident.get("service")
@@ -421,6 +458,7 @@ def incidents_frame(
                 "acknowledged_at": times.acknowledged.get(key),
                 "urgency": urgency,
                 "postmortem_url": None,
+                "responder": responder(incident, times.acknowledgers.get(key)),
             }
         )
         ids.append(incident_id)

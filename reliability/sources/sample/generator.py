@@ -44,6 +44,8 @@ _MINUTE = pd.Timedelta(minutes=1)
 POSTMORTEM_STREAM = 1207
 """Key of the random stream postmortems are drawn from, apart from the month's own stream so
 that adding them changed no other figure of the sample."""
+RESPONDER_STREAM = 1312
+"""Key of the random stream responders are drawn from, apart from the month's own stream."""
 POSTMORTEM_HOURS = (18, 216)
 """Range of hours from resolution to a postmortem's publication."""
 AVAILABILITY_TITLES = (
@@ -594,8 +596,24 @@ class _MonthBuilder:
                     for i in incidents
                 ],
                 **self.postmortems(ids, incidents),
+                "responder": self.responders(incidents),
             }
         )
+
+    def responders(self, incidents: list[_Incident]) -> list[str]:
+        """Who handled each incident: a person of the service's team, the leaned-on person
+        for their share of their team's incidents (``organisation.LEANED_ON``)."""
+        key = self.block.seed(self.period.year, self.period.month)
+        rng = np.random.default_rng([*key, self.block.index, RESPONDER_STREAM])
+        team_of = {spec.name: spec.team for spec in self.block.services}
+        lean, pick = rng.random(len(incidents)), rng.random(len(incidents))
+        chosen = []
+        for incident, u, v in zip(incidents, lean, pick, strict=True):
+            team = team_of[incident.service]
+            hero, share = self.block.leaned_on.get(team, (None, 0.0))
+            others = [p for p in self.block.people[team] if p != hero]
+            chosen.append(hero if u < share else others[int(v * len(others))])
+        return chosen
 
     def postmortems(self, ids: list[str], incidents: list[_Incident]) -> dict[str, list]:
         """Postmortem link, publication time and open action items of each SEV1/SEV2 incident;

@@ -117,6 +117,9 @@ TEAM_PEOPLE = {
     "platform": ("emeka", "farah", "gus", "hiro", "ines"),
     "discovery": ("jon", "kemi", "lars"),
 }
+LEANED_ON = {"platform": ("gus", 0.7)}
+"""The team that leans on one person, and the share of its incidents that person handles (the
+others share the rest evenly; every other team shares its incidents evenly)."""
 TEAM_SHARES = {
     # toil, project, oncall, overhead: platform runs far over the SRE book's 50% toil cap
     "payments": (0.20, 0.58, 0.08, 0.14),
@@ -191,6 +194,10 @@ class Block:
             self.name(team): tuple(self.name(p) for p in people)
             for team, people in TEAM_PEOPLE.items()
         }
+
+    @cached_property
+    def leaned_on(self) -> dict[str, tuple[str, float]]:
+        return {self.name(t): (self.name(p), share) for t, (p, share) in LEANED_ON.items()}
 
     @cached_property
     def shares(self) -> dict[str, tuple[float, float, float, float]]:
