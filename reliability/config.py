@@ -200,7 +200,7 @@ def Source(**options: Any) -> SourceOptions:
 
 
 class Sources(_Model):
-    """The five inputs; each is optional, and each kind may fill only the roles it serves."""
+    """The six inputs; each is optional, and each kind may fill only the roles it serves."""
 
     metrics: SourceConfig | None = None
     incidents: SourceConfig | None = None
@@ -208,8 +208,12 @@ class Sources(_Model):
     worklog: SourceConfig | None = None
     cost: SourceConfig | None = None
     """Spend: FinOps FOCUS exports or canonical ``cost.csv`` files (docs/formats.md)."""
+    alerts: SourceConfig | None = None
+    """Firing episodes of the real alerting rules (docs/formats.md)."""
 
-    @field_validator("metrics", "incidents", "deployments", "worklog", "cost", mode="wrap")
+    @field_validator(
+        "metrics", "incidents", "deployments", "worklog", "cost", "alerts", mode="wrap"
+    )
     @classmethod
     def _kind_serves_role(
         cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo

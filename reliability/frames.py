@@ -177,7 +177,24 @@ CANONICAL_COST = TableSpec(
     ),
 )
 """The plain cost file: ``month`` or ``period_start``/``period_end``, service, amount, currency."""
-TABLES: dict[str, TableSpec] = {t.name: t for t in (SLI, INCIDENTS, DEPLOYMENTS, WORKLOG, COST)}
+ALERTS = TableSpec(
+    "alerts",
+    (
+        Column("alert", "text"),
+        Column("service", "text"),
+        Column("started_at", "instant"),
+        Column("ended_at", "instant", nullable=True),
+        Column("severity", "text", required=False, nullable=True),
+        Column("runbook_url", "text", required=False, nullable=True),
+        Column("incident_id", "text", required=False, nullable=True),
+    ),
+)
+"""Firing episodes of real alerting rules (``ALERTS`` of Prometheus, PagerDuty alerts, an
+export): the rule's name, its service, when it started and ended (empty: still firing), its
+severity label, its runbook and the incident it became or joined."""
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (SLI, INCIDENTS, DEPLOYMENTS, WORKLOG, COST, ALERTS)
+}
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 """An ISO 4217 currency code (``USD``, ``EUR``)."""
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -193,6 +210,8 @@ class Frames:
     worklog: pd.DataFrame | None = None
     cost: pd.DataFrame | None = None
     """Spend per charge (``COST``), converted to no currency yet."""
+    alerts: pd.DataFrame | None = None
+    """Firing episodes of the team's real alerting rules (``ALERTS``)."""
     notes: list[str] = field(default_factory=list)
     """Data-quality findings reported by the sources themselves."""
     extents: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=dict)
@@ -569,6 +588,10 @@ def _check_table(
             frame["postmortem_at"] < frame["created_at"],
             "postmortem_at",
             "postmortem dated before created_at",
+        )
+    if spec is ALERTS:
+        problems.add_rows(
+            frame["ended_at"] < frame["started_at"], "ended_at", "ended before started_at"
         )
     if spec is WORKLOG:
         hours = frame["hours"]

@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-ALL_ROLES = frozenset({"metrics", "incidents", "deployments", "worklog", "cost"})
+ALL_ROLES = frozenset({"metrics", "incidents", "deployments", "worklog", "cost", "alerts"})
 MAX_SECONDS = 86_400.0
 """Longest timeout or deadline a source accepts (a day)."""
 _DURATION = re.compile(r"^(\d+)(s|m|h|d)$")

@@ -53,9 +53,11 @@ INPUT_TIMES: dict[str, tuple[str, str]] = {
     "incidents": ("incidents", "created_at"),
     "deployments": ("deployments", "deployed_at"),
     "worklog": ("worklog", "date"),
+    "alerts": ("alerts", "started_at"),
 }
 """Each input role: its attribute of ``Frames`` and the column that dates its rows."""
 LATER_INSTANTS = {
+    "alerts": ("ended_at",),
     "incidents": ("acknowledged_at", "resolved_at", "postmortem_at"),
     "deployments": ("commit_at",),
 }

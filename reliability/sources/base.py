@@ -25,6 +25,7 @@ ROLES: dict[str, frames.TableSpec] = {
     "deployments": frames.DEPLOYMENTS,
     "worklog": frames.WORKLOG,
     "cost": frames.COST,
+    "alerts": frames.ALERTS,
 }
 """Each config source role and the canonical table it yields."""
 
@@ -36,7 +37,7 @@ class LoadRequest:
     config: Config
     """Services, SLOs, time zone, ..."""
     role: str
-    """``metrics``, ``incidents``, ``deployments``, ``worklog`` or ``cost``."""
+    """``metrics``, ``incidents``, ``deployments``, ``worklog``, ``cost`` or ``alerts``."""
     span: Span
     """UTC instants ``[start, end)`` to load: the months plus a lookback before them, so
     ``start`` may fall inside a month."""
