@@ -47,6 +47,7 @@ INPUT_NAMES = {
     "incidents": "incidents",
     "deployments": "deployments",
     "worklog": "work log",
+    "cost": "cost",
 }
 
 

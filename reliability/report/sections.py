@@ -832,17 +832,19 @@ def spend(data: Results, service: str | None = None) -> HTML:
             "beside the SLOs (add a FOCUS export or a cost.csv as sources.cost).</p>"
         )
     money = _money(summary.currency)
+    amount = t.number(2)
+    unit = f" ({summary.currency})"
     table = summary.by_service.assign(why=summary.by_service.apply(_why, axis=1))
     columns = [
         t.Col("service", "Service"),
         t.Col("team", "Team"),
-        t.Col("spend", "Spend", money, numeric=True),
+        t.Col("spend", "Spend" + unit, amount, numeric=True),
         t.Col("share", "Share", t.percent(0), numeric=True),
         t.Col("slos_met", "SLOs met", t.number(), numeric=True),
-        t.Col("cost_per_slo_met", "Per SLO met", money, numeric=True),
+        t.Col("cost_per_slo_met", "Per SLO met" + unit, amount, numeric=True),
         t.Col("availability", "Availability", t.sli_percent, numeric=True),
         t.Col("nines", "Nines", t.number(2), numeric=True),
-        t.Col("spend_per_nine", "Per nine", money, numeric=True),
+        t.Col("spend_per_nine", "Per nine" + unit, amount, numeric=True),
         t.Col("rank_per_nine", "Rank per nine", t.number(), numeric=True),
         t.Col("why", "Blank because"),
     ]
@@ -852,7 +854,7 @@ def spend(data: Results, service: str | None = None) -> HTML:
         parts = [t.html_table(own, columns[2:], "No spend for this service.")]
         if trend is not None and not trend.empty:
             mine = trend.loc[trend["service"] == service, ["month", "spend"]]
-            month_columns = [t.Col("month", "Month"), t.Col("spend", "Spend", money, True)]
+            month_columns = [t.Col("month", "Month"), t.Col("spend", "Spend" + unit, amount, True)]
             parts.append("<h3>Month by month</h3>")
             parts.append(t.html_table(mine, month_columns, "No spend in earlier months."))
         return HTML("".join(parts))
@@ -878,14 +880,17 @@ def spend(data: Results, service: str | None = None) -> HTML:
             [
                 t.Col("team", "Team"),
                 t.Col("services", "Services", t.number(), numeric=True),
-                t.Col("spend", "Spend", money, numeric=True),
+                t.Col("spend", "Spend" + unit, amount, numeric=True),
                 t.Col("share", "Share", t.percent(0), numeric=True),
             ],
         ),
         "<h3>Unattributed, by tag or provider service</h3>",
         t.html_table(
             summary.unattributed_by_label,
-            [t.Col("label", "Tag value or ServiceName"), t.Col("spend", "Spend", money, True)],
+            [
+                t.Col("label", "Tag value or ServiceName"),
+                t.Col("spend", "Spend" + unit, amount, True),
+            ],
             "Every charge belongs to a service of the report.",
         ),
     ]
@@ -897,11 +902,11 @@ def spend(data: Results, service: str | None = None) -> HTML:
         months = [str(m) for m in wide.columns]
         wide = wide.reset_index()
         wide.columns = ["service", *months]
-        parts.append("<h3>Month by month</h3>")
+        parts.append(f"<h3>Month by month{html.escape(unit)}</h3>")
         parts.append(
             t.html_table(
                 wide,
-                [t.Col("service", "Service"), *(t.Col(m, m, money, True) for m in months)],
+                [t.Col("service", "Service"), *(t.Col(m, m, amount, True) for m in months)],
             )
         )
     return HTML("".join(parts))
