@@ -65,7 +65,7 @@ class MonthlyMetrics:
     missed_detection: pd.DataFrame | None = None
     """Pages received (high-urgency incidents) that no replayed page alert caught."""
     alert_summary: dict[str, Any] | None = None
-    """Counts of the alert section: episodes, noise, pages received, missed detection."""
+    """Counts of the alert section: episodes, uncovered pages, pages received, missed detection."""
     headline: dict[str, Any] | None = None
     """The figures of the first screen's tiles (``metrics.headline.headline_figures``)."""
     findings: list[Finding] | None = None

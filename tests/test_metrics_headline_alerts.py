@@ -114,7 +114,7 @@ def test_missed_detection_lists_pages_received_that_no_page_alert_caught():
     assert result["id"].tolist() == ["B", "C", "D"]
 
 
-def test_alert_summary_counts_noise_and_missed_detection():
+def test_alert_summary_counts_uncovered_pages_and_missed_detection():
     episodes = EPISODES.assign(covered_by=alerts.cover_incidents(EPISODES, INCIDENTS, OCTOBER.end))
     missed = alerts.missed_detection(
         episodes, INCIDENTS, ["SEV1"], {"checkout", "search"}, OCTOBER.end
@@ -123,14 +123,14 @@ def test_alert_summary_counts_noise_and_missed_detection():
     assert result == {
         "page_alerts": 2,
         "ticket_alerts": 1,
-        "noise_pages": 1,  # the 20:00 page
+        "uncovered_pages": 1,  # the 20:00 page
         "pages_received": 5,
         "missed_detection": 2,  # B and D
         "cover_grace_minutes": 30,
         "peak_window_minutes": 60,
     }
     unknown = alerts.alert_summary(episodes, None, None)
-    assert unknown["noise_pages"] is None
+    assert unknown["uncovered_pages"] is None
     assert unknown["missed_detection"] is None
 
 

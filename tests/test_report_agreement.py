@@ -186,9 +186,9 @@ def test_alert_tables_agree_with_metrics(soup, metrics):
         assert cells[column["Kind"]] == episode["severity"]
         assert cells[column["Burn rate at peak"]] == f"{episode['peak_burn_rate']:,.1f}"
         assert cells[column["Covered by incident"]] == (episode["covered_by"] or "–")
-    noise = soup.select('[data-table="noise"] tbody tr')
+    uncovered = soup.select('[data-table="uncovered"] tbody tr')
     missed = soup.select('[data-table="missed-detection"] tbody tr')
-    assert len(noise) == summary["noise_pages"]
+    assert len(uncovered) == summary["uncovered_pages"]
     assert len(missed) == summary["missed_detection"] == len(metrics["missed_detection"])
     counts = soup.select_one("p.rr-alert-counts").get_text()
     assert f"{summary['page_alerts']} replayed page alerts" in counts

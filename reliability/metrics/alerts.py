@@ -1,6 +1,6 @@
 """The replayed alerts beside the incidents: how hard each episode burned, which incident
-covers it, the pages no incident covers (noise) and the pages received that no replayed page
-caught (missed detection).
+covers it, the replayed pages no incident covers (uncovered pages) and the pages received
+that no replayed page caught (missed detection).
 
 Two kinds of "page" meet here and are never mixed up: a *replayed page alert* is an episode of
 the burn-rate page rules (``metrics.slo``); a *page received* is a high-urgency incident
@@ -164,9 +164,9 @@ def missed_detection(
 def alert_summary(
     alerts: pd.DataFrame, missed: pd.DataFrame | None, pages_received: int | None
 ) -> dict[str, Any]:
-    """Counts for the alert section: episodes per severity, noise and missed detection.
+    """Counts for the alert section: episodes per severity, uncovered pages and missed detection.
 
-    ``noise_pages`` (replayed page alerts no incident covers) and ``missed_detection`` are
+    ``uncovered_pages`` (replayed page alerts no incident covers) and ``missed_detection`` are
     ``None`` without an incident input, as is ``pages_received``.
     """
     page = alerts["severity"] == "page"
@@ -174,7 +174,7 @@ def alert_summary(
     return {
         "page_alerts": int(page.sum()),
         "ticket_alerts": int((alerts["severity"] == "ticket").sum()),
-        "noise_pages": int((page & alerts["covered_by"].isna()).sum()) if known else None,
+        "uncovered_pages": int((page & alerts["covered_by"].isna()).sum()) if known else None,
         "pages_received": pages_received,
         "missed_detection": len(missed) if known else None,
         "cover_grace_minutes": int(COVER_GRACE // MINUTE),

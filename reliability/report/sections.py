@@ -49,8 +49,8 @@ GLOSSARY = {
     "Burn rate at peak": "The highest burn rate over one hour during an alert episode.",
     "Covered by an incident": "An alert episode is covered when an incident of the same service "
     "overlaps it, allowing 30 minutes before and after the incident.",
-    "Noise": "Replayed page alerts that no incident covers: someone would have been woken for "
-    "something nobody declared.",
+    "Uncovered replayed page": "A replayed page alert that no incident covers: someone would "
+    "have been woken for something nobody declared.",
     "Missed detection": "Pages received on a service with SLOs that no replayed page alert "
     "caught: the alert rules did not see what paged someone.",
     "Even-spend line": "Budget spent at a steady pace that uses exactly all of it by month end.",
@@ -1001,7 +1001,7 @@ def _zoned(columns: list[t.Col], zone: str) -> list[t.Col]:
 
 def alerts_section(data: Results, service: str | None = None) -> HTML:
     """Every replayed page and ticket episode with its peak burn and covering incident, then
-    the replayed page alerts no incident covers (noise) beside the pages received that no
+    the replayed page alerts no incident covers (uncovered pages) beside the pages received that no
     replayed page alert caught (missed detection)."""
     current = data.current
     episodes = _by_service(current.alerts, service)
@@ -1014,13 +1014,13 @@ def alerts_section(data: Results, service: str | None = None) -> HTML:
         f"{int(page.sum())} replayed page alerts and {int((~page).sum())} replayed ticket alerts"
     )
     if missed is not None:
-        noise = int((page & episodes["covered_by"].isna()).sum())
+        uncovered = int((page & episodes["covered_by"].isna()).sum())
         counts += (
-            f"; {noise} replayed page alerts that no incident covers (noise) and {len(missed)} "
+            f"; {uncovered} replayed page alerts that no incident covers and {len(missed)} "
             "pages received that no replayed page alert caught (missed detection)"
         )
     else:
-        counts += "; without an incident input, noise and missed detection are unknown"
+        counts += "; without an incident input, uncovered pages and missed detection are unknown"
     parts = [
         f'<p class="rr-alert-counts">{html.escape(counts)}.</p>',
         t.html_table(
@@ -1030,12 +1030,13 @@ def alerts_section(data: Results, service: str | None = None) -> HTML:
         ),
     ]
     if missed is not None:
-        noise_rows = episodes.loc[page & episodes["covered_by"].isna()]
+        uncovered_rows = episodes.loc[page & episodes["covered_by"].isna()]
         parts += [
             '<div class="rr-alert-review" style="display:flex;gap:24px;flex-wrap:wrap">',
-            '<div data-table="noise"><h4>Noise: replayed page alerts no incident covers</h4>',
+            '<div data-table="uncovered">',
+            "<h4>Uncovered: replayed page alerts no incident covers</h4>",
             t.html_table(
-                noise_rows,
+                uncovered_rows,
                 _zoned([c for c in ALERT_COLUMNS if c.key != "covered_by"], zone),
                 "Every replayed page alert is covered by an incident.",
             ),
