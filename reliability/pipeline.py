@@ -25,6 +25,7 @@ from reliability.cache import MonthCache, fixed_inputs, month_keys
 from reliability.config import Config
 from reliability.errors import InputError, Problem
 from reliability.frames import Frames
+from reliability.metrics.cost import month_share
 from reliability.metrics.headline import Change, compare
 from reliability.metrics.month import INPUT_TIMES, compute_month, covers, in_period, row_instants
 from reliability.metrics.trends import cost_trend_frame, service_trend_frame, trend_frame
@@ -134,6 +135,10 @@ def require_data(config: Config, frames: Frames, month: Month, now: pd.Timestamp
             else f"rows from {rows.min():%Y-%m-%d %H:%M} to {rows.max():%Y-%m-%d %H:%M} UTC"
         )
         seen.append(f"{role}: {where}")
+    if frames.cost is not None:
+        if bool((month_share(frames.cost, month, min(now, month.end)) > 0).any()):
+            return
+        seen.append(f"cost: {len(frames.cost):,} charges, none in the month")
     found = "; ".join(seen) if seen else "no input is configured"
     raise InputError(
         Problem(

@@ -514,3 +514,14 @@ def test_the_section_shows_the_sample_spend_and_names_a_missing_input(tmp_path):
     without = pipeline.notebook_results("2026-10", str(config))
     assert "No cost input is configured" in sections.spend(without).data
     assert "cost" in without.current.missing_inputs
+
+
+def test_a_config_with_only_a_cost_input_reports_its_spend(tmp_path, capsys):
+    shutil.copy(FOCUS_FILE, tmp_path / "cost.csv")
+    config = tmp_path / "reliability.yaml"
+    config.write_text("sources:\n  cost: {kind: csv, path: cost.csv}\n" + SERVICES_YAML)
+    assert compute_json(config, capsys)["cost"]["total"] == pytest.approx(852.3)
+    # A month none of its charges reaches is no data at all, named as such.
+    code = main(["compute", "--config", str(config), "--month", "2026-08"])
+    assert code == 2
+    assert "cost: 8 charges, none in the month" in capsys.readouterr().err
