@@ -326,11 +326,19 @@ class PrometheusOptions(HttpOptions):
     timeout: Seconds = 60.0
     service_label: Annotated[str, BeforeValidator(_label_name)] = "job"
     concurrency: Annotated[int, _whole(1, 32, "parallel requests")] = 4
-    roles: ClassVar[frozenset[str]] = frozenset({"metrics"})
+    alerts_step: DurationText = "1m"
+    """Resolution of the alert episodes read from ``ALERTS`` (role ``alerts``)."""
+    alerts_service_label: Annotated[str, BeforeValidator(_label_name)] = "service"
+    """The alert label that names the service (role ``alerts``)."""
+    roles: ClassVar[frozenset[str]] = frozenset({"metrics", "alerts"})
 
     @property
     def step_length(self) -> pd.Timedelta:
         return parse_duration(self.step)
+
+    @property
+    def alerts_step_length(self) -> pd.Timedelta:
+        return parse_duration(self.alerts_step)
 
 
 class PagerDutyOptions(HttpOptions):

@@ -148,8 +148,10 @@ def free_port() -> int:
 class PrometheusServer:
     """One ``prometheus`` process on loopback serving a backfilled TSDB; stop it when done."""
 
-    def __init__(self, data_dir: Path, workdir: Path | None = None):
+    def __init__(self, data_dir: Path, workdir: Path | None = None, rules: str | None = None):
         self.data_dir = Path(data_dir)
+        self.rules = rules
+        """A rule file's YAML for the server to load (its ``/api/v1/rules``), or none."""
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="prometheus-"))
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -163,7 +165,11 @@ class PrometheusServer:
         """Start the server and wait until ``/-/ready`` answers (raises with its log if not)."""
         prometheus, _ = binaries()
         config = self.workdir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n", encoding="utf-8")
+        text = "global:\n  scrape_interval: 1m\nscrape_configs: []\n"
+        if self.rules is not None:
+            (self.workdir / "rules.yml").write_text(self.rules, encoding="utf-8")
+            text += "rule_files: [rules.yml]\n"
+        config.write_text(text, encoding="utf-8")
         self.port = free_port()
         command = [
             prometheus,

@@ -767,8 +767,8 @@ def test_bad_options_are_listed_together(tmp_path, capsys):
         "Authorization); secrets are never read from the config file; put it in an environment "
         "variable and name that variable in token_env",
         f"error: {path}: sources.metrics.partial_response: unknown option for kind prometheus "
-        "(known: token_env, url, step, headers, params, service_label, concurrency, timeout, "
-        "deadline, retries, backoff)",
+        "(known: token_env, url, step, headers, params, service_label, concurrency, "
+        "alerts_step, alerts_service_label, timeout, deadline, retries, backoff)",
     ]
 
 

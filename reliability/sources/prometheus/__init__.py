@@ -17,6 +17,9 @@ The server's engine is identified once its counts are in (``engine``), so a serv
 be reached fails on the queries, within their timeout and deadline, and is not asked twice: one
 whose every count would be an extrapolated estimate (Prometheus 3.x) is refused with exit 2
 rather than rounded.
+
+The ``alerts`` role (the firing episodes of the server's alerting rules, from its ``ALERTS``
+series) is read by ``alerts``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from reliability.period import Span
 from reliability.source_options import PrometheusOptions
 from reliability.sources import http
 from reliability.sources.base import Loaded, LoadRequest, Plugin
+from reliability.sources.prometheus.alerts import fetch_alerts
 from reliability.sources.prometheus.assembly import Result, assemble, points, timeslice_notes
 from reliability.sources.prometheus.client import PrometheusClient, QueryProblem, QueryRejected
 from reliability.sources.prometheus.engine import Engine, identify, refusal
@@ -234,9 +238,13 @@ def fetch(
 
 
 def _load(options: PrometheusOptions, request: LoadRequest) -> Loaded:
-    """Loader for ``kind: prometheus`` (role ``metrics``)."""
+    """Loader for ``kind: prometheus`` (roles ``metrics`` and ``alerts``)."""
     token = http.read_token(options.token_env, request.role)
-    frame, notes = fetch(options, request.config, request.span, token=token)
+    if request.role == "alerts":
+        span = request.span
+        frame, notes = fetch_alerts(options, request.config, span.start, span.end, token=token)
+    else:
+        frame, notes = fetch(options, request.config, request.span, token=token)
     return Loaded(frame, notes)
 
 
