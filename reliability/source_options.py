@@ -353,7 +353,7 @@ class PagerDutyOptions(HttpOptions):
     priorities: LabelMap = Field(default_factory=dict)
     urgencies: LabelMap = Field(default_factory=dict)
     mtta_from: Literal["log_entries", "analytics"] = "log_entries"
-    roles: ClassVar[frozenset[str]] = frozenset({"incidents"})
+    roles: ClassVar[frozenset[str]] = frozenset({"incidents", "alerts"})
     token_required: ClassVar[bool] = True
 
 

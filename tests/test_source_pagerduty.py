@@ -84,6 +84,7 @@ class FakePagerDuty:
         *,
         total: bool = True,
         analytics: dict[str, Any] | None = None,
+        alerts: dict[str, list[dict[str, Any]]] | None = None,
     ):
         self.incidents = incidents
         created = pd.to_datetime([i["created_at"] for i in incidents], utc=True)
@@ -93,11 +94,15 @@ class FakePagerDuty:
         self.logs = logs or {}
         self.total = total
         self.analytics = analytics
+        self.alerts = alerts or {}
         self.requests: list[dict[str, Any]] = []
         server.expect_request("/incidents", method="GET").respond_with_handler(self.list)
         server.expect_request(
             re.compile(r"^/incidents/[^/]+/log_entries$"), method="GET"
         ).respond_with_handler(self.log_entries)
+        server.expect_request(
+            re.compile(r"^/incidents/[^/]+/alerts$"), method="GET"
+        ).respond_with_handler(self.incident_alerts)
         server.expect_request("/analytics/raw/incidents", method="POST").respond_with_handler(
             self.raw_incidents
         )
@@ -148,6 +153,19 @@ class FakePagerDuty:
             "limit": limit,
             "offset": offset,
             "more": offset + len(page) < len(entries),
+        }
+        return Response(json.dumps(body), content_type="application/json")
+
+    def incident_alerts(self, request: Request) -> Response:
+        self._record(request)
+        alerts = self.alerts.get(request.path.split("/")[2], [])
+        offset, limit = int(request.args.get("offset", 0)), int(request.args.get("limit", 25))
+        page = alerts[offset : offset + limit]
+        body = {
+            "alerts": page,
+            "limit": limit,
+            "offset": offset,
+            "more": offset + len(page) < len(alerts),
         }
         return Response(json.dumps(body), content_type="application/json")
 
@@ -564,6 +582,246 @@ def test_unmapped_services_can_be_skipped(
     # PC's PagerDuty service is named like a configured service: no mapping needed
     assert loaded.frame.set_index("id")["service"].to_dict() == {"PA": "checkout", "PC": "checkout"}
     assert any("1 incidents of services neither mapped nor configured" in n for n in loaded.notes)
+
+
+# --- alerts --------------------------------------------------------------------------------
+
+
+def alert(
+    alert_id: str,
+    incident_id: str,
+    created: str,
+    *,
+    status: str = "resolved",
+    summary: str = "Checkout error rate above 5%",
+    details: dict[str, Any] | None = None,
+    contexts: list[dict[str, Any]] | None = None,
+    severity: str = "critical",
+    service: tuple[str, str] = ("PSVC001", "Checkout API"),
+    suppressed: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An alert in the shape of ``GET /incidents/{id}/alerts`` (PagerDuty's OpenAPI)."""
+    return {
+        "id": alert_id,
+        "type": "alert",
+        "summary": summary,
+        "created_at": created,
+        "status": status,
+        "alert_key": f"key-{alert_id}",
+        "service": {"id": service[0], "type": "service_reference", "summary": service[1]},
+        "body": {"type": "alert_body", "contexts": contexts or [], "details": details or {}},
+        "incident": {"id": incident_id, "type": "incident_reference"},
+        "suppressed": suppressed,
+        "severity": severity,
+        "integration": {"id": "PINT001", "type": "events_api_v2_inbound_integration_reference"},
+        **extra,
+    }
+
+
+def alert_ids(alerts: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The ids of the alerts in the order the source lists them (incident by incident)."""
+    return [a["id"] for listed in alerts.values() for a in listed]
+
+
+def alert_rows(frame: pd.DataFrame) -> list[tuple]:
+    """The rows as tuples, a missing value as ``None``."""
+    return [tuple(None if pd.isna(v) else v for v in row) for row in frame.itertuples(index=False)]
+
+
+def load_alerts(tmp_path: Path, options: dict[str, Any], months: list[Month] = OCTOBER):
+    config = config_from_dict(
+        {"sources": {"alerts": options}, "services": [{"name": "checkout", "team": "p"}]},
+        "test",
+        tmp_path,
+    )
+    source = config.sources.alerts
+    return pd_source.PLUGIN.load(source, LoadRequest(config, "alerts", Span.of(months)))
+
+
+def test_alerts_of_the_months_incidents_paged_and_ended_by_their_incident(
+    httpserver: HTTPServer, tmp_path: Path, token: str
+) -> None:
+    incidents = [
+        incident("PA", "2026-10-02T10:00:00Z", resolved="2026-10-02T11:00:00Z"),
+        incident("PB", "2026-10-03T10:00:00Z", status="triggered"),
+        incident("PC", "2026-10-04T10:00:00Z"),
+    ]
+    incidents[2]["resolved_at"] = None  # resolved, but only its log says when
+    alertmanager = alert(
+        "AM1",
+        "PA",
+        "2026-10-02T10:00:00Z",
+        details={"alertname": "HighErrorRate", "runbook_url": "https://runbooks.example/5xx"},
+        resolved_at="2026-10-02T10:20:00Z",
+    )
+    disk = alert(
+        "DISK",
+        "PA",
+        "2026-10-02T10:05:00Z",
+        summary="Disk full on db-1",
+        severity="warning",
+        contexts=[
+            {"type": "link", "href": "https://grafana.example/d/1", "text": "Dashboard"},
+            {"type": "link", "href": "https://wiki.example/disk", "text": "Runbook: disk full"},
+        ],
+    )
+    filler = [
+        alert(f"F{n:03d}", "PA", "2026-10-02T10:30:00Z", status="triggered") for n in range(118)
+    ]
+    alerts = {
+        "PA": [alertmanager, disk, *filler],
+        "PB": [
+            alert("OPEN", "PB", "2026-10-03T10:00:00Z", status="triggered", severity="error"),
+            alert(
+                "QUIET",
+                "PB",
+                "2026-10-03T10:01:00Z",
+                suppressed=True,
+                resolved_at="2026-10-03T10:03:00Z",
+            ),
+        ],
+        "PC": [alert("LATE", "PC", "2026-10-04T10:00:00Z", details={"alertname": "Latency"})],
+    }
+    logs = {"PC": [log_entry("resolve_log_entry", "2026-10-04T12:30:00Z", "PC")]}
+    fake = FakePagerDuty(httpserver, incidents, logs, alerts=alerts)
+
+    loaded = load_alerts(tmp_path, source_options(httpserver))
+
+    frame = loaded.frame.set_index(pd.Index(alert_ids(alerts)))
+    assert len(frame) == 2 + 118 + 2 + 1
+    t = pd.Timestamp
+    assert alert_rows(frame.loc[["AM1", "DISK", "LATE"]]) == [
+        # Alertmanager's alert: its alertname, its runbook, its own resolve time
+        (
+            "HighErrorRate",
+            "checkout",
+            t("2026-10-02T10:00:00Z"),
+            t("2026-10-02T10:20:00Z"),
+            "critical",
+            "https://runbooks.example/5xx",
+            "PA",
+        ),
+        # no resolve time of its own: ended when its incident was resolved; runbook link
+        (
+            "Disk full on db-1",
+            "checkout",
+            t("2026-10-02T10:05:00Z"),
+            t("2026-10-02T11:00:00Z"),
+            "warning",
+            "https://wiki.example/disk",
+            "PA",
+        ),
+        # its incident's resolve time comes from the incident's log
+        (
+            "Latency",
+            "checkout",
+            t("2026-10-04T10:00:00Z"),
+            t("2026-10-04T12:30:00Z"),
+            "critical",
+            None,
+            "PC",
+        ),
+    ]
+    assert alert_rows(frame.loc[["OPEN", "QUIET", "F000"]]) == [
+        # still triggered: no end
+        (
+            "Checkout error rate above 5%",
+            "checkout",
+            t("2026-10-03T10:00:00Z"),
+            None,
+            "error",
+            None,
+            "PB",
+        ),
+        # suppressed: it paged no one, so it joined no incident
+        (
+            "Checkout error rate above 5%",
+            "checkout",
+            t("2026-10-03T10:01:00Z"),
+            t("2026-10-03T10:03:00Z"),
+            "critical",
+            None,
+            None,
+        ),
+        (
+            "Checkout error rate above 5%",
+            "checkout",
+            t("2026-10-02T10:30:00Z"),
+            None,
+            "critical",
+            None,
+            "PA",
+        ),
+    ]
+    assert frame["ended_at"].isna().sum() == 118 + 1
+    assert loaded.notes == [
+        "PagerDuty: 2 resolved alerts carry no resolve time; they end when their incident was "
+        "resolved",
+        "PagerDuty: 1 suppressed alerts (they paged no one) are kept without an incident",
+    ]
+    # the alerts are paged like the log entries; only PC's log is read (for its resolve time)
+    pages = [r for r in fake.requests if r["path"].endswith("/alerts")]
+    assert sorted((r["path"], r["args"]["offset"][0]) for r in pages) == [
+        ("/incidents/PA/alerts", "0"),
+        ("/incidents/PA/alerts", "100"),
+        ("/incidents/PB/alerts", "0"),
+        ("/incidents/PC/alerts", "0"),
+    ]
+    assert {r["args"]["limit"][0] for r in pages} == {"100"}
+    assert [r["path"] for r in fake.requests if "log_entries" in r["path"]] == [
+        "/incidents/PC/log_entries"
+    ]
+
+
+def test_openapi_alert_example_loads(
+    httpserver: HTTPServer, tmp_path: Path, token: str, realdata
+) -> None:
+    listing = realdata.json("pagerduty/pd_openapi_GET_incidents_example.json")
+    alerts = realdata.json("pagerduty/pd_openapi_GET_incident_alerts_example.json")
+    assert alerts["more"] is True  # like the incidents example: the next page is empty
+
+    def incidents(request: Request) -> Response:
+        body = listing if request.args.get("offset") == "0" else {"incidents": [], "more": False}
+        return Response(json.dumps(body), content_type="application/json")
+
+    def incident_alerts(request: Request) -> Response:
+        body = alerts if request.args.get("offset") == "0" else {"alerts": [], "more": False}
+        return Response(json.dumps(body), content_type="application/json")
+
+    httpserver.expect_request("/incidents").respond_with_handler(incidents)
+    httpserver.expect_request("/incidents/PT4KHLK/alerts").respond_with_handler(incident_alerts)
+    options = source_options(httpserver, services={"PIJ90N7": "checkout"})
+
+    loaded = load_alerts(tmp_path, options, [Month(2015, 10)])
+
+    (row,) = alert_rows(loaded.frame)
+    assert row == (
+        "The server is on fire.",  # no alertname in its details: the summary
+        "checkout",
+        pd.Timestamp("2015-10-06T21:30:42Z"),
+        pd.Timestamp("2015-10-06T21:38:23Z"),  # resolved: its incident's resolve time
+        "critical",
+        None,  # its one context is a link without an address
+        "PT4KHLK",
+    )
+
+
+def test_an_alert_without_a_start_exits_2_naming_it(
+    httpserver: HTTPServer, tmp_path: Path, token: str
+) -> None:
+    broken = alert("PBROKEN", "PA", "2026-10-02T10:00:00Z")
+    del broken["created_at"]
+    FakePagerDuty(
+        httpserver,
+        [incident("PA", "2026-10-02T10:00:00Z")],
+        alerts={"PA": [broken, alert("PGOOD", "PA", "2026-10-02T10:00:00Z")]},
+    )
+
+    with pytest.raises(InputError) as caught:
+        load_alerts(tmp_path, source_options(httpserver))
+
+    assert str(caught.value) == "pagerduty: alert PBROKEN: column started_at: missing value"
 
 
 # --- through the command line --------------------------------------------------------------

@@ -8,6 +8,9 @@
   (an incident's ``acknowledgements`` list is emptied once it is resolved), or with
   ``mtta_from: analytics`` from the Analytics API's ``seconds_to_first_ack``.
 * ``resolved_at`` is the incident's ``resolved_at`` field, else its ``resolve_log_entry``.
+* The ``alerts`` role: ``GET /incidents/{id}/alerts`` of every incident of the span (paged like
+  the log entries, four incidents at a time); an alert without a resolve time of its own ends
+  when its incident was resolved.
 
 Requests go through the shared HTTP stack (``reliability.sources.http``: one retry policy,
 ``Retry-After`` honoured, the source's timeout and deadline), with the headers PagerDuty's own
@@ -415,6 +418,25 @@ def _service(incident: Mapping[str, Any]) -> tuple[str | None, str | None]:
     return service.get("id"), service.get("summary") or service.get("name")
 
 
+def map_service(
+    record: Mapping[str, Any], mapping: Labels, unmapped: dict[str, str]
+) -> tuple[bool, str | None]:
+    """``(kept, service)`` of an incident or alert: its service id mapped through
+    ``services``, else the PagerDuty service's name when a configured service has it, else
+    that name as is (recorded in ``unmapped``) or, with ``unmapped_services: skip``, not kept."""
+    service_id, service_name = _service(record)
+    service = mapping.services.get(str(service_id)) if service_id else None
+    if service is None and service_name in mapping.known_services:
+        service = service_name  # a PagerDuty service named like a configured one
+    if service is None:
+        if not mapping.keep_unmapped:
+            return False, None
+        if service_name and (mapping.services or mapping.known_services):
+            unmapped[str(service_id)] = str(service_name)
+        service = service_name
+    return True, service
+
+
 def incidents_frame(
     incidents: Sequence[Mapping[str, Any]], times: Times, mapping: Labels
 ) -> Loaded:
@@ -428,17 +450,10 @@ def incidents_frame(
     for incident in incidents:
         incident_id = incident.get("id")
         key = str(incident_id) if incident_id not in (None, "") else ""
-        service_id, service_name = _service(incident)
-        service = mapping.services.get(str(service_id)) if service_id else None
-        if service is None and service_name in mapping.known_services:
-            service = service_name  # a PagerDuty service named like a configured one
-        if service is None:
-            if not mapping.keep_unmapped:
-                skipped += 1
-                continue
-            if service_name and (mapping.services or mapping.known_services):
-                unmapped_services[str(service_id)] = str(service_name)
-            service = service_name
+        kept, service = map_service(incident, mapping, unmapped_services)
+        if not kept:
+            skipped += 1
+            continue
         priority = _priority_name(incident)
         urgency = incident.get("urgency")
         severity, mapped = _severity(priority, urgency, mapping)
@@ -518,6 +533,175 @@ def _notes(
     return notes
 
 
+# --- the alerts of the incidents ----------------------------------------------------------
+
+
+def incident_alerts(api: Api, incident_id: str) -> list[dict]:
+    """Every alert of one incident (``GET /incidents/{id}/alerts``)."""
+    alerts: list[dict] = []
+    offset = 0
+    path = f"/incidents/{quote(incident_id, safe='')}/alerts"
+    while offset < PAGINATION_CAP:
+        limit = min(PAGE_SIZE, PAGINATION_CAP - offset)
+        body = api.call("GET", path, params={"limit": limit, "offset": offset})
+        page = _expect_list(body, "alerts", f"GET {path}")
+        alerts.extend(page)
+        if not body.get("more") or not page:
+            break
+        offset += len(page)
+    return alerts
+
+
+def alerts_of(api: Api, incidents: Sequence[Mapping[str, Any]]) -> list[tuple[str, dict]]:
+    """``(incident id, alert)`` for every alert of ``incidents``, each alert once, fetched
+    ``LOG_WORKERS`` incidents at a time."""
+    wanted = list(dict.fromkeys(str(i["id"]) for i in incidents if i.get("id") not in (None, "")))
+    if not wanted:
+        return []
+    with ThreadPoolExecutor(max_workers=LOG_WORKERS) as pool:
+        futures = {key: pool.submit(incident_alerts, api, key) for key in wanted}
+        try:
+            found = {key: future.result() for key, future in futures.items()}
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    seen: set[str] = set()
+    result = []
+    for incident_id, alerts in found.items():
+        for alert in alerts:
+            alert_id = str(alert.get("id") or "")
+            if alert_id and alert_id in seen:
+                continue
+            seen.add(alert_id)
+            result.append((incident_id, alert))
+    return result
+
+
+def _without_resolve_time(
+    incidents: Sequence[Mapping[str, Any]], alerts: Sequence[tuple[str, Mapping[str, Any]]]
+) -> list[Mapping[str, Any]]:
+    """The resolved incidents without ``resolved_at`` that hold a resolved alert without one:
+    the only ones whose log is read."""
+    needed = {
+        key
+        for key, alert in alerts
+        if alert.get("status") == "resolved" and not alert.get("resolved_at")
+    }
+    return [i for i in incidents if str(i.get("id")) in needed and _needs_resolve_time(i)]
+
+
+def _details(alert: Mapping[str, Any]) -> dict[str, Any]:
+    body = alert.get("body")
+    details = body.get("details") if isinstance(body, dict) else None
+    return details if isinstance(details, dict) else {}
+
+
+def alert_name(alert: Mapping[str, Any]) -> str | None:
+    """``body.details.alertname`` (Alertmanager's integration sends it), else the summary."""
+    name = _details(alert).get("alertname")
+    if isinstance(name, str | int | float) and str(name).strip():
+        return str(name)
+    summary = alert.get("summary")
+    return str(summary) if summary else None
+
+
+def runbook(alert: Mapping[str, Any]) -> str | None:
+    """``body.details.runbook_url``, else the first ``body.contexts`` link whose text says
+    runbook."""
+    url = _details(alert).get("runbook_url")
+    if isinstance(url, str) and url.strip():
+        return url.strip()
+    body = alert.get("body")
+    contexts = body.get("contexts") if isinstance(body, dict) else None
+    for context in contexts if isinstance(contexts, list) else []:
+        if not isinstance(context, dict) or context.get("type") != "link":
+            continue
+        href, text = context.get("href"), context.get("text")
+        if isinstance(href, str) and href and "runbook" in str(text or "").lower():
+            return href
+    return None
+
+
+def alerts_frame(
+    alerts: Sequence[tuple[str, Mapping[str, Any]]],
+    incidents: Sequence[Mapping[str, Any]],
+    times: Times,
+    mapping: Labels,
+) -> Loaded:
+    """The canonical alerts frame (validated) and notes on what was skipped or approximated.
+
+    A resolved alert ends at its ``resolved_at`` when the record has one, else when its
+    incident was resolved; a suppressed alert is kept without an incident (it paged no one).
+    """
+    resolved_incidents = {
+        str(i.get("id")): i.get("resolved_at") or times.resolved.get(str(i.get("id")))
+        for i in incidents
+    }
+    rows, ids = [], []
+    unmapped: dict[str, str] = {}
+    skipped = suppressed = from_incident = no_end = 0
+    for incident_id, alert in alerts:
+        kept, service = map_service(alert, mapping, unmapped)
+        if not kept:
+            skipped += 1
+            continue
+        reference = alert.get("incident")
+        joined = reference.get("id") if isinstance(reference, dict) else None
+        joined = str(joined) if joined else incident_id
+        ended = alert.get("resolved_at")
+        if not ended and alert.get("status") == "resolved":
+            ended = resolved_incidents.get(joined) or resolved_incidents.get(incident_id)
+            if ended:
+                from_incident += 1
+            else:
+                no_end += 1
+        if alert.get("suppressed") is True:
+            suppressed += 1
+            joined = None
+        rows.append(
+            {
+                "alert": alert_name(alert),
+                "service": service,
+                "started_at": alert.get("created_at"),
+                "ended_at": ended or None,
+                "severity": alert.get("severity") or None,
+                "runbook_url": runbook(alert),
+                "incident_id": joined,
+            }
+        )
+        ids.append(alert.get("id"))
+    raw = pd.DataFrame(rows, columns=frames.ALERTS.column_names, dtype=object)
+    frame = validate_records(raw, frames.ALERTS, "pagerduty", ids, "alert")
+    notes = []
+    if unmapped:
+        listed = ", ".join(f"{sid} ({name})" for sid, name in sorted(unmapped.items()))
+        notes.append(
+            f"PagerDuty: alerts of services not mapped to a configured service were kept under "
+            f"their PagerDuty name: {listed}; map them with the services option"
+        )
+    if skipped:
+        notes.append(
+            f"PagerDuty: {skipped} alerts of services neither mapped nor configured were skipped "
+            "(unmapped_services: skip)"
+        )
+    if from_incident:
+        notes.append(
+            f"PagerDuty: {from_incident} resolved alerts carry no resolve time; they end when "
+            "their incident was resolved"
+        )
+    if no_end:
+        notes.append(
+            f"PagerDuty: {no_end} resolved alerts had no resolve time, nor their incident, and "
+            "count as still firing"
+        )
+    if suppressed:
+        notes.append(
+            f"PagerDuty: {suppressed} suppressed alerts (they paged no one) are kept without an "
+            "incident"
+        )
+    return Loaded(frame, notes)
+
+
 # --- the loader ----------------------------------------------------------------------------
 
 
@@ -533,12 +717,20 @@ def labels(options: PagerDutyOptions, config: Config) -> Labels:
 
 
 def _load(options: PagerDutyOptions, request: LoadRequest) -> Loaded:
-    """Loader for ``kind: pagerduty``: the incidents created in the span."""
+    """Loader for ``kind: pagerduty``: the incidents created in the span, or their alerts."""
     token = http.read_token(options.token_env, request.role)
     assert token is not None
     start, end = request.span.start, request.span.end
     params: dict[str, Any] = {"time_zone": "UTC", "statuses[]": list(STATUSES)}
     api = api_for(options, token)
+    if request.role == "alerts":
+        try:
+            incidents = list_incidents(api, start, end, params)
+            alerts = alerts_of(api, incidents)
+            resolve = times_from_logs(api, _without_resolve_time(incidents, alerts), True)
+        finally:
+            api.client.close()
+        return alerts_frame(alerts, incidents, resolve, labels(options, request.config))
     try:
         incidents = list_incidents(api, start, end, params)
         if options.mtta_from == "analytics":
