@@ -2,7 +2,8 @@
 
 A session-scoped server holds January 2026 of an ``ALERTS`` series backfilled with promtool, one
 sample a minute on the minute as a rule evaluated every minute writes it, and loads a rule file
-(never firing itself) whose annotations name runbooks.
+(never firing itself) whose annotations name runbooks. The same series imported into a real
+VictoriaMetrics gives the same episodes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 from prometheus_server import PrometheusServer, Series, backfill, binaries, write_openmetrics
 from pytest_httpserver import HTTPServer
+from victoriametrics_server import VictoriaMetricsServer, binary
 
 from reliability.config import config_from_dict
 from reliability.errors import InputError
@@ -92,6 +94,14 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     text = write_openmetrics(workdir / "alerts.om", {"ALERTS": ("gauge", alerts_series())})
     backfill(text, workdir / "tsdb")
     with PrometheusServer(workdir / "tsdb", workdir, rules=RULES) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def victoriametrics(tmp_path_factory: pytest.TempPathFactory):
+    binary()  # fail loudly, never skip, when VictoriaMetrics is not installed
+    with VictoriaMetricsServer(tmp_path_factory.mktemp("victoria-metrics-alerts")) as running:
+        running.import_series(alerts_series())
         yield running
 
 
@@ -274,3 +284,24 @@ def test_a_rejected_query_names_the_source_and_the_query(httpserver: HTTPServer)
 def test_alert_options_are_checked(options, message):
     with pytest.raises(InputError, match=message):
         config("http://prometheus:9090", **options)
+
+
+def test_victoriametrics_gives_the_same_episodes(victoriametrics, server):
+    cfg = config(victoriametrics.url)
+    span = Span.of([MONTH])
+    on_prometheus = prometheus.PLUGIN.load(
+        config(server.url).sources.alerts, LoadRequest(config(server.url), "alerts", span)
+    )
+
+    loaded = prometheus.PLUGIN.load(cfg.sources.alerts, LoadRequest(cfg, "alerts", span))
+    live, _ = alerts_source.fetch_alerts(
+        cfg.sources.alerts, cfg, MONTH.start, MONTH.end, now=minute(205.5)
+    )
+
+    # VictoriaMetrics (single node) serves no alerting rules: runbooks come from labels only
+    expected = [
+        (*r[:5], r[5] if r[0] == "HighLatency" else None) for r in rows(on_prometheus.frame)
+    ]
+    assert rows(loaded.frame) == expected
+    assert loaded.notes == on_prometheus.notes
+    assert [r[2:4] for r in rows(live)] == [(minute(100), minute(131)), (minute(200), None)]
