@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from reliability.errors import InputError, Problem
 from reliability.limits import MAX_EXPANDED_SIZE, expanded_size
+from reliability.metrics.alert_quality import NOISE_MINUTES, PAGE_SEVERITIES, SLEEP_HOURS
 from reliability.metrics.policy import AlertPolicy
 from reliability.metrics.postmortems import DEFAULT_TIERS as POSTMORTEM_TIERS
 from reliability.metrics.tiers import DEFAULT_TARGETS, NEXT_BUSINESS_DAY, NO_TARGET, ResponseTier
@@ -341,6 +342,30 @@ class CostConfig(_Model):
         return self
 
 
+class SleepHours(_Model):
+    """Local hours when a page wakes someone: ``[start, end)``, across midnight when
+    ``end <= start`` (the default, 22 to 7)."""
+
+    start: int = Field(default=SLEEP_HOURS[0], ge=0, le=23)
+    end: int = Field(default=SLEEP_HOURS[1], ge=0, le=23)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SleepHours:
+        if self.start == self.end:
+            raise ValueError("start and end must differ")
+        return self
+
+
+class AlertQualityConfig(_Model):
+    """How the real alert history is judged (docs/metrics.md, "Alert quality")."""
+
+    page_severities: list[str] = Field(default_factory=lambda: list(PAGE_SEVERITIES), min_length=1)
+    """Severity labels of the alerts that page someone (an alert without one is a page)."""
+    noise_minutes: float = Field(default=NOISE_MINUTES, gt=0, le=1440)
+    """An alert page that ends within this many minutes and joins no incident is noise."""
+    sleep_hours: SleepHours = Field(default_factory=SleepHours)
+
+
 class ResponderConfig(_Model):
     """Hero load: how the report names the people who handled incidents, and the share of a
     team's incidents above which one person carries the team."""
@@ -382,6 +407,7 @@ class Config(_Model):
     cost: CostConfig = Field(default_factory=CostConfig)
     """Currency, rates and service mapping of the cost input."""
     responders: ResponderConfig = Field(default_factory=ResponderConfig)
+    alert_quality: AlertQualityConfig = Field(default_factory=AlertQualityConfig)
 
     @field_validator("rto")
     @classmethod

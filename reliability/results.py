@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from reliability.config import Config
+from reliability.metrics.alert_quality import AlertQuality
 from reliability.metrics.cost import CostSummary
 from reliability.metrics.headline import Change, Finding
 from reliability.metrics.incidents import DurationStats, ResponseSummary, too_small_for_trend
@@ -57,6 +58,9 @@ class MonthlyMetrics:
     """Postmortems of the incidents that need one (``metrics.postmortems``)."""
     cost: CostSummary | None = None
     """Spend per service and team, per SLO met and per nine (``metrics.cost``)."""
+    alert_quality: AlertQuality | None = None
+    """The real alert history's quality and its agreement with the replay
+    (``metrics.alert_quality``)."""
     hero_load: HeroLoad | None = None
     """Per team, the top responder's share of incidents and off-hours pages
     (``metrics.responders``)."""
@@ -239,6 +243,32 @@ def cost_json(summary: CostSummary | None) -> dict[str, Any] | None:
     }
 
 
+def alert_quality_json(summary: AlertQuality | None) -> dict[str, Any] | None:
+    """The ``alert_quality`` section of the JSON document."""
+    if summary is None:
+        return None
+    return {
+        "alerts": summary.alerts,
+        "alert_pages": summary.pages,
+        "actionable": summary.actionable,
+        "actionable_share": summary.actionable_share,
+        "noise": summary.noise,
+        "noise_share": summary.noise_share,
+        "noise_minutes": summary.noise_minutes,
+        "without_runbook": summary.without_runbook,
+        "rules_without_runbook": summary.rules_without_runbook,
+        "off_hours_pages": summary.off_hours_pages,
+        "sleep_hours_pages": summary.sleep_hours_pages,
+        "explained_by_slos": summary.explained,
+        "explainable": summary.explainable,
+        "explained_share": summary.explained_share,
+        "reasons": summary.reasons,
+        "by_rule": records(summary.by_rule),
+        "by_team": records(summary.by_team),
+        "replayed_pages_unreached": records(summary.unreached),
+    }
+
+
 def hero_table(summary: HeroLoad) -> pd.DataFrame:
     """The hero-load table as it leaves the program: responders' names only when the config
     asks for them (``responders.in_json``), ``null`` otherwise."""
@@ -302,6 +332,7 @@ def to_json(result: MonthlyMetrics) -> dict[str, Any]:
         "postmortems": postmortems_json(result.postmortems),
         "cost": cost_json(result.cost),
         "hero_load": hero_load_json(result.hero_load),
+        "alert_quality": alert_quality_json(result.alert_quality),
         "sli_coverage": records(result.coverage),
         "data_quality": records(result.data_quality),
     }
@@ -345,6 +376,9 @@ def to_tables(result: MonthlyMetrics) -> dict[str, pd.DataFrame]:
         tables["cost_by_team"] = result.cost.by_team
     if result.hero_load is not None:
         tables["hero_load"] = hero_table(result.hero_load)
+    if result.alert_quality is not None:
+        tables["alert_rules"] = result.alert_quality.by_rule
+        tables["alert_pages_by_team"] = result.alert_quality.by_team
     for name in ("alerts", "corrections", "delivery", "toil", "oncall", "data_quality"):
         frame = getattr(result, name)
         if frame is not None:

@@ -87,8 +87,8 @@ def test_a_future_month_exits_2_before_loading_anything(capsys):
 
 
 def test_sections_of_inputs_without_rows_in_the_month_are_null_with_a_reason(org, tmp_path):
-    """November: one deployment, nothing else. Incidents and work log say nothing about
-    November (their rows end in October), so their sections are null, never zeros, and no
+    """November: one deployment, nothing else. Incidents, work log and alerts say nothing
+    about November (their rows end in October), so their sections are null, never zeros, and no
     band is derived from one deployment."""
     folder = tmp_path / "org"
     folder.mkdir()
@@ -102,7 +102,7 @@ def test_sections_of_inputs_without_rows_in_the_month_are_null_with_a_reason(org
     assert result.response is None
     assert result.oncall is None
     assert result.toil is None
-    assert set(result.unavailable) == {"incidents", "worklog"}
+    assert set(result.unavailable) == {"incidents", "worklog", "alerts"}
     assert "no incidents rows in 2026-11" in result.unavailable["incidents"]
     assert result.fleet_delivery["deployments"] == 1
     assert result.fleet_delivery["frequency_band"] is None

@@ -191,8 +191,9 @@ def test_month_without_data_fails_and_keeps_the_earlier_report(sample_report, tm
     out = tmp_path / "reports"
     shutil.copytree(sample_report, out / MONTH)
     before = tree_digest(out / MONTH)
-    folder = tmp_path / "september-only"
-    assert main(["sample", "--out", str(folder), "--month", "2026-09"]) == 0
+    # August: none of its rows, nor any of its cloud charges, reaches into October
+    folder = tmp_path / "august-only"
+    assert main(["sample", "--out", str(folder), "--month", "2026-08"]) == 0
     capsys.readouterr()
     code = main(
         [

@@ -162,7 +162,7 @@ def test_same_month_gives_equal_frames():
 
     result = sample.generate(month)
 
-    assert list(result) == ["sli", "incidents", "deployments", "worklog"]
+    assert list(result) == ["sli", "incidents", "deployments", "worklog", "alerts"]
     for key in expected:
         assert_frame_equal(result[key], expected[key], check_exact=True)
 
@@ -720,7 +720,7 @@ def test_early_in_a_month_inputs_without_rows_get_no_file_and_no_source(tmp_path
     assert config.sources.incidents is None
     assert config.sources.worklog is None
     assert len(pd.read_csv(tmp_path / "sli.csv")) == 30 * 18
-    assert "# Nothing yet for: incidents, deployments, worklog." in path.read_text()
+    assert "# Nothing yet for: incidents, deployments, worklog, alerts." in path.read_text()
 
 
 def test_a_month_that_has_not_begun_writes_nothing(tmp_path):

@@ -12,6 +12,7 @@ import pandas as pd
 from reliability.config import Config
 from reliability.frames import Frames, reporting_currency
 from reliability.metrics import (
+    alert_quality,
     alerts,
     cost,
     daily,
@@ -140,6 +141,7 @@ def compute_month(
         "incidents": month_incidents,
         "deployments": month_deployments,
         "worklog": month_worklog,
+        "alerts": in_period(frames.alerts, "started_at", period),
     }
     for role, rows in month_rows.items():
         if rows is None:
@@ -231,6 +233,17 @@ def compute_month(
         )
     if report is not None and detail:
         review_alerts(result, report, grid, month_incidents, config, until=min(now, period.end))
+    if month_rows["alerts"] is not None:
+        slo_services = None if report is None else set(grid.slos["service"].astype(str))
+        review_alert_history(
+            result,
+            config,
+            month_rows["alerts"],
+            month_incidents,
+            elapsed,
+            min(now, period.end),
+            slo_services,
+        )
     result.data_quality = quality.data_quality_findings(
         result.coverage,
         month_incidents,
@@ -267,6 +280,36 @@ def review_alerts(
     result.missed_detection = missed
     pages_received = None if result.headline is None else result.headline["pages_received"]
     result.alert_summary = alerts.alert_summary(episodes, missed, pages_received)
+
+
+def review_alert_history(
+    result: MonthlyMetrics,
+    config: Config,
+    month_alerts: pd.DataFrame,
+    month_incidents: pd.DataFrame | None,
+    elapsed: Month,
+    until: pd.Timestamp,
+    slo_services: set[str] | None,
+) -> None:
+    """The real alerts of the month, their quality and their agreement with the replayed
+    page alerts (``metrics.alert_quality``)."""
+    settings = config.alert_quality
+    started = month_alerts["started_at"]
+    result.alert_quality = alert_quality.alert_quality(
+        month_alerts,
+        month_incidents,
+        {s.name: s.team for s in config.services},
+        elapsed.duration,
+        until,
+        oncall.off_hours(started, config.timezone, config.business_hours).to_numpy(dtype=bool),
+        alert_quality.in_local_hours(
+            started, config.timezone, settings.sleep_hours.start, settings.sleep_hours.end
+        ),
+        tuple(settings.page_severities),
+        settings.noise_minutes,
+        replayed=result.alerts,
+        slo_services=slo_services,
+    )
 
 
 def _given(loaded: pd.DataFrame | None, column: str) -> bool:

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from IPython.display import HTML
 
 from reliability.metrics import daily
+from reliability.metrics.alert_quality import NOISIEST_RULES
 from reliability.metrics.incidents import SMALL_SAMPLE
 from reliability.metrics.policy import burn_rate_thresholds
 from reliability.metrics.responders import MIN_HANDLED
@@ -51,6 +52,12 @@ GLOSSARY = {
     "overlaps it, allowing 30 minutes before and after the incident.",
     "Uncovered replayed page": "A replayed page alert that no incident covers: someone would "
     "have been woken for something nobody declared.",
+    "Alert page": "A real alert of a paging severity (critical or page by default) from the "
+    "alert history; not the same as a page received (a high-urgency incident) or a replayed "
+    "page alert.",
+    "Actionable alert": "An alert page that became or joined an incident.",
+    "Noise": "An alert page that resolved by itself within a few minutes (5 by default) and "
+    "joined no incident: someone was interrupted for nothing.",
     "Missed detection": "Pages received on a service with SLOs that no replayed page alert "
     "caught: the alert rules did not see what paged someone.",
     "Even-spend line": "Budget spent at a steady pace that uses exactly all of it by month end.",
@@ -1048,6 +1055,95 @@ def alerts_section(data: Results, service: str | None = None) -> HTML:
                 "Every page received was caught by a replayed page alert.",
             ),
             "</div></div>",
+        ]
+    return HTML("".join(parts))
+
+
+RULE_COLUMNS = [
+    t.Col("alert", "Rule"),
+    t.Col("alerts", "Alerts", t.number(), numeric=True),
+    t.Col("pages", "Pages", t.number(), numeric=True),
+    t.Col("actionable", "Actionable", t.number(), numeric=True),
+    t.Col("noise", "Noise", t.number(), numeric=True),
+    t.Col("noise_share", "Noise share", t.percent(0), numeric=True),
+    t.Col("without_runbook", "Without runbook", t.number(), numeric=True),
+    t.Col("median_minutes", "Median length", t.minutes, numeric=True),
+]
+ALERT_TEAM_COLUMNS = [
+    t.Col("team", "Team"),
+    t.Col("alert_pages", "Alert pages", t.number(), numeric=True),
+    t.Col("alert_pages_per_shift", "Per 12-h shift", t.number(2), numeric=True),
+    t.Col("off_hours_pages", "Off hours", t.number(), numeric=True),
+    t.Col("sleep_hours_pages", "Sleep hours", t.number(), numeric=True),
+]
+
+
+def alert_quality(data: Results) -> HTML:
+    """The real alert history: pages, how many were actionable and how many noise, the
+    noisiest rules, alerts without a runbook, night pages per team, and the real pages beside
+    the replayed ones."""
+    quality = data.current.alert_quality
+    if quality is None:
+        if "alerts" in data.current.missing_inputs:
+            return HTML('<p class="rr-empty">No alert history is configured (sources.alerts).</p>')
+        return _unavailable(data, "alerts", "No alert history this month.")
+    settings = data.config.alert_quality
+    sleep = settings.sleep_hours
+    rows = [
+        ("Alerts", f"{quality.alerts}, of which {quality.pages} alert pages"),
+        ("Actionable: became or joined an incident", _share(quality.actionable, quality.pages)),
+        (
+            f"Noise: resolved by themselves within {quality.noise_minutes:g} minutes",
+            _share(quality.noise, quality.pages),
+        ),
+        (
+            "Alerts without a runbook URL",
+            f"{quality.without_runbook}"
+            + (
+                " (" + html.escape(", ".join(quality.rules_without_runbook)) + ")"
+                if quality.rules_without_runbook
+                else ""
+            ),
+        ),
+        ("Alert pages outside business hours", str(quality.off_hours_pages)),
+        (
+            f"Alert pages in sleep hours ({sleep.start:02d}:00 to {sleep.end:02d}:00)",
+            str(quality.sleep_hours_pages),
+        ),
+    ]
+    if quality.explained is not None:
+        rows.append(
+            (
+                "Alert pages on services with SLOs that a replayed page alert explains",
+                _share(quality.explained, quality.explainable),
+            )
+        )
+    parts = [_kv(rows)]
+    parts += [
+        f'<p class="rr-note">{html.escape(reason)}.</p>' for reason in quality.reasons.values()
+    ]
+    zone = data.month.timezone
+    parts += [
+        '<h3>Noisiest rules</h3><div data-table="alert-rules">',
+        t.html_table(quality.by_rule.head(NOISIEST_RULES), RULE_COLUMNS, "No alert fired."),
+        '</div><h3>Alert pages per team</h3><div data-table="alert-pages-by-team">',
+        t.html_table(quality.by_team, ALERT_TEAM_COLUMNS, "No alert paged."),
+        "</div>",
+    ]
+    if quality.unreached is not None:
+        parts += [
+            '<h3>Replayed page alerts that reached no one</h3><div data-table="unreached">',
+            t.html_table(
+                quality.unreached,
+                [
+                    t.Col("service", "Service"),
+                    t.Col("slo", "SLO"),
+                    t.Col("start", "From", lambda v: t.instant(v, zone)),
+                    t.Col("end", "To", lambda v: t.instant(v, zone)),
+                ],
+                "Every replayed page alert met a real alert page of its service.",
+            ),
+            "</div>",
         ]
     return HTML("".join(parts))
 

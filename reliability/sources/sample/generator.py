@@ -26,6 +26,7 @@ from reliability import frames
 from reliability.config import SLO
 from reliability.period import Month
 from reliability.sources.sample.organisation import (
+    ALERT_RULES,
     BACKGROUND_CAP,
     CDN,
     CLOUD_SPEND,
@@ -33,6 +34,7 @@ from reliability.sources.sample.organisation import (
     DIP_FLOOR,
     GAP_MINUTES,
     HEALTHY_LIMIT,
+    RUNBOOKS,
     SEARCH_CLUSTER,
     SHARED,
     Block,
@@ -44,6 +46,8 @@ _MINUTE = pd.Timedelta(minutes=1)
 POSTMORTEM_STREAM = 1207
 """Key of the random stream postmortems are drawn from, apart from the month's own stream so
 that adding them changed no other figure of the sample."""
+ALERT_STREAM = 1409
+"""Key of the random stream the alert history is drawn from, apart from the month's own."""
 RESPONDER_STREAM = 1312
 """Key of the random stream responders are drawn from, apart from the month's own stream."""
 POSTMORTEM_HOURS = (18, 216)
@@ -643,13 +647,56 @@ class _MonthBuilder:
             ),
         }
 
+    def alert_history(self, incidents: pd.DataFrame) -> pd.DataFrame:
+        """The month's firing alerts, Prometheus-style: one behind each incident (from a few
+        minutes before it was opened to a few after it was resolved), and the episodes of the
+        rules of ``organisation.ALERT_RULES``, at random minutes of the month."""
+        key = self.block.seed(self.period.year, self.period.month)
+        rng = np.random.default_rng([*key, self.block.index, ALERT_STREAM])
+        high = (incidents["urgency"] == "high").to_numpy()
+        lead = pd.to_timedelta(rng.integers(60, 240, size=len(incidents)), unit="s")
+        tail = pd.to_timedelta(rng.integers(0, 600, size=len(incidents)), unit="s")
+        behind = pd.DataFrame(
+            {
+                "alert": np.where(high, "HighErrorRate", "ElevatedLatency"),
+                "service": incidents["service"].to_numpy(),
+                "severity": np.where(high, "critical", "warning"),
+                "started_at": incidents["created_at"] - lead,
+                "ended_at": incidents["resolved_at"] + tail,
+            }
+        )
+        behind["runbook_url"] = RUNBOOKS + behind["alert"]
+        parts = [behind]
+        for rule, (service, severity, runbook, mean, (low, high_)) in ALERT_RULES.items():
+            count = int(rng.poisson(mean))
+            start = self.start + pd.to_timedelta(
+                np.sort(rng.integers(0, self.minutes - 1440, size=count)), unit="min"
+            )
+            length = pd.to_timedelta(rng.integers(low, high_ + 1, size=count), unit="min")
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "alert": rule,
+                        "service": self.block.name(service),
+                        "severity": severity,
+                        "started_at": start,
+                        "ended_at": start + length,
+                        "runbook_url": RUNBOOKS + rule if runbook else None,
+                    }
+                )
+            )
+        history = pd.concat(parts, ignore_index=True)
+        return history.sort_values(["started_at", "alert"], kind="stable").reset_index(drop=True)
+
     def build(self) -> _BlockMonth:
         self.traffic()
         self.make_deployments()
         self.story()
         worklog = self.worklog()
         deployments = self.deployment_frame()  # numbers the deployments incidents name
-        return _BlockMonth(self.series(), self.incident_frame(), deployments, worklog)
+        incidents = self.incident_frame()
+        alerts = self.alert_history(incidents)
+        return _BlockMonth(self.series(), incidents, deployments, worklog, alerts)
 
 
 @dataclass
@@ -660,6 +707,7 @@ class _BlockMonth:
     incidents: pd.DataFrame
     deployments: pd.DataFrame
     worklog: pd.DataFrame
+    alerts: pd.DataFrame
 
 
 def _sli_frame(
@@ -690,7 +738,8 @@ def _sli_frame(
 
 
 def build_month(year: int, month: int, size: int) -> dict[str, pd.DataFrame]:
-    """The four validated frames of one UTC month of the fleet's first ``size`` services."""
+    """The five validated frames (SLI, incidents, deployments, work log, alerts) of one UTC
+    month of the fleet's first ``size`` services."""
     chosen = Fleet(size)
     kept = {s.name for s in chosen.services}
     teams = {s.team for s in chosen.services}
@@ -710,6 +759,7 @@ def build_month(year: int, month: int, size: int) -> dict[str, pd.DataFrame]:
             _rows_of(pd.concat([b.worklog for b in blocks]), "team", teams),
             frames.WORKLOG,
         ),
+        "alerts": (_rows_of(pd.concat([b.alerts for b in blocks]), "service", kept), frames.ALERTS),
     }
     return {
         key: frames.validate(frame, spec, where="sample", first_row=1)

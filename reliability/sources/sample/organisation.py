@@ -120,6 +120,19 @@ TEAM_PEOPLE = {
 LEANED_ON = {"platform": ("gus", 0.7)}
 """The team that leans on one person, and the share of its incidents that person handles (the
 others share the rest evenly; every other team shares its incidents evenly)."""
+ALERT_RULES = {
+    # rule: service, severity, has a runbook, episodes a month (mean), minutes (low, high)
+    "NodeCPUSaturated": ("api-gateway", "critical", True, 9.0, (1, 4)),  # flaps: noise
+    "KafkaConsumerLag": ("notifications", "critical", False, 3.0, (15, 50)),  # no incident
+    "SearchIndexLagging": ("search", "critical", True, 1.5, (2, 5)),
+    "DiskSpaceLow": ("ledger", "warning", False, 6.0, (30, 240)),
+    "CertificateExpiresSoon": ("auth", "warning", True, 1.0, (600, 1440)),
+}
+"""The sample's alerting rules besides those behind its incidents (an incident of high urgency
+fires ``HighErrorRate``, one of low urgency ``ElevatedLatency``): some noisy, some paging
+for nothing anyone declared, some without a runbook."""
+RUNBOOKS = "https://runbooks.example.com/"
+"""Where the sample's runbooks live; a rule's runbook is this plus its name."""
 TEAM_SHARES = {
     # toil, project, oncall, overhead: platform runs far over the SRE book's 50% toil cap
     "payments": (0.20, 0.58, 0.08, 0.14),
@@ -308,7 +321,12 @@ def sample_config(services: int | None = None) -> Config:
         rto=dict(RTO),
         rpo=RPO,
         sources=Sources(
-            metrics=source, incidents=source, deployments=source, worklog=source, cost=source
+            metrics=source,
+            incidents=source,
+            deployments=source,
+            worklog=source,
+            cost=source,
+            alerts=source,
         ),
         services=[service_config(spec) for spec in chosen.services],
         cost=CostConfig(currency="USD", services=mapped),

@@ -24,9 +24,15 @@ TABLES = {
     "incidents": ("incidents", frames.INCIDENTS),
     "deployments": ("deployments", frames.DEPLOYMENTS),
     "worklog": ("worklog", frames.WORKLOG),
+    "alerts": ("alerts", frames.ALERTS),
 }
 """Each source role, the key of its frame in ``generate``'s result, and its canonical table."""
-PLACED_BY = {"sli": "timestamp", "incidents": "created_at", "deployments": "deployed_at"}
+PLACED_BY = {
+    "sli": "timestamp",
+    "incidents": "created_at",
+    "deployments": "deployed_at",
+    "alerts": "started_at",
+}
 """The instant that places a row in a span (a work-log row is placed by its ``date``)."""
 
 
@@ -60,7 +66,7 @@ _generated = _RecentMonths(rows=3 * 31 * 1440 * 18)
 def _small(year: int, month: int, size: int) -> dict[str, pd.DataFrame]:
     """Incidents, deployments and work log of one UTC month, kept for many months."""
     result = _generated(year, month, size)
-    return {key: result[key] for key in ("incidents", "deployments", "worklog")}
+    return {key: result[key] for key in ("incidents", "deployments", "worklog", "alerts")}
 
 
 @lru_cache(maxsize=240)
@@ -183,4 +189,6 @@ def _happened(
     if key == "incidents":
         for column in ("acknowledged_at", "resolved_at"):
             frame[column] = frame[column].where(frame[column] < now)
+    if key == "alerts":
+        frame["ended_at"] = frame["ended_at"].where(frame["ended_at"] < now)
     return frame

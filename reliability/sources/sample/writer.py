@@ -24,6 +24,7 @@ SAMPLE_FILES = {
     "deployments": "deployments.csv",
     "worklog": "worklog.csv",
     "cost": "focus-cost.csv",
+    "alerts": "alerts.csv",
 }
 _INSTANT_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _QUOTED = re.compile(r'[,"\r\n]')
