@@ -199,6 +199,7 @@ def tier_response_json(summary: TierResponseSummary | None) -> dict[str, Any] | 
         "within_target_share": summary.within_target_share,
         "without_tier": summary.without_tier,
         "by_tier": records(summary.by_tier),
+        "by_service": records(summary.by_service),
         "misses": records(summary.misses),
     }
 

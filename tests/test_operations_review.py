@@ -519,3 +519,24 @@ def test_postmortem_section_names_the_figures_it_had_no_column_for():
     assert "Not shown, time to postmortem: no postmortem in the input gives postmortem_at" in text
     assert "Not shown, action items open" in text
     assert "Search down" in text  # the missing one, listed
+
+
+def test_share_within_target_per_service_and_tier():
+    rows = [
+        row("a", "checkout", "SEV1", 0, acknowledged_at=3),  # P1 within 5 min
+        row("b", "checkout", "SEV1", 100, acknowledged_at=110),  # P1 late
+        row("c", "checkout", "SEV2", 200, acknowledged_at=230),  # P2 within 1 h
+        row("d", "search", "SEV1", 300, acknowledged_at=301),  # P1 within
+        row("e", "search", "SEV1", 400),  # never acknowledged: not in n
+    ]
+    summary = tier_response(rows)
+    table = summary.by_service
+    assert table[["service", "tier"]].values.tolist() == [
+        ["checkout", "P1"],
+        ["checkout", "P2"],
+        ["search", "P1"],
+    ]
+    assert table["incidents"].tolist() == [2, 1, 2]
+    assert table["n"].tolist() == [2, 1, 1]
+    assert table["within_target"].tolist() == [1, 1, 1]
+    assert table["within_target_share"].tolist() == [0.5, 1.0, 1.0]

@@ -151,6 +151,7 @@ TIER_COLUMNS = [
     "within_target_share",
     "unacknowledged",
 ]
+SERVICE_TIER_COLUMNS = ["service", "tier", "incidents", "n", "within_target", "within_target_share"]
 MISS_COLUMNS = [
     "id",
     "service",
@@ -178,6 +179,8 @@ class TierResponseSummary:
     """Every late acknowledgement, latest first (the report lists ``WORST_MISSES``)."""
     without_tier: int
     """Incidents whose severity and urgency map to no tier."""
+    by_service: pd.DataFrame | None = None
+    """Per service and tier with incidents (``SERVICE_TIER_COLUMNS``), for the service pages."""
 
 
 def tier_response(
@@ -238,6 +241,23 @@ def tier_response(
         over_by_minutes=((acknowledged - deadline) / MINUTE).astype(float),
     ).loc[late.to_numpy(dtype=bool), MISS_COLUMNS]
     misses = misses.sort_values(["over_by_minutes", "id"], ascending=[False, True], kind="stable")
+    keys = [incidents["service"].astype("string").rename("service"), tier.rename("tier")]
+    per_service = frame.groupby(keys, sort=False, observed=True).sum().reset_index()
+    target_of = {s.name: s.kind != "none" for s in tiers}
+    judged_n = per_service["acked"].where(per_service["tier"].map(target_of).fillna(False))
+    order = {s.name: position for position, s in enumerate(tiers)}
+    by_service = (
+        per_service.assign(
+            n=per_service["acked"],
+            within_target=per_service["within"].where(judged_n.notna()).astype("Int64"),
+            within_target_share=(per_service["within"] / judged_n.where(judged_n > 0)).astype(
+                "float64"
+            ),
+            rank=per_service["tier"].map(order),
+        )
+        .sort_values(["service", "rank"], kind="stable")
+        .reset_index(drop=True)[SERVICE_TIER_COLUMNS]
+    )
     total = int(judged.sum())
     return TierResponseSummary(
         n=total,
@@ -246,4 +266,5 @@ def tier_response(
         by_tier=table,
         misses=misses.reset_index(drop=True),
         without_tier=int(tier.isna().sum()),
+        by_service=by_service,
     )

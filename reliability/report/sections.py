@@ -638,9 +638,18 @@ TIER_MISS_COLUMNS = [
 ]
 
 
+SERVICE_TIER_COLUMNS = [
+    t.Col("tier", "Tier"),
+    t.Col("incidents", "Incidents", t.number(), numeric=True),
+    t.Col("n", "Acknowledged", t.number(), numeric=True),
+    t.Col("within_target", "Within target", t.number(), numeric=True),
+    t.Col("within_target_share", "Share", t.percent(0), numeric=True),
+]
+
+
 def response_tiers(data: Results, service: str | None = None) -> HTML:
     """The share of incidents acknowledged within their tier's target, per tier with ``n``,
-    and the incidents that missed it (on a service's page, its own misses)."""
+    and the incidents that missed it (on a service's page, its own tiers and misses)."""
     summary = data.current.tier_response
     if summary is None:
         return _unavailable(data, "response_tiers", "No incident source is configured.")
@@ -656,6 +665,11 @@ def response_tiers(data: Results, service: str | None = None) -> HTML:
                 f'<p class="rr-note">{summary.without_tier} incident(s) map to no tier and are '
                 "left out.</p>"
             )
+    else:
+        own = _by_service(summary.by_service, service)
+        parts.append(
+            t.html_table(own, SERVICE_TIER_COLUMNS, "No incident of this service had a tier.")
+        )
     misses = _by_service(summary.misses, service)
     shown = misses.head(TIER_MISSES_SHOWN)
     parts.append("<h3>Acknowledged late</h3>")
