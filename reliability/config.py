@@ -12,11 +12,12 @@ import re
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pandas as pd
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -155,10 +156,15 @@ def _durations(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
-def _duration_or_none(value: str | None) -> str | None:
-    if value is not None:
-        parse_duration(value)
+def _duration(value: str) -> str:
+    parse_duration(value)
     return value
+
+
+RecoveryTimes = Annotated[dict[str, str], AfterValidator(_durations)]
+"""Recovery time objectives per severity, each a duration."""
+Duration = Annotated[str, AfterValidator(_duration)]
+"""A duration such as ``15m``, kept as written."""
 
 
 class Service(_Model):
@@ -167,20 +173,10 @@ class Service(_Model):
     name: str = Field(min_length=1)
     team: str = Field(min_length=1)
     slos: list[SLO] = Field(default_factory=list)
-    rto: dict[str, str] = Field(default_factory=dict)
+    rto: RecoveryTimes = Field(default_factory=dict)
     """Recovery time objective per severity (``SEV1: 1h``); the config's ``rto`` fills the rest."""
-    rpo: str | None = None
+    rpo: Duration | None = None
     """Recovery point objective (``15m``), shown beside the RTO figures."""
-
-    @field_validator("rto")
-    @classmethod
-    def _rto_durations(cls, value: dict[str, str]) -> dict[str, str]:
-        return _durations(value)
-
-    @field_validator("rpo")
-    @classmethod
-    def _rpo_duration(cls, value: str | None) -> str | None:
-        return _duration_or_none(value)
 
     @model_validator(mode="after")
     def _unique_slo_names(self) -> Service:
@@ -396,9 +392,9 @@ class Config(_Model):
     alert_tiers: dict[Literal["page", "ticket"], list[str]] | None = None
     """Alert tier of each severity's windows, fastest first (default page: P1, P2; ticket:
     P3); a window's own ``tier`` wins."""
-    rto: dict[str, str] = Field(default_factory=dict)
+    rto: RecoveryTimes = Field(default_factory=dict)
     """Recovery time objective per severity for every service that gives none."""
-    rpo: str | None = None
+    rpo: Duration | None = None
     """Recovery point objective of every service that gives none."""
     tiers: dict[str, TierConfig] | None = None
     """Incident tiers, most urgent first, with their response targets (docs/formats.md);
@@ -408,16 +404,6 @@ class Config(_Model):
     """Currency, rates and service mapping of the cost input."""
     responders: ResponderConfig = Field(default_factory=ResponderConfig)
     alert_quality: AlertQualityConfig = Field(default_factory=AlertQualityConfig)
-
-    @field_validator("rto")
-    @classmethod
-    def _rto_durations(cls, value: dict[str, str]) -> dict[str, str]:
-        return _durations(value)
-
-    @field_validator("rpo")
-    @classmethod
-    def _rpo_duration(cls, value: str | None) -> str | None:
-        return _duration_or_none(value)
 
     base_dir: Path = Field(default=Path("."), exclude=True)
 
