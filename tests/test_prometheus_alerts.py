@@ -8,16 +8,19 @@ VictoriaMetrics gives the same episodes.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from prometheus_server import PrometheusServer, Series, backfill, binaries, write_openmetrics
 from pytest_httpserver import HTTPServer
 from victoriametrics_server import VictoriaMetricsServer, binary
 
+from reliability.cli import main
 from reliability.config import config_from_dict
 from reliability.errors import InputError
 from reliability.period import Month, Span
@@ -305,3 +308,21 @@ def test_victoriametrics_gives_the_same_episodes(victoriametrics, server):
     assert rows(loaded.frame) == expected
     assert loaded.notes == on_prometheus.notes
     assert [r[2:4] for r in rows(live)] == [(minute(100), minute(131)), (minute(200), None)]
+
+
+def test_compute_judges_the_alert_history_read_from_the_server(server, tmp_path, capsys):
+    document = {
+        "sources": {"alerts": {"kind": "prometheus", "url": server.url}},
+        "services": [{"name": n, "team": "payments"} for n in ("checkout", "search", "ledger")],
+    }
+    path = tmp_path / "reliability.yaml"
+    path.write_text(yaml.safe_dump(document))
+    code = main(["compute", "--config", str(path), "--month", "2026-01", "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    section = json.loads(captured.out)["alert_quality"]
+    # 5 episodes (Watchdog has no service); HighErrorRate (page) x3 and DiskFull (no severity)
+    # page; search's 5-minute HighErrorRate ended by itself: noise; DiskFull has no runbook.
+    assert (section["alerts"], section["alert_pages"], section["noise"]) == (5, 4, 1)
+    assert section["rules_without_runbook"] == ["DiskFull"]
+    assert section["by_rule"][0]["alert"] == "HighErrorRate"
