@@ -50,3 +50,8 @@ class SourceError(ReliabilityError):
 
 class RenderError(ReliabilityError):
     """A report notebook failed to execute or export: exit 1."""
+
+
+class OutOfMemoryError(ReliabilityError):
+    """An input too large for the memory of this machine: exit 1 (the input is not wrong),
+    with what to do about it."""

@@ -286,6 +286,10 @@ def _categorical_text(values: pd.Series) -> pd.Series:
     return pd.Series(categorical, index=values.index)
 
 
+def _is_categorical(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.CategoricalDtype)
+
+
 def _is_blank(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.CategoricalDtype):  # already stripped by _categorical_text
         if "" not in values.cat.categories:
@@ -322,10 +326,18 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
             values.notna(), column, "timestamp has no time zone (give an offset or Z)"
         )
         return pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns, UTC]")
-    text = _as_text(values)
     # Timestamps repeat heavily (one per minute for every series): parse each distinct one once.
-    codes, uniques = pd.factorize(text)
-    uniques = pd.Series(uniques, dtype="string")
+    text: pd.Series | None = None
+    if isinstance(values.dtype, pd.CategoricalDtype):  # a typed read: the distinct cells given
+        categories = pd.Series(values.cat.categories.astype("string"), dtype="string")
+        uniques = _as_text(pd.concat([categories, pd.Series([""], dtype="string")]))
+        uniques = uniques.reset_index(drop=True)
+        codes = values.cat.codes.to_numpy().astype(np.intp)
+        codes = np.where(codes < 0, len(uniques) - 1, codes)
+    else:
+        text = _as_text(values)
+        codes, uniques = pd.factorize(text)
+        uniques = pd.Series(uniques, dtype="string")
     parsed = pd.to_datetime(uniques, format="ISO8601", utc=True, errors="coerce")
     blank = (uniques == "").to_numpy()
     failed = parsed.isna().to_numpy() & ~blank
@@ -337,6 +349,8 @@ def _parse_instants(values: pd.Series, column: str, problems: _Problems) -> pd.S
     naive = ~failed & ~has_offset & ~blank
     bad_unique = failed | naive | implausible
     if bad_unique.any():
+        if text is None:
+            text = pd.Series(uniques.array.take(codes), index=values.index)
         messages = pd.Series(
             np.select(
                 [naive[codes], implausible[codes]],
@@ -484,7 +498,8 @@ def validate(
             out[col.name] = _empty_column(col, len(raw))
             continue
         values = raw[col.name]
-        if col.categorical:
+        # Categorical instants are a typed read's distinct cells: stripped once, parsed once.
+        if col.categorical or (col.kind == "instant" and _is_categorical(values)):
             values = _categorical_text(values)
         blank = _is_blank(values)
         given[col.name] = ~blank

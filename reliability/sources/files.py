@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import re
 import warnings
@@ -12,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from reliability import frames
 from reliability.config import Config, Source
-from reliability.errors import InputError, Problem
+from reliability.errors import InputError, OutOfMemoryError, Problem
 from reliability.period import Month
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -71,12 +73,107 @@ def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataF
         return _read_csv(path, spec), None
     except InputError:
         raise
+    except MemoryError:  # pyarrow's ArrowMemoryError too
+        raise out_of_memory(path) from None
     except pd.errors.EmptyDataError:
         raise InputError(Problem(str(path), "empty file")) from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
         raise InputError(_unreadable(path, exc)) from None
     except Exception as exc:  # pyarrow raises its own types for a corrupt Parquet file
         raise InputError(Problem(str(path), f"cannot read the file: {exc}")) from None
+
+
+def out_of_memory(path: Path) -> OutOfMemoryError:
+    """Running out of memory on ``path``: no fault of the input, and what to do about it."""
+    try:
+        size = f" ({path.stat().st_size / 1e9:.1f} GB)"
+    except OSError:
+        size = ""
+    return OutOfMemoryError(
+        f"{path}: not enough memory to read this file{size}: read less at once, by splitting"
+        " the input into smaller files (a month each, named by a glob pattern), converting it"
+        " to Parquet, or running on a machine with more memory"
+    )
+
+
+def _typed_table(path: Path, spec: frames.TableSpec) -> pd.DataFrame | None:
+    """A CSV file read the fast way and validated, or ``None`` when it needs the precise way.
+
+    Arrow reads only the table's columns, with their types: counts as int64, instants and
+    labels as dictionaries of their distinct cells (each parsed once), text as strings; no
+    line number is computed. Anything this reading refuses or validation finds wrong (a bad
+    cell, a row of the wrong length, a repeated column) sends the file down the precise path,
+    which names each problem's line exactly as before.
+    """
+    if path.suffix.lower() in _PARQUET_SUFFIXES:
+        return None
+    try:
+        if path.stat().st_size == 0:
+            return None
+        with path.open(newline="", encoding="utf-8") as handle:
+            header = next(csv.reader(handle), [])
+        if frames.repeated_names(header, spec.column_names):
+            return None
+        columns = {c.name: c for c in spec.columns}
+        chosen = {name: columns[name.strip()] for name in header if name.strip() in columns}
+        if not set(spec.required_names) <= {c.name for c in chosen.values()}:
+            return None
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=list(chosen),
+                column_types={name: _arrow_type(col) for name, col in chosen.items()},
+                null_values=[""],
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+        raw = table.to_pandas()
+        del table
+        return frames.validate(raw, spec, str(path), 2)
+    except MemoryError:
+        raise
+    except Exception:  # InputError or Arrow's refusal: the precise path says what is wrong
+        return None
+
+
+def _arrow_type(column: frames.Column) -> pa.DataType:
+    """How the fast reading types a column: counts as int64 (a nullable one as text, so that
+    an empty cell stays distinct from a number), instants and labels as dictionaries."""
+    if column.kind == "count" and not column.nullable:
+        return pa.int64()
+    if column.categorical or column.kind == "instant":
+        return pa.dictionary(pa.int32(), pa.string())
+    return pa.string()
+
+
+def _line_numbers(path: Path, spec: frames.TableSpec) -> np.ndarray:
+    """The row number of each row of a file that was read the fast way: computed only when a
+    check across files has something to name."""
+    raw, first_row = read_raw(path, spec)
+    return _row_numbers(raw, first_row)
+
+
+def _row_numbers(raw: pd.DataFrame, first_row: int | None) -> np.ndarray:
+    if first_row is None:
+        return raw.index.to_numpy(dtype=np.int64)
+    return np.arange(first_row, first_row + len(raw))
+
+
+def _read_validated(
+    path: Path, spec: frames.TableSpec
+) -> tuple[pd.DataFrame, Callable[[], np.ndarray]]:
+    """One file as its validated canonical frame, and the function giving each row's number."""
+    try:
+        table = _typed_table(path, spec)
+        if table is not None:
+            return table, functools.partial(_line_numbers, path, spec)
+        raw, first_row = read_raw(path, spec)
+        numbers = _row_numbers(raw, first_row)
+        return frames.validate(raw, spec, str(path), first_row), lambda: numbers
+    except MemoryError:
+        raise out_of_memory(path) from None
 
 
 def _unreadable(path: Path, exc: Exception) -> Problem:
@@ -230,13 +327,8 @@ def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
     problems: list[Problem] = []
     for path in paths:
         try:
-            raw, first_row = read_raw(path, spec)
-            numbers = (
-                raw.index.to_numpy(dtype=np.int64)
-                if first_row is None
-                else np.arange(first_row, first_row + len(raw))
-            )
-            parts.append(frames.validate(raw, spec, str(path), first_row))
+            table, numbers = _read_validated(path, spec)
+            parts.append(table)
             rows.append(numbers)
         except InputError as exc:
             problems.extend(exc.problems)
@@ -262,10 +354,17 @@ def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
 class _Origin:
     """The file and row each row of a combined frame came from."""
 
-    def __init__(self, paths: Sequence[Path], file_of: np.ndarray, rows: list[np.ndarray]):
+    def __init__(
+        self, paths: Sequence[Path], file_of: np.ndarray, rows: list[Callable[[], np.ndarray]]
+    ):
         self.paths = paths
         self.file_of = file_of
-        self.row_of = np.concatenate(rows)
+        self.rows = rows
+
+    @functools.cached_property
+    def row_of(self) -> np.ndarray:
+        """Each row's number in its file (asked only when there is a problem to name)."""
+        return np.concatenate([numbers() for numbers in self.rows])
 
     def problems(
         self, positions: np.ndarray, column: str, message: Callable[[int], str], summary: str
@@ -365,13 +464,7 @@ def read_cost(paths: Sequence[Path], config: Config) -> pd.DataFrame:
     for path in paths:
         spec = cost_format(path)
         try:
-            raw, first_row = read_raw(path, spec)
-            numbers = (
-                raw.index.to_numpy(dtype=np.int64)
-                if first_row is None
-                else np.arange(first_row, first_row + len(raw))
-            )
-            table = frames.validate(raw, spec, str(path), first_row)
+            table, numbers = _read_validated(path, spec)
         except InputError as exc:
             problems.extend(exc.problems)
             continue
@@ -388,12 +481,14 @@ def read_cost(paths: Sequence[Path], config: Config) -> pd.DataFrame:
     currency = frames.reporting_currency(combined, settings.currency)
     for path, part, numbers, column in zip(paths, parts, rows, columns, strict=True):
         wrong = frames.unconvertible(part, currency, settings.rates)
+        if not wrong.any():
+            continue
         message = (
             "currency "
             + part["currency"].fillna("")
             + f" is not the report's ({currency}) and cost.rates gives no rate for it"
         )
-        problems += frames.row_problems(str(path), numbers, wrong, column, message)
+        problems += frames.row_problems(str(path), numbers(), wrong, column, message)
     if problems:
         raise InputError(problems)
     return combined.reset_index(drop=True)

@@ -1,0 +1,123 @@
+"""CSV files are read typed, by Arrow, with no line numbers; only a file with a problem is read
+again the precise way, so every message names the same line as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_inputs import GOOD_FILES, run, workspace  # noqa: F401 (the fixture)
+
+from reliability import frames
+from reliability.sources import files
+
+SPECS = {
+    "sli.csv": frames.SLI,
+    "incidents.csv": frames.INCIDENTS,
+    "deployments.csv": frames.DEPLOYMENTS,
+    "worklog.csv": frames.WORKLOG,
+}
+AWKWARD = {
+    "sli.csv": (
+        "note, timestamp ,service,slo,good,total\n"
+        'x," 2026-10-01T00:00:00Z",checkout , availability,99,100\n'
+        "\n"
+        "y,2026-10-01T00:01:00+00:00,checkout,availability,100,100\n"
+        '"a\nb",2026-10-01T02:02:00+02:00,payments,latency,0,0\n'
+    ),
+    "incidents.csv": (
+        "id,service,severity,created_at,resolved_at,title,action_items_open,urgency\n"
+        'INC-1,checkout,SEV2,2026-10-01T00:00:00Z,,"Errors, ""cart""\nchange",3,High\n'
+        "INC-2, checkout ,SEV3,2026-10-02T00:00:00Z,2026-10-02T01:00:00Z,,,\n"
+    ),
+}
+
+
+def precise(path: Path, spec: frames.TableSpec) -> pd.DataFrame:
+    raw, first_row = files.read_raw(path, spec)
+    return frames.validate(raw, spec, str(path), first_row)
+
+
+@pytest.mark.parametrize("name", sorted({*GOOD_FILES, *AWKWARD}))
+def test_the_typed_read_gives_the_precise_frame(tmp_path, name):
+    for text in (GOOD_FILES.get(name), AWKWARD.get(name)):
+        if text is None:
+            continue
+        path = tmp_path / name
+        path.write_text(text)
+        typed = files._typed_table(path, SPECS[name])
+        assert typed is not None, name
+        pd.testing.assert_frame_equal(typed, precise(path, SPECS[name]))
+
+
+def test_a_good_file_computes_no_line_numbers(tmp_path, monkeypatch):
+    def no_line_numbers(path):
+        raise AssertionError("line numbers computed for a good file")
+
+    monkeypatch.setattr(files, "_record_starts", no_line_numbers)
+    paths = []
+    for part, minute in (("a", 0), ("b", 1)):
+        path = tmp_path / f"sli-{part}.csv"
+        path.write_text(
+            "timestamp,service,slo,good,total\n"
+            f'2026-10-01T00:0{minute}:00Z,checkout,availability,99,"100"\n'
+        )
+        paths.append(path)
+    assert len(files.read_table(paths, frames.SLI)) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '2026-10-01T00:00:00Z,checkout,availability,1,1\n"  ",checkout,availability,1,1\n',
+            "row 3: column timestamp: missing value",
+        ),
+        (
+            "2026-10-01T00:00:00Z,checkout,availability,1,1\n"
+            "2026-10-01T00:01:00Z,checkout,availability,9007199254740993,9007199254740993\n",
+            "row 3: column good: too large for a count of events",
+        ),
+        (
+            '"a\nb",checkout,availability,1,1\n2026-10-01T00:00:00Z,checkout,availability,1,1,1\n',
+            "row 4: 6 cells where the header names 5",
+        ),
+        (
+            '"2026-10-01T00:00:00Z\n",checkout,availability,1,1\n'
+            "2026-10-01T00:00:00Z,checkout,availability,1,1\n",
+            "row 4: column timestamp: duplicate timestamp + service + slo (first seen in row 2)",
+        ),
+    ],
+)
+def test_a_file_with_a_problem_names_its_line(workspace, capsys, text, expected):  # noqa: F811
+    (workspace / "sli.csv").write_text("timestamp,service,slo,good,total\n" + text)
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert f"sli.csv: {expected}" in err, err
+
+
+def test_running_out_of_memory_is_no_input_error(workspace, capsys, monkeypatch):  # noqa: F811
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(files.pacsv, "read_csv", exhausted)
+    code, out, err = run(workspace, capsys)
+    assert code == 1, err
+    assert out == ""
+    assert f"{workspace / 'sli.csv'}: not enough memory to read this file" in err
+    assert "converting it to Parquet" in err
+    assert "problem(s) in the input" not in err
+    assert "cannot read the file" not in err
+
+
+def test_running_out_of_memory_on_the_precise_path_too(workspace, capsys, monkeypatch):  # noqa: F811
+    (workspace / "sli.csv").write_text("timestamp,service,slo,good,total\nbad\n")
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(files.pd, "read_csv", exhausted)
+    code, _, err = run(workspace, capsys)
+    assert code == 1, err
+    assert "sli.csv: not enough memory to read this file" in err
