@@ -402,6 +402,100 @@ class GitHubDeploymentsOptions(HttpOptions):
         return self.service or self.repository.split("/", 1)[1]
 
 
+SQL_ROLES = frozenset({"metrics", "incidents", "deployments", "worklog"})
+SQL_COLUMNS = {
+    "metrics": ("timestamp", "service", "slo", "good", "total"),
+    "incidents": (
+        "id",
+        "service",
+        "severity",
+        "created_at",
+        "resolved_at",
+        "title",
+        "acknowledged_at",
+        "started_at",
+        "urgency",
+        "caused_by",
+        "postmortem_url",
+        "postmortem_at",
+        "action_items_open",
+        "responder",
+    ),
+    "deployments": ("id", "service", "deployed_at", "status", "commit_at", "environment"),
+    "worklog": ("team", "date", "category", "hours", "person"),
+}
+"""The canonical columns of each role a ``sql`` source serves (``frames`` owns their types)."""
+_QUERY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
+_SQL_URL_ADVICE = (
+    "only an embedded DuckDB file may be named in url (a path, or duckdb:///path); a database "
+    "server's URL holds its credentials: put it in an environment variable and name that "
+    "variable in url_env"
+)
+
+
+def _duckdb_url(value: Any) -> str:
+    """``url`` of a ``sql`` source: a DuckDB file's path, or ``duckdb:///path``; nothing that
+    could carry a password."""
+    text = _non_empty(value)
+    if "://" in text or text.startswith("duckdb:"):
+        scheme, _, rest = text.partition(":///")
+        if scheme != "duckdb" or not rest.strip() or rest.startswith(":memory:"):
+            raise ValueError(_SQL_URL_ADVICE)
+        if "?" in rest or "@" in rest.split("/", 1)[0]:
+            raise ValueError(_SQL_URL_ADVICE)
+    return text
+
+
+def _select(value: Any) -> str:
+    """``query`` of a ``sql`` source: one SELECT (or WITH ... SELECT), a trailing ``;`` allowed."""
+    text = _non_empty(value).rstrip().rstrip(";").rstrip()
+    if not _QUERY_START.match(text):
+        raise ValueError("expected one SELECT statement (or WITH ... SELECT)")
+    if ";" in text:
+        raise ValueError("expected one SELECT statement: no ';' inside it")
+    return text
+
+
+class SqlOptions(SourceOptions):
+    """``kind: sql``: tables or SELECTs of a database read through SQLAlchemy (DuckDB,
+    PostgreSQL); for ``metrics`` the database counts each step's events itself."""
+
+    kind: Literal["sql"]
+    url_env: EnvName | None = None
+    """The environment variable holding the SQLAlchemy URL (a secret: it holds credentials)."""
+    url: Annotated[str, BeforeValidator(_duckdb_url)] | None = None
+    """An embedded DuckDB file (no secret): a path relative to the config, or duckdb:///path."""
+    table: NonEmpty | None = None
+    query: Annotated[str, BeforeValidator(_select)] | None = None
+    columns: Annotated[dict[Text, NonEmpty], BeforeValidator(_mapping)] = Field(
+        default_factory=dict
+    )
+    """Canonical column name -> the database's column name, where they differ."""
+    step: DurationText = "1m"
+    """Role ``metrics``: the resolution the database sums events to."""
+    timeout: Seconds = 30.0
+    """Seconds to connect, and for the statement (PostgreSQL)."""
+    roles: ClassVar[frozenset[str]] = SQL_ROLES
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> SqlOptions:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give either url_env (a database server) or url (a DuckDB file)")
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give either table or query for kind sql")
+        known = {name for names in SQL_COLUMNS.values() for name in names}
+        unknown = sorted(set(self.columns) - known)
+        if unknown:
+            raise ValueError(
+                f"columns: {', '.join(unknown)} is not a canonical column (see docs/formats.md)"
+            )
+        return self
+
+    @property
+    def step_length(self) -> pd.Timedelta:
+        return parse_duration(self.step)
+
+
 OPTION_MODELS: tuple[type[SourceOptions], ...] = (
     CsvOptions,
     ParquetOptions,
@@ -410,6 +504,7 @@ OPTION_MODELS: tuple[type[SourceOptions], ...] = (
     PagerDutyOptions,
     StatuspageOptions,
     GitHubDeploymentsOptions,
+    SqlOptions,
 )
 SourceConfig = Annotated[
     CsvOptions
@@ -418,7 +513,8 @@ SourceConfig = Annotated[
     | PrometheusOptions
     | PagerDutyOptions
     | StatuspageOptions
-    | GitHubDeploymentsOptions,
+    | GitHubDeploymentsOptions
+    | SqlOptions,
     Field(discriminator="kind"),
 ]
 """One source's options: the model of its ``kind``."""

@@ -26,6 +26,7 @@ MINIMAL: dict[str, tuple[str, dict[str, Any]]] = {
     "pagerduty": ("incidents", {"token_env": "PD_TOKEN"}),
     "statuspage": ("incidents", {"url": "https://www.githubstatus.com"}),
     "github_deployments": ("deployments", {"repository": "octo/shop"}),
+    "sql": ("worklog", {"url": "reliability.duckdb", "table": "worklog"}),
 }
 """Each kind, a role it serves, and its required options."""
 
@@ -86,7 +87,7 @@ def test_every_problem_of_a_config_in_one_run(tmp_path: Path, capsys) -> None:
         "sources.metrics.url: expected an https:// URL, got 'ftp://x'",
         "sources.metrics.step: expected a duration such as 30s, 5m, 1h or 1d, got '7x'",
         "sources.incidents.kind: github_deployments provides deployments only (for incidents: "
-        "csv, pagerduty, parquet, sample, statuspage)",
+        "csv, pagerduty, parquet, sample, sql, statuspage)",
         "sources.deployments.repository: expected owner/name, e.g. octo/shop",
         "sources.deployments.token: secrets are never read from the config file; put it in an "
         "environment variable and name that variable in token_env",

@@ -19,6 +19,7 @@ PLUGIN_MODULES: dict[str, str] = {
     "pagerduty": "reliability.sources.pagerduty",
     "statuspage": "reliability.sources.statuspage",
     "github_deployments": "reliability.sources.github",
+    "sql": "reliability.sources.sql",
 }
 """Every source kind the config may name, and the module of its plugin."""
 
