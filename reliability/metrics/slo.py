@@ -218,13 +218,17 @@ def window_firing(
     cum_total = _cumulative(total)
     budget = (1.0 - objectives)[:, None]
     columns = np.arange(minutes)[None, :]
+    bad_w, total_w = np.empty((rows, minutes)), np.empty((rows, minutes))
+    over = np.empty((rows, minutes), dtype=bool)
     result = []
     for window in policy.windows:
         threshold = window.factor * budget
         long_window = max(window.long_window, step)
         both = np.ones((rows, minutes), dtype=bool)
         for width in (long_window, max(window.short_window, step)):
-            both &= _window_sum(cum_bad, width) > threshold * _window_sum(cum_total, width)
+            _window_sum(cum_bad, width, out=bad_w)
+            np.multiply(_window_sum(cum_total, width, out=total_w), threshold, out=total_w)
+            both &= np.greater(bad_w, total_w, out=over)
         if first_data is not None:
             both &= columns >= first_data[:, None] + int(long_window // MINUTE) - 1
         hold = int(window.for_ // MINUTE)
@@ -259,14 +263,23 @@ def _cumulative(values: np.ndarray) -> np.ndarray:
     return result
 
 
-def _window_sum(cumulative: np.ndarray, window: pd.Timedelta) -> np.ndarray:
-    """Trailing sums over ``window`` minutes for every minute, from a cumulative sum."""
+def _window_sum(
+    cumulative: np.ndarray, window: pd.Timedelta, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Trailing sums over ``window`` minutes for every minute, from a cumulative sum, written
+    into ``out`` when given (the replay reuses one buffer for every window)."""
     width = int(window // MINUTE)
     minutes = cumulative.shape[1] - 1
-    result = cumulative[:, 1:].copy()
+    if out is None:
+        out = np.empty((cumulative.shape[0], minutes))
     if width < minutes:
-        result[:, width:] -= cumulative[:, 1 : minutes + 1 - width]
-    return result
+        out[:, :width] = cumulative[:, 1 : width + 1]
+        np.subtract(
+            cumulative[:, width + 1 :], cumulative[:, 1 : minutes + 1 - width], out=out[:, width:]
+        )
+    else:
+        out[:] = cumulative[:, 1:]
+    return out
 
 
 def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(None)) -> np.ndarray:
