@@ -269,6 +269,7 @@ def cmd_validate(args: argparse.Namespace, log: Log) -> int:
         "deployments": frames.deployments,
         "worklog": frames.worklog,
         "cost": frames.cost,
+        "alerts": frames.alerts,
     }
     for role, frame in found.items():
         print(f"{role}: {'not configured' if frame is None else f'{len(frame):,} rows'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -107,6 +108,7 @@ def test_validate_lists_what_it_found(capsys, tmp_path: Path):
     assert code == 0
     assert "metrics:" in out
     assert "rows" in out
+    assert re.search(r"^alerts: [\d,]+ rows$", out, re.M)  # listed like the other inputs
 
 
 def test_rates_of_a_month_in_progress_divide_by_the_elapsed_part():
