@@ -21,13 +21,15 @@ $(DEV): $(RUNTIME)
 	@touch $@
 
 # Debian packages the tests drive for real: Prometheus, VictoriaMetrics, headless Chromium (it
-# also prints `reliability report --pdf`) and poppler-utils (pdftotext reads the PDF back).
+# also prints `reliability report --pdf`), poppler-utils (pdftotext reads the PDF back) and
+# PostgreSQL (the `sql` source's tests start a throwaway server).
 system-deps:
 	@missing=""; \
 	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v victoria-metrics >/dev/null 2>&1 || missing="$$missing victoria-metrics"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -q $$missing; \

@@ -1,4 +1,4 @@
-"""``kind: sql``: the same rows read from DuckDB give the same
+"""``kind: sql``: the same rows read from DuckDB and from a real PostgreSQL server give the same
 report figures as the canonical CSV files, the database summing each step's events itself; a
 table or column name from the config is quoted, never SQL; errors are one line, secrets
 scrubbed."""
@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from sql_databases import duckdb_file
+from sql_databases import ByteCounter, PostgresServer, duckdb_file
 
 from reliability.cli import main
 from reliability.config import load_config
@@ -286,3 +286,170 @@ def test_an_unset_url_variable_is_a_config_error(org, capsys, monkeypatch):
     code, _, err = compute(variant(org, "unset", sources), capsys)
     assert code == 2
     assert "sources.metrics.url_env: the environment variable RELIABILITY_TEST_DB_URL" in err
+
+
+# -- PostgreSQL: a real server ---------------------------------------------------------------
+
+PG_TYPES = {
+    "timestamp": "timestamptz",
+    "created_at": "timestamptz",
+    "resolved_at": "timestamptz",
+    "acknowledged_at": "timestamptz",
+    "started_at": "timestamptz",
+    "postmortem_at": "timestamptz",
+    "deployed_at": "timestamptz",
+    "commit_at": "timestamptz",
+    "good": "bigint",
+    "total": "bigint",
+    "action_items_open": "bigint",
+    "hours": "double precision",
+    "date": "date",
+}
+PG_URL_ENV = "RELIABILITY_TEST_PG_URL"
+
+
+@pytest.fixture(scope="module")
+def postgres(org):
+    """A throwaway PostgreSQL cluster holding the sample's rows, stopped after the tests."""
+    server = PostgresServer().start()
+    try:
+        server.load(org["frames"], PG_TYPES)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("step", "csv"), [("1m", "sli.csv"), ("5m", "sli-5m.csv")], ids=["1m", "5m"]
+)
+def test_postgresql_gives_the_figures_of_the_csv_files(
+    org, postgres, capsys, monkeypatch, step, csv
+):
+    monkeypatch.setenv(PG_URL_ENV, postgres.url())
+    from_csv = variant(org, f"pg-csv-{step}", {"metrics": {"kind": "csv", "path": csv}})
+    from_sql = variant(org, f"pg-{step}", sql_sources({"url_env": PG_URL_ENV}, step))
+
+    code, expected, err = compute(from_csv, capsys)
+    assert code == 0, err
+    code, result, err = compute(from_sql, capsys)
+    assert code == 0, err
+
+    assert len(result["slos"]) == 18
+    assert result["slos"] == expected["slos"]
+    assert comparable(result) == comparable(expected)
+    assert result["incidents"] == expected["incidents"]
+
+
+def test_postgresql_sends_per_step_sums_not_raw_rows(org, postgres, monkeypatch):
+    """Over the wire, the 5-minute sums are a small fraction of the raw events' bytes."""
+    import psycopg
+
+    from reliability.sources import LoadRequest, plugin
+
+    relay = ByteCounter(postgres.port)
+    try:
+        monkeypatch.setenv(PG_URL_ENV, postgres.url(relay.port))
+        config = load_config(variant(org, "pg-bytes", sql_sources({"url_env": PG_URL_ENV}, "5m")))
+        span = Span.of([MONTH], alert_lookback())
+        relay.reset()
+        frame = plugin("sql").load(config.sources.metrics, LoadRequest(config, "metrics", span))
+        pushed = relay.received
+        relay.reset()
+        with psycopg.connect(postgres.url(relay.port).replace("postgresql://", "postgres://")) as c:
+            rows = c.execute(
+                'SELECT "timestamp", service, slo, good, total FROM sli '
+                'WHERE "timestamp" >= %s AND "timestamp" < %s',
+                (span.start.to_pydatetime(), span.end.to_pydatetime()),
+            ).fetchall()
+        raw = relay.received
+    finally:
+        relay.close()
+    assert len(rows) == len(org["frames"]["sli"]) == 5 * len(frame.frame)
+    ratio = pushed / raw
+    print(f"\nmetrics at 5m: {pushed:,} bytes; raw rows: {raw:,} bytes; ratio {ratio:.3f}")
+    assert ratio < 0.25
+
+
+def test_postgresql_errors_exit_1_or_2_without_the_url(org, postgres, capsys, monkeypatch):
+    # a wrong password: the server refuses the login (a fault, exit 1); no secret shown
+    wrong = postgres.url().replace(postgres.password, "Wr0ng-Pa55word")
+    monkeypatch.setenv(PG_URL_ENV, wrong)
+    code, _, err = compute(variant(org, "pg-login", sql_sources({"url_env": PG_URL_ENV})), capsys)
+    assert code == 1
+    assert "sources.metrics (sql RELIABILITY_TEST_PG_URL): cannot connect" in err
+    assert "Wr0ng-Pa55word" not in err
+    assert wrong not in err
+
+    # an unknown table: exit 2, one line with the server's message and the statement
+    monkeypatch.setenv(PG_URL_ENV, postgres.url())
+    sources = sql_sources({"url_env": PG_URL_ENV})
+    sources["incidents"]["table"] = 'incidents"; DROP TABLE sli; --'
+    code, _, err = compute(variant(org, "pg-table", sources), capsys)
+    assert code == 2
+    (line,) = [line for line in err.splitlines() if "sources.incidents" in line]
+    assert 'relation "incidents"; DROP TABLE sli; --" does not exist' in line
+    assert 'query: SELECT * FROM "incidents""; DROP TABLE sli; --" WHERE' in line
+    assert postgres.password not in err
+
+    # a query that would write: the session is read-only
+    sources = sql_sources({"url_env": PG_URL_ENV})
+    sources["deployments"] = {
+        "kind": "sql",
+        "url_env": PG_URL_ENV,
+        "query": "WITH gone AS (DELETE FROM deployments RETURNING *) SELECT * FROM gone",
+    }
+    code, _, err = compute(variant(org, "pg-write", sources), capsys)
+    assert code == 2
+    assert "data-modifying statement must be at the top level" in err
+    postgres.psql("CREATE SEQUENCE IF NOT EXISTS deploy_numbers")
+    query = "SELECT d.* FROM deployments d, (SELECT nextval('deploy_numbers')) n"
+    sources["deployments"]["query"] = query
+    code, _, err = compute(variant(org, "pg-write", sources), capsys)
+    assert code == 2
+    assert "read-only transaction" in err
+    with postgres.connect() as connection:
+        count = connection.execute("SELECT count(*) FROM deployments").fetchone()
+        assert count == (len(org["frames"]["deployments"]),)
+        assert connection.execute("SELECT count(*) FROM sli").fetchone()[0] > 0
+        assert (
+            connection.execute("SELECT last_value, is_called FROM deploy_numbers").fetchone()[1]
+            is False
+        )
+
+
+def test_postgresql_statements_and_connections_are_bounded_in_time(org, postgres, monkeypatch):
+    import socket
+    import time
+
+    from reliability.errors import SourceError
+    from reliability.sources import LoadRequest, plugin
+
+    span = Span.of([MONTH], alert_lookback())
+
+    def load(role: str, options: dict[str, Any]) -> str:
+        config = load_config(variant(org, f"pg-bounded-{role}", {role: options}))
+        began = time.monotonic()
+        with pytest.raises(SourceError) as raised:
+            plugin("sql").load(getattr(config.sources, role), LoadRequest(config, role, span))
+        assert time.monotonic() - began < 3 * options["timeout"] + 2
+        return str(raised.value)
+
+    monkeypatch.setenv(PG_URL_ENV, postgres.url())
+    query = "SELECT d.* FROM deployments d, (SELECT pg_sleep(10)) s"
+    message = load(
+        "deployments", {"kind": "sql", "url_env": PG_URL_ENV, "query": query, "timeout": 1}
+    )
+    assert "statement timeout" in message
+    assert "query: SELECT * FROM (SELECT d.* FROM deployments d" in message
+
+    # a server that accepts the connection and never answers
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        monkeypatch.setenv(PG_URL_ENV, postgres.url(silent.getsockname()[1]))
+        message = load(
+            "metrics", {"kind": "sql", "url_env": PG_URL_ENV, "table": "sli", "timeout": 2}
+        )
+        assert "cannot connect" in message
+        assert postgres.password not in message
+    finally:
+        silent.close()
