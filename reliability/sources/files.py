@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import glob
+import mmap
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -22,6 +23,8 @@ from reliability.errors import InputError, OutOfMemoryError, Problem
 from reliability.period import Month
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_BLOCK_BYTES = 16 << 20
+"""How much of a CSV file Arrow parses at a time (fewer, larger blocks parse faster)."""
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 """pandas' message for a row with more cells than the header; its line counts records."""
 
@@ -120,7 +123,10 @@ def _typed_table(path: Path, spec: frames.TableSpec) -> pd.DataFrame | None:
             return None
         table = pacsv.read_csv(
             path,
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            read_options=pacsv.ReadOptions(block_size=_BLOCK_BYTES),
+            # Without a quote in the file no cell holds a line break: Arrow then splits the
+            # file into blocks at any line break, about twice as fast.
+            parse_options=pacsv.ParseOptions(newlines_in_values=_has_quotes(path)),
             convert_options=pacsv.ConvertOptions(
                 include_columns=list(chosen),
                 column_types={name: _arrow_type(col) for name, col in chosen.items()},
@@ -136,6 +142,12 @@ def _typed_table(path: Path, spec: frames.TableSpec) -> pd.DataFrame | None:
         raise
     except Exception:  # InputError or Arrow's refusal: the precise path says what is wrong
         return None
+
+
+def _has_quotes(path: Path) -> bool:
+    """Whether any ``"`` is in the file (searched in place, without reading it into memory)."""
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return data.find(b'"') >= 0
 
 
 def _arrow_type(column: frames.Column) -> pa.DataType:
