@@ -61,6 +61,7 @@ bench: $(DEV) system-deps
 	$(BIN)/python bench/bench_onefile.py
 	$(BIN)/python bench/bench_prometheus.py
 	$(BIN)/python bench/bench_slo_generator.py
+	$(BIN)/python bench/bench_read.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
