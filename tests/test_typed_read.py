@@ -107,6 +107,7 @@ def test_running_out_of_memory_is_no_input_error(workspace, capsys, monkeypatch)
     assert out == ""
     assert f"{workspace / 'sli.csv'}: not enough memory to read this file" in err
     assert "converting it to Parquet" in err
+    assert "(kind: sql)" in err
     assert "problem(s) in the input" not in err
     assert "cannot read the file" not in err
 

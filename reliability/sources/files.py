@@ -95,7 +95,8 @@ def out_of_memory(path: Path) -> OutOfMemoryError:
     return OutOfMemoryError(
         f"{path}: not enough memory to read this file{size}: read less at once, by splitting"
         " the input into smaller files (a month each, named by a glob pattern), converting it"
-        " to Parquet, or running on a machine with more memory"
+        " to Parquet, or loading it into a database read by the sql source (kind: sql), which"
+        " sums the events per step before the report sees them"
     )
 
 
