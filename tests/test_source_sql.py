@@ -453,3 +453,53 @@ def test_postgresql_statements_and_connections_are_bounded_in_time(org, postgres
         assert postgres.password not in message
     finally:
         silent.close()
+
+
+def test_timestamps_without_a_time_zone_are_read_as_utc(tmp_path):
+    import duckdb
+
+    from reliability.config import config_from_dict
+    from reliability.sources import LoadRequest, plugin
+
+    path = tmp_path / "naive.duckdb"
+    connection = duckdb.connect(str(path))
+    connection.execute(
+        "CREATE TABLE events (timestamp TIMESTAMP, service VARCHAR, slo VARCHAR, good BIGINT, "
+        "total BIGINT)"
+    )
+    connection.execute(
+        "INSERT INTO events VALUES ('2026-09-30 23:59:59', 'checkout', 'availability', 9, 9), "
+        "('2026-10-01 00:00:00', 'checkout', 'availability', 1, 2), "
+        "('2026-10-01 00:00:59', 'checkout', 'availability', 3, 3)"
+    )
+    connection.execute(
+        "CREATE TABLE incidents (id VARCHAR, service VARCHAR, severity VARCHAR, "
+        "created_at TIMESTAMP, resolved_at TIMESTAMP)"
+    )
+    connection.execute(
+        "INSERT INTO incidents VALUES ('INC-1', 'checkout', 'SEV2', '2026-10-01 00:00:30', NULL)"
+    )
+    connection.close()
+    document = {
+        "sources": {
+            "metrics": {"kind": "sql", "url": "naive.duckdb", "table": "events"},
+            "incidents": {"kind": "sql", "url": "naive.duckdb", "table": "incidents"},
+        },
+        "services": [
+            {
+                "name": "checkout",
+                "team": "payments",
+                "slos": [{"name": "availability", "objective": 0.99}],
+            }
+        ],
+    }
+    config = config_from_dict(document, "reliability.yaml", tmp_path)
+    span = Span(pd.Timestamp("2026-10-01", tz="UTC"), pd.Timestamp("2026-10-01T00:02Z"))
+    sli = plugin("sql").load(config.sources.metrics, LoadRequest(config, "metrics", span)).frame
+    assert sli["timestamp"].tolist() == [span.start]
+    assert (sli["good"].tolist(), sli["total"].tolist()) == ([4], [5])
+    incidents = (
+        plugin("sql").load(config.sources.incidents, LoadRequest(config, "incidents", span)).frame
+    )
+    assert incidents["created_at"].tolist() == [pd.Timestamp("2026-10-01T00:00:30Z")]
+    assert incidents["resolved_at"].isna().all()
