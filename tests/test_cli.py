@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -133,18 +134,26 @@ def test_rates_of_a_month_in_progress_divide_by_the_elapsed_part():
 
 
 def test_a_closed_pipe_ends_the_run_quietly():
-    """`reliability compute --format csv | head -c 100`: the reader leaves early."""
+    """`reliability compute --format csv | head -c 100`: the reader leaves early.
+
+    The pipe holds one page, far less than the output, so the run is still writing when the
+    reader leaves, however the two processes are scheduled.
+    """
+    import fcntl
     import subprocess
     import sys
 
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
     process = subprocess.Popen(
         [sys.executable, "-m", "reliability", "compute", "--month", MONTH, "--format", "csv"],
-        stdout=subprocess.PIPE,
+        stdout=write_end,
         stderr=subprocess.PIPE,
     )
-    assert process.stdout is not None
-    assert len(process.stdout.read(100)) == 100
-    process.stdout.close()  # as head does once it has its bytes
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        assert len(reader.read(100)) == 100
+    # the reader is closed, as head closes it once it has its bytes
     _, err = process.communicate(timeout=120)
     text = err.decode()
     assert process.returncode == 141
