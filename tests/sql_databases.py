@@ -190,8 +190,12 @@ class PostgresServer:
                 connection.execute(f'ANALYZE "{name}"')
 
     def stop(self) -> None:
+        """Stop the server if it runs (also after a failed start), then remove its folder."""
         try:
-            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+            if (self.data / "postmaster.pid").exists():
+                self._run(
+                    str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"
+                )
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 

@@ -167,6 +167,32 @@ def test_a_query_and_a_column_mapping_read_the_same_rows(org, capsys):
     assert all(s["total"] == 0 or s["slo"] == "availability" for s in result["slos"] if s["total"])
 
 
+def test_duckdb_serves_parquet_files_through_a_view(org, tmp_path):
+    """A DuckDB file holding only a view over ``read_parquet`` reads the files' rows."""
+    import duckdb
+
+    from reliability.sources import LoadRequest, plugin
+
+    parquet = tmp_path / "sli.parquet"
+    sli = org["frames"]["sli"]
+    sli.astype({"service": str, "slo": str}).to_parquet(parquet)
+    connection = duckdb.connect(str(tmp_path / "lake.duckdb"))
+    connection.execute(f"CREATE VIEW sli AS SELECT * FROM read_parquet('{parquet}')")
+    connection.close()
+    path = variant(
+        org,
+        "duckdb-parquet",
+        {"metrics": {"kind": "sql", "url": str(tmp_path / "lake.duckdb"), "table": "sli"}},
+    )
+    config = load_config(path)
+    span = Span.of([MONTH], alert_lookback())
+    frame = plugin("sql").load(config.sources.metrics, LoadRequest(config, "metrics", span)).frame
+    key = ["service", "slo", "timestamp"]
+    got = frame.astype({"service": str, "slo": str}).sort_values(key).reset_index(drop=True)
+    want = sli.astype({"service": str, "slo": str}).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want[got.columns])
+
+
 def _injection_database(path: Path) -> Path:
     import duckdb
 
@@ -311,8 +337,9 @@ PG_URL_ENV = "RELIABILITY_TEST_PG_URL"
 @pytest.fixture(scope="module")
 def postgres(org):
     """A throwaway PostgreSQL cluster holding the sample's rows, stopped after the tests."""
-    server = PostgresServer().start()
+    server = PostgresServer()
     try:
+        server.start()
         server.load(org["frames"], PG_TYPES)
         yield server
     finally:

@@ -11,7 +11,8 @@ SLO's good and total events per step over the requested span,
 
 so it receives per-step counts, as from Prometheus, never the raw events. The bucket is the
 number of whole steps between the span's start and the event's timestamp, written per dialect
-(``_BUCKETS``): DuckDB ``floor((epoch_us(ts) - :origin_us) / :step_us)``, PostgreSQL
+(``_BUCKETS``, ``ts`` cast to a timestamp with time zone): DuckDB
+``floor((epoch_us(ts) - :origin_us) / :step_us)``, PostgreSQL
 ``floor((extract(epoch from ts) - :origin_s) / :step_s)``; the row of bucket ``k`` starts at
 ``span.start + k * step``. The other roles are read as rows whose date column lies in the span.
 
@@ -54,16 +55,22 @@ DATE_COLUMNS = {"incidents": "created_at", "deployments": "deployed_at", "worklo
 """The column that dates each row of a role, filtered to the span."""
 
 
+def _instant(timestamp: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """The timestamp as an instant: a column without a time zone (or of nanoseconds, as
+    Parquet files hold them) read in the session's zone, UTC."""
+    return sa.cast(timestamp, sa.DateTime(timezone=True))
+
+
 def _duckdb_bucket(timestamp: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     origin = sa.bindparam("origin_us", type_=sa.BigInteger)
     step = sa.bindparam("step_us", type_=sa.BigInteger)
-    return sa.func.floor((sa.func.epoch_us(timestamp) - origin) / step)
+    return sa.func.floor((sa.func.epoch_us(_instant(timestamp)) - origin) / step)
 
 
 def _postgresql_bucket(timestamp: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     origin = sa.bindparam("origin_s", type_=sa.BigInteger)
     step = sa.bindparam("step_s", type_=sa.BigInteger)
-    return sa.func.floor((sa.extract("epoch", timestamp) - origin) / step)
+    return sa.func.floor((sa.extract("epoch", _instant(timestamp)) - origin) / step)
 
 
 _BUCKETS: dict[str, Callable[[sa.ColumnElement[Any]], sa.ColumnElement[Any]]] = {
