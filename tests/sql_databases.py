@@ -202,10 +202,13 @@ class PostgresServer:
 
 class ByteCounter:
     """A TCP relay on 127.0.0.1 that forwards to ``port`` and counts the bytes the server
-    sends back (what the client receives over the wire)."""
+    sends back (what the client receives over the wire); with ``stall_after``, it stops
+    passing them on after that many bytes, as a network that goes silent mid-answer."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, stall_after: int | None = None):
         self.target = port
+        self.stall_after = stall_after
+        """Bytes from the server after which its answers are dropped (a network gone silent)."""
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self.received = 0
@@ -233,6 +236,8 @@ class ByteCounter:
                 if count:
                     with self.lock:
                         self.received += len(chunk)
+                        if self.stall_after is not None and self.received > self.stall_after:
+                            continue
                 sink.sendall(chunk)
         except OSError:
             pass

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ from reliability.sources.secrets import register_secret
 
 DIALECTS = ("duckdb", "postgresql")
 """The SQL dialects whose time floor the source knows."""
+WAIT_SLACK_SECONDS = 5.0
+"""How much longer than twice ``timeout`` a server is waited for (threads, decoding)."""
 DATE_COLUMNS = {"incidents": "created_at", "deployments": "deployed_at", "worklog": "date"}
 """The column that dates each row of a role, filtered to the span."""
 
@@ -154,8 +157,39 @@ class _Database:
         return shown.replace("(__[POSTCOMPILE_services])", "(:services)")
 
     def run(self, statement: sa.Executable, params: dict[str, Any]) -> tuple[list[str], list]:
-        """The column names and rows of ``statement``, errors as one line each."""
+        """The column names and rows of ``statement``, errors as one line each.
+
+        A server is waited for at most twice ``timeout`` and a few seconds (connecting, then
+        the statement, which the server itself stops after ``timeout``): a network that goes
+        silent mid-answer cannot hold the run.
+        """
         shown = self.statement_text(statement)
+        if self.dialect == "duckdb":
+            return self._fetch(*self._execute(statement, params, shown), shown)
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["answer"] = self._execute(statement, params, shown)
+            except BaseException as exc:  # handed to the waiting thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name="sql-source", daemon=True)
+        worker.start()
+        limit = 2 * self.timeout + WAIT_SLACK_SECONDS
+        worker.join(limit)
+        if worker.is_alive():
+            raise SourceError(
+                f"{self.where}: no complete answer within {limit:g} s (twice the option "
+                f"timeout, and {WAIT_SLACK_SECONDS:g} s); query: {shown}"
+            )
+        if "error" in box:
+            raise box["error"]
+        return self._fetch(*box["answer"], shown)
+
+    def _execute(
+        self, statement: sa.Executable, params: dict[str, Any], shown: str
+    ) -> tuple[sa.Connection, sa.CursorResult[Any]]:
         try:
             connection = self.engine.connect()
         except sa_exc.DBAPIError as exc:
@@ -165,26 +199,34 @@ class _Database:
         try:
             if self.dialect == "duckdb":
                 connection.exec_driver_sql("SET TimeZone='UTC'")
-            result = connection.execute(statement, params)
-            return list(result.keys()), result.fetchall()
-        except sa_exc.OperationalError as exc:
-            if self.dialect == "duckdb":  # an embedded file: its errors are the config's
-                raise InputError(
-                    Problem(self.where, f"the database refused the query: {_first_line(exc)}")
-                ) from None
-            raise SourceError(
-                f"{self.where}: the query failed: {_first_line(exc)}; query: {shown}"
-            ) from None
+            return connection, connection.execute(statement, params)
         except sa_exc.DBAPIError as exc:
-            raise InputError(
-                Problem(
-                    self.where,
-                    f"the database refused the query: {_first_line(exc)}; query: {shown}",
-                )
-            ) from None
+            connection.close()
+            self.engine.dispose()
+            raise self._refusal(exc, shown) from None
+
+    def _fetch(
+        self, connection: sa.Connection, result: sa.CursorResult[Any], shown: str
+    ) -> tuple[list[str], list]:
+        try:
+            return list(result.keys()), list(result.fetchall())
+        except sa_exc.DBAPIError as exc:
+            raise self._refusal(exc, shown) from None
         finally:
             connection.close()
             self.engine.dispose()
+
+    def _refusal(self, exc: sa_exc.DBAPIError, shown: str) -> InputError | SourceError:
+        """A database error as the run reports it: a fault (exit 1) or the config's (exit 2)."""
+        if isinstance(exc, sa_exc.OperationalError) and self.dialect != "duckdb":
+            return SourceError(
+                f"{self.where}: the query failed: {_first_line(exc)}; query: {shown}"
+            )
+        return InputError(
+            Problem(
+                self.where, f"the database refused the query: {_first_line(exc)}; query: {shown}"
+            )
+        )
 
 
 def _first_line(exc: BaseException) -> str:
