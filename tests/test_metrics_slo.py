@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -560,3 +562,45 @@ def test_two_adjacent_months_replay_as_one(outages):
         result = firing_minutes(september, severity) | firing_minutes(october, severity)
         expected = one_replay(sli, SEPTEMBER.start, OCTOBER.end, severity)
         assert result == expected
+
+
+@pytest.mark.parametrize("step_minutes", [5, 10, 15, 30])
+@pytest.mark.parametrize("policy_name", ["workbook", "pyrra"])
+def test_the_replay_on_the_data_s_step_fires_at_the_same_minutes(step_minutes, policy_name):
+    """Data on every ``step`` minutes from a phase: the window sums taken per step give, minute
+    for minute, the firing of the sums taken per minute (the ``for`` of pyrra's windows too)."""
+    from reliability.config import config_from_dict
+
+    config = config_from_dict({"alert_policy": policy_name}, "x", Path("."))
+    policy = config.alert_policies_by_name[policy_name]
+    rng = np.random.default_rng(step_minutes)
+    rows, minutes = 6, 5 * 1440 + 37
+    for phase in (0, step_minutes - 1, step_minutes // 2):
+        total = np.zeros((rows, minutes))
+        bad = np.zeros((rows, minutes))
+        columns = np.arange(phase, minutes, step_minutes)
+        total[:, columns] = rng.integers(0, 400, (rows, len(columns)))
+        burst = rng.random((rows, len(columns))) < 0.05
+        bad[:, columns] = np.where(
+            burst,
+            np.floor(total[:, columns] * rng.random((rows, len(columns)))),
+            rng.binomial(total[:, columns].astype(np.int64), 0.001),
+        )
+        objectives = rng.choice([0.99, 0.999, 0.9995], rows)
+        first = np.maximum(np.argmax(total > 0, axis=1) - (step_minutes - 1), 0)
+        step = pd.Timedelta(minutes=step_minutes)
+        assert slo.common_phase(total > 0, step) == phase
+        by_minute = slo.window_firing(bad, total, objectives, policy, step, first)
+        by_step = slo.window_firing(bad, total, objectives, policy, step, first, phase=phase)
+        assert any(fired.any() for fired in by_minute)
+        for expected, got in zip(by_minute, by_step, strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_data_off_its_step_has_no_common_phase():
+    present = np.zeros((2, 60), dtype=bool)
+    present[0, ::5] = True
+    present[1, 2::5] = True  # another phase
+    assert slo.common_phase(present, pd.Timedelta(minutes=5)) is None
+    assert slo.common_phase(present[:1], pd.Timedelta(minutes=5)) == 0
+    assert slo.common_phase(present[:1], pd.Timedelta(minutes=1)) is None

@@ -200,6 +200,7 @@ def window_firing(
     policy: AlertPolicy = WORKBOOK,
     step: pd.Timedelta = MINUTE,
     first_data: np.ndarray | None = None,
+    phase: int | None = None,
 ) -> list[np.ndarray]:
     """Minutes at which each window of ``policy`` would fire (one array per window, in the
     policy's order), replaying the multi-window rules evaluated every minute.
@@ -212,7 +213,22 @@ def window_firing(
     lies wholly after it, so a window clipped by missing history never raises an alert. A
     window with a ``for`` fires once its condition has held at ``for`` minutes of
     consecutive evaluations after the first, as Prometheus' ``for`` does.
+
+    ``phase`` (the minute, below the step, on which every row's data lies) lets the window
+    sums run on the data's own step: when every window is a whole number of steps, a window
+    sum changes only where a point enters or leaves it, so it is constant over each step
+    that begins at a point, and the minutes are those steps repeated.
     """
+    step_minutes = int(step // MINUTE)
+    widths = [
+        max(width, step)
+        for window in policy.windows
+        for width in (window.long_window, window.short_window)
+    ]
+    if phase is not None and step_minutes > 1 and all(w % step == pd.Timedelta(0) for w in widths):
+        return _window_firing_by_step(
+            bad, total, objectives, policy, step_minutes, phase, first_data
+        )
     rows, minutes = bad.shape
     cum_bad = _cumulative(bad)
     cum_total = _cumulative(total)
@@ -237,6 +253,66 @@ def window_firing(
             both &= held >= hold + 1
         result.append(both)
     return result
+
+
+def _window_firing_by_step(
+    bad: np.ndarray,
+    total: np.ndarray,
+    objectives: np.ndarray,
+    policy: AlertPolicy,
+    step_minutes: int,
+    phase: int,
+    first_data: np.ndarray | None,
+) -> list[np.ndarray]:
+    """``window_firing`` for data that lies only on minutes ``phase + k * step``: the window
+    sums over steps (the minutes before the first step are one more, empty, step), repeated
+    back to minutes; the history and ``for`` rules then apply minute by minute as before."""
+    rows, minutes = bad.shape
+    starts = np.arange(phase, minutes, step_minutes)
+    if phase > 0:
+        starts = np.concatenate([[0], starts])
+    lengths = np.diff(np.append(starts, minutes))
+    cum_bad = _cumulative(np.add.reduceat(bad, starts, axis=1))
+    cum_total = _cumulative(np.add.reduceat(total, starts, axis=1))
+    blocks = len(starts)
+    budget = (1.0 - objectives)[:, None]
+    columns = np.arange(minutes)[None, :]
+    bad_w, total_w = np.empty((rows, blocks)), np.empty((rows, blocks))
+    over = np.empty((rows, blocks), dtype=bool)
+    step = MINUTE * step_minutes
+    result = []
+    for window in policy.windows:
+        threshold = window.factor * budget
+        long_window = max(window.long_window, step)
+        both = np.ones((rows, blocks), dtype=bool)
+        for width in (long_window, max(window.short_window, step)):
+            steps = MINUTE * int(width // step)  # the window in steps, as _window_sum counts
+            _window_sum(cum_bad, steps, out=bad_w)
+            np.multiply(_window_sum(cum_total, steps, out=total_w), threshold, out=total_w)
+            both &= np.greater(bad_w, total_w, out=over)
+        both = np.repeat(both, lengths, axis=1)
+        if first_data is not None:
+            both &= columns >= first_data[:, None] + int(long_window // MINUTE) - 1
+        hold = int(window.for_ // MINUTE)
+        if hold > 0:
+            held = _window_sum(_cumulative(both.astype(np.float64)), MINUTE * (hold + 1))
+            both &= held >= hold + 1
+        result.append(both)
+    return result
+
+
+def common_phase(present: np.ndarray, step: pd.Timedelta) -> int | None:
+    """The minute below ``step`` on which every row's data lies (``None`` when some point lies
+    off it, or the step is a minute): the replay may then sum windows per step."""
+    step_minutes = int(step // MINUTE)
+    if step_minutes <= 1:
+        return None
+    with_data = np.flatnonzero(present.any(axis=1))
+    if with_data.size == 0:
+        return None
+    phase = int(np.argmax(present[with_data[0]])) % step_minutes
+    off_phase = np.arange(present.shape[1]) % step_minutes != phase
+    return None if bool(present[:, off_phase].any()) else phase
 
 
 def alert_firing(
@@ -389,6 +465,7 @@ def slo_report(
     # (the source's phase) is complete history.
     step_minutes = int(step // MINUTE)
     first_data = np.maximum(_first_data(grid.present_all) - (step_minutes - 1), 0)
+    phase = common_phase(replay.present_all, step) if replay_alerts else None
     until = grid.lead + int(np.clip(np.ceil(elapsed * grid.minutes), 0, grid.minutes))
     for chunk in _row_chunks(rows):
         good, total = grid.good[chunk], grid.total[chunk]
@@ -412,6 +489,7 @@ def slo_report(
                 policy,
                 step=step,
                 first_data=first_data[rows_of],
+                phase=phase,
             )
             for severity in ALERT_SEVERITIES:
                 row, first, after, tier, ongoing = _severity_episodes(
