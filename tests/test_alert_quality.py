@@ -282,3 +282,34 @@ def test_compute_reads_an_alerts_csv(tmp_path, capsys):
     section = json.loads(capsys.readouterr().out)["alert_quality"]
     assert (section["alerts"], section["alert_pages"], section["noise"]) == (2, 2, 1)
     assert section["without_runbook"] == 1
+
+
+def test_an_incident_opened_before_the_first_covers_an_alert_of_the_month():
+    """Opened on 30 September at 23:50 and still open: the alert of 1 October 00:05 to 00:08
+    joined it, so it is actionable, not noise."""
+    incident = frames.validate(
+        pd.DataFrame(
+            [
+                {
+                    "id": "INC-0",
+                    "service": "checkout",
+                    "severity": "SEV1",
+                    "created_at": "2026-09-30T23:50:00Z",
+                    "resolved_at": "",
+                }
+            ]
+        ),
+        frames.INCIDENTS,
+        "incidents.csv",
+    )
+    first = pd.Timestamp("2026-10-01T00:05:00Z")
+    alert = alerts_frame([("HighErrorRate", "checkout", "critical", 0, 3, True, None)])
+    alert["started_at"], alert["ended_at"] = first, first + pd.Timedelta(minutes=3)
+    extent = (OCTOBER.start - pd.Timedelta(days=9), OCTOBER.end + pd.Timedelta(days=9))
+    loaded = Frames(
+        alerts=alert, incidents=incident, extents={"alerts": extent, "incidents": extent}
+    )
+    result = compute_month(config(), loaded, OCTOBER, now=pd.Timestamp("2026-12-01T00:00Z"))
+    quality = result.alert_quality
+    assert (quality.pages, quality.actionable, quality.noise) == (1, 1, 0)
+    assert quality.history.loc[0, "incident"] == "INC-0"

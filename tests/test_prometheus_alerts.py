@@ -189,11 +189,23 @@ def test_the_months_firing_episodes_with_exact_starts_and_ends(server, sent):
         "Prometheus: 1 alert episodes without a service label were skipped (Watchdog); set "
         "alerts_service_label to the label that names the service."
     ]
-    # 44,641 evaluations at 1m, in requests of at most 11,000 points
+    # 46,081 evaluations at 1m (the month, and a day past it to see where an alert firing at
+    # its end stops), in requests of at most 11,000 points
     assert [q[0] for q in sent] == ['timestamp(ALERTS{alertstate="firing"})'] * 5
     assert {q[3] for q in sent} == {60.0}
     assert sent[0][1] == MONTH.start.timestamp()
-    assert sent[-1][2] == MONTH.end.timestamp()
+    assert sent[-1][2] == (MONTH.end + alerts_source.FOLLOW_PAST_END).timestamp()
+
+
+def test_an_alert_firing_across_the_span_s_end_keeps_its_real_end():
+    """An alert of 23:57 on the month's last day that fires until 02:00: 123 minutes, not 3."""
+    from reliability.sources.prometheus.alerts import episodes
+
+    step = pd.Timedelta(minutes=1)
+    start = MONTH.end - pd.Timedelta(minutes=3)
+    times = pd.date_range(start, MONTH.end + pd.Timedelta(hours=2), freq="1min", inclusive="left")
+    found = episodes({"alertname": "X"}, times.asi8, step, MONTH.start, None)
+    assert [(e.start, e.end) for e in found] == [(start, MONTH.end + pd.Timedelta(hours=2))]
 
 
 def test_an_episode_reaching_now_is_still_firing(server):

@@ -162,6 +162,7 @@ def alert_quality(
             "started_at": alerts["started_at"],
             "ended_at": alerts["ended_at"],
             "minutes": minutes,
+            "ended_minutes": np.where(alerts["ended_at"].notna().to_numpy(), minutes, np.nan),
             "page": page,
             "incident": incident,
             "actionable": actionable,
@@ -180,7 +181,7 @@ def alert_quality(
         actionable=("actionable_page", "sum"),
         noise=("noise", "sum"),
         without_runbook=("without_runbook", "sum"),
-        median_minutes=("minutes", "median"),
+        median_minutes=("ended_minutes", "median"),
     )
     by_rule["noise_share"] = by_rule["noise"] / by_rule["pages"].where(by_rule["pages"] > 0)
     by_rule = (

@@ -233,13 +233,15 @@ def compute_month(
         )
     if report is not None and detail:
         review_alerts(result, report, grid, month_incidents, config, until=min(now, period.end))
-    if month_rows["alerts"] is not None:
+    if month_rows["alerts"] is not None and detail:
         slo_services = None if report is None else set(grid.slos["service"].astype(str))
+        # every loaded incident: one opened before the 1st (or just after the month's end)
+        # may cover an alert of the month
         review_alert_history(
             result,
             config,
             month_rows["alerts"],
-            month_incidents,
+            frames.incidents,
             elapsed,
             min(now, period.end),
             slo_services,
@@ -286,7 +288,7 @@ def review_alert_history(
     result: MonthlyMetrics,
     config: Config,
     month_alerts: pd.DataFrame,
-    month_incidents: pd.DataFrame | None,
+    incidents: pd.DataFrame | None,
     elapsed: Month,
     until: pd.Timestamp,
     slo_services: set[str] | None,
@@ -297,7 +299,7 @@ def review_alert_history(
     started = month_alerts["started_at"]
     result.alert_quality = alert_quality.alert_quality(
         month_alerts,
-        month_incidents,
+        incidents,
         {s.name: s.team for s in config.services},
         elapsed.duration,
         until,

@@ -631,7 +631,7 @@ def alerts_frame(
     """The canonical alerts frame (validated) and notes on what was skipped or approximated.
 
     A resolved alert ends at its ``resolved_at`` when the record has one, else when its
-    incident was resolved; a suppressed alert is kept without an incident (it paged no one).
+    incident was resolved; a suppressed alert paged no one and is left out, with a count.
     """
     resolved_incidents = {
         str(i.get("id")): i.get("resolved_at") or times.resolved.get(str(i.get("id")))
@@ -656,8 +656,8 @@ def alerts_frame(
             else:
                 no_end += 1
         if alert.get("suppressed") is True:
-            suppressed += 1
-            joined = None
+            suppressed += 1  # it paged no one: not an alert page, nor night or noise
+            continue
         rows.append(
             {
                 "alert": alert_name(alert),
@@ -695,10 +695,7 @@ def alerts_frame(
             "count as still firing"
         )
     if suppressed:
-        notes.append(
-            f"PagerDuty: {suppressed} suppressed alerts (they paged no one) are kept without an "
-            "incident"
-        )
+        notes.append(f"PagerDuty: {suppressed} suppressed alerts (they paged no one) are left out")
     return Loaded(frame, notes)
 
 

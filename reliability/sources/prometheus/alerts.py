@@ -151,6 +151,10 @@ def _names(names: set[str]) -> str:
     return shown + (", ..." if len(listed) > _NAMES_SHOWN else "")
 
 
+FOLLOW_PAST_END = pd.Timedelta(days=1)
+"""How long past the span's end an episode firing at it is followed to find its end."""
+
+
 def fetch_alerts(
     options: PrometheusOptions,
     config: Config,
@@ -163,8 +167,10 @@ def fetch_alerts(
     """The canonical alerts frame of ``[start, end)`` and the source's notes."""
     now = pd.Timestamp.now(tz="UTC") if now is None else now
     step = options.alerts_step_length
-    upto = min(end, now)
-    live_until = now if end >= now else None
+    # An episode still firing at the span's end is followed past it, so that its real end is
+    # known (an alert of 23:57 that fires all night is not a 3-minute alert).
+    upto = min(end + FOLLOW_PAST_END, now)
+    live_until = now if upto >= now else None
     start = start.as_unit("ns")
     if upto < start:
         return frames.empty(frames.ALERTS), []
@@ -186,6 +192,7 @@ def fetch_alerts(
             episode
             for labels, stamps in times.items()
             for episode in episodes(labels, stamps, step, start, live_until)
+            if episode.start < end
         ]
         rules: list[Rule] = []
         if any("runbook_url" not in e.labels for e in found):
