@@ -219,78 +219,43 @@ def window_firing(
     sum changes only where a point enters or leaves it, so it is constant over each step
     that begins at a point, and the minutes are those steps repeated.
     """
+    minutes = bad.shape[1]
     step_minutes = int(step // MINUTE)
     widths = [
         max(width, step)
         for window in policy.windows
         for width in (window.long_window, window.short_window)
     ]
-    if phase is not None and step_minutes > 1 and all(w % step == pd.Timedelta(0) for w in widths):
-        return _window_firing_by_step(
-            bad, total, objectives, policy, step_minutes, phase, first_data
-        )
-    rows, minutes = bad.shape
+    by_step = phase is not None and step_minutes > 1
+    by_step = by_step and all(w % step == pd.Timedelta(0) for w in widths)
+    # The columns the window sums run on: minutes, or the data's steps (the minutes before
+    # the first point are one more, empty, step), each ``lengths`` minutes long.
+    unit, lengths = MINUTE, None
+    if by_step:
+        starts = np.arange(phase, minutes, step_minutes)
+        if phase > 0:
+            starts = np.concatenate([[0], starts])
+        lengths = np.diff(np.append(starts, minutes))
+        bad, total = np.add.reduceat(bad, starts, axis=1), np.add.reduceat(total, starts, axis=1)
+        unit = step
     cum_bad = _cumulative(bad)
     cum_total = _cumulative(total)
     budget = (1.0 - objectives)[:, None]
     columns = np.arange(minutes)[None, :]
-    bad_w, total_w = np.empty((rows, minutes)), np.empty((rows, minutes))
-    over = np.empty((rows, minutes), dtype=bool)
+    bad_w, total_w = np.empty(bad.shape), np.empty(bad.shape)
+    over = np.empty(bad.shape, dtype=bool)
     result = []
     for window in policy.windows:
         threshold = window.factor * budget
         long_window = max(window.long_window, step)
-        both = np.ones((rows, minutes), dtype=bool)
+        both = np.ones(bad.shape, dtype=bool)
         for width in (long_window, max(window.short_window, step)):
-            _window_sum(cum_bad, width, out=bad_w)
-            np.multiply(_window_sum(cum_total, width, out=total_w), threshold, out=total_w)
+            span = MINUTE * int(width // unit)  # the window in columns, as _window_sum counts
+            _window_sum(cum_bad, span, out=bad_w)
+            np.multiply(_window_sum(cum_total, span, out=total_w), threshold, out=total_w)
             both &= np.greater(bad_w, total_w, out=over)
-        if first_data is not None:
-            both &= columns >= first_data[:, None] + int(long_window // MINUTE) - 1
-        hold = int(window.for_ // MINUTE)
-        if hold > 0:
-            held = _window_sum(_cumulative(both.astype(np.float64)), MINUTE * (hold + 1))
-            both &= held >= hold + 1
-        result.append(both)
-    return result
-
-
-def _window_firing_by_step(
-    bad: np.ndarray,
-    total: np.ndarray,
-    objectives: np.ndarray,
-    policy: AlertPolicy,
-    step_minutes: int,
-    phase: int,
-    first_data: np.ndarray | None,
-) -> list[np.ndarray]:
-    """``window_firing`` for data that lies only on minutes ``phase + k * step``: the window
-    sums over steps (the minutes before the first step are one more, empty, step), repeated
-    back to minutes; the history and ``for`` rules then apply minute by minute as before."""
-    rows, minutes = bad.shape
-    starts = np.arange(phase, minutes, step_minutes)
-    if phase > 0:
-        starts = np.concatenate([[0], starts])
-    lengths = np.diff(np.append(starts, minutes))
-    cum_bad = _cumulative(np.add.reduceat(bad, starts, axis=1))
-    cum_total = _cumulative(np.add.reduceat(total, starts, axis=1))
-    blocks = len(starts)
-    budget = (1.0 - objectives)[:, None]
-    columns = np.arange(minutes)[None, :]
-    bad_w, total_w = np.empty((rows, blocks)), np.empty((rows, blocks))
-    over = np.empty((rows, blocks), dtype=bool)
-    step = MINUTE * step_minutes
-    result = []
-    for window in policy.windows:
-        threshold = window.factor * budget
-        long_window = max(window.long_window, step)
-        both = np.ones((rows, blocks), dtype=bool)
-        for width in (long_window, max(window.short_window, step)):
-            steps = MINUTE * int(width // step)  # the window in steps, as _window_sum counts
-            _window_sum(cum_bad, steps, out=bad_w)
-            np.multiply(_window_sum(cum_total, steps, out=total_w), threshold, out=total_w)
-            both &= np.greater(bad_w, total_w, out=over)
-        both = np.repeat(both, lengths, axis=1)
+        if lengths is not None:
+            both = np.repeat(both, lengths, axis=1)
         if first_data is not None:
             both &= columns >= first_data[:, None] + int(long_window // MINUTE) - 1
         hold = int(window.for_ // MINUTE)
