@@ -604,3 +604,43 @@ def test_data_off_its_step_has_no_common_phase():
     assert slo.common_phase(present, pd.Timedelta(minutes=5)) is None
     assert slo.common_phase(present[:1], pd.Timedelta(minutes=5)) == 0
     assert slo.common_phase(present[:1], pd.Timedelta(minutes=1)) is None
+
+
+def test_firing_runs_by_hand():
+    """Runs touching either end of a row, one-minute runs, and a row that never fires."""
+    firing = np.array(
+        [
+            [1, 1, 0, 0, 1, 0, 1, 1],
+            [0, 0, 0, 0, 0, 0, 0, 0],
+            [0, 1, 1, 1, 1, 1, 1, 1],
+        ],
+        dtype=bool,
+    )
+    row, first, after = slo._episodes(firing)
+    assert row.tolist() == [0, 0, 0, 2]
+    assert first.tolist() == [0, 4, 6, 1]
+    assert after.tolist() == [2, 5, 8, 8]
+    empty = slo._episodes(np.zeros((2, 0), dtype=bool))
+    assert [part.size for part in empty] == [0, 0, 0]
+
+
+def test_an_episode_takes_the_tier_of_its_fastest_window_by_hand():
+    """Page windows of the Workbook: 1h&5m is P1, 6h&30m is P2. Two minutes of lookback;
+    row 0 has a P2-only episode (minutes 0-2 of the month) and one where 1h&5m fires inside
+    it (3-7); row 1 has an episode begun in the lookback where only 1h&5m fires."""
+    lead, minutes = 2, 10
+    fast = np.zeros((2, lead + minutes), dtype=bool)
+    slow = np.zeros((2, lead + minutes), dtype=bool)
+    slow[0, lead + 0 : lead + 3] = True
+    slow[0, lead + 3 : lead + 8] = True  # contiguous with the first: one episode 0..8
+    fast[0, lead + 5] = True
+    slow[0, lead + 9] = True  # a second episode, P2 only
+    fast[1, 0 : lead + 4] = True
+    ticket = np.zeros((2, lead + minutes), dtype=bool)
+    fired = [fast, slow, ticket, ticket]
+    row, first, after, tier, ongoing = slo._severity_episodes(WORKBOOK, fired, "page", lead)
+    assert row.tolist() == [0, 0, 1]
+    assert first.tolist() == [0, 9, 0]
+    assert after.tolist() == [8, 10, 4]
+    assert tier.tolist() == ["P1", "P2", "P1"]
+    assert ongoing.tolist() == [False, False, True]

@@ -242,26 +242,38 @@ def window_firing(
     cum_total = _cumulative(total)
     budget = (1.0 - objectives)[:, None]
     columns = np.arange(minutes)[None, :]
+    # One buffer per kind of temporary, reused by every window and width.
     bad_w, total_w = np.empty(bad.shape), np.empty(bad.shape)
     over = np.empty(bad.shape, dtype=bool)
+    mask = np.empty((bad.shape[0], minutes), dtype=bool)
+    counts = held = None
     result = []
     for window in policy.windows:
         threshold = window.factor * budget
         long_window = max(window.long_window, step)
-        both = np.ones(bad.shape, dtype=bool)
+        both = None
         for width in (long_window, max(window.short_window, step)):
             span = MINUTE * int(width // unit)  # the window in columns, as _window_sum counts
             _window_sum(cum_bad, span, out=bad_w)
             np.multiply(_window_sum(cum_total, span, out=total_w), threshold, out=total_w)
-            both &= np.greater(bad_w, total_w, out=over)
+            if both is None:
+                both = np.greater(bad_w, total_w)
+            else:
+                both &= np.greater(bad_w, total_w, out=over)
         if lengths is not None:
             both = np.repeat(both, lengths, axis=1)
         if first_data is not None:
-            both &= columns >= first_data[:, None] + int(long_window // MINUTE) - 1
+            ready = first_data[:, None] + int(long_window // MINUTE) - 1
+            both &= np.greater_equal(columns, ready, out=mask)
         hold = int(window.for_ // MINUTE)
         if hold > 0:
-            held = _window_sum(_cumulative(both.astype(np.float64)), MINUTE * (hold + 1))
-            both &= held >= hold + 1
+            # Consecutive firing minutes, counted exactly in integers.
+            if counts is None:
+                counts = np.zeros((bad.shape[0], minutes + 1), dtype=np.int32)
+                held = np.empty((bad.shape[0], minutes), dtype=np.int32)
+            np.cumsum(both, axis=1, dtype=np.int32, out=counts[:, 1:])
+            _window_sum(counts, MINUTE * (hold + 1), out=held)
+            both &= np.greater_equal(held, hold + 1, out=mask)
         result.append(both)
     return result
 
@@ -328,15 +340,17 @@ def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(No
 
     NaN where the window holds no events.
     """
-    bad = grid.total[rows] - grid.good[rows]
-    cum_bad = np.concatenate([np.zeros((bad.shape[0], 1)), np.cumsum(bad, axis=1)], axis=1)
-    cum_total = np.concatenate(
-        [np.zeros((bad.shape[0], 1)), np.cumsum(grid.total[rows], axis=1)], axis=1
-    )
-    bad_w, total_w = _window_sum(cum_bad, window), _window_sum(cum_total, window)
+    total = grid.total[rows]
+    cum_bad = _cumulative(np.subtract(total, grid.good[rows]))
+    cum_total = _cumulative(total)
+    rate, total_w = _window_sum(cum_bad, window), _window_sum(cum_total, window)
+    del cum_bad, cum_total
     objectives = grid.slos["objective"].to_numpy()[rows][:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total_w > 0, bad_w / total_w, np.nan) / (1.0 - objectives)
+    with_events = np.greater(total_w, 0)
+    np.divide(rate, total_w, out=rate, where=with_events)
+    rate[~with_events] = np.nan
+    rate /= 1.0 - objectives
+    return rate
 
 
 def data_step(grid: SLIGrid, sample_rows: int = 16) -> pd.Timedelta:
@@ -355,13 +369,18 @@ def data_step(grid: SLIGrid, sample_rows: int = 16) -> pd.Timedelta:
 
 
 def _episodes(firing: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of consecutive firing minutes: (row, first minute, minute after the last)."""
-    padded = np.zeros((firing.shape[0], firing.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = firing
-    change = np.diff(padded, axis=1)
-    start_rows, starts = np.nonzero(change == 1)
-    _, ends = np.nonzero(change == -1)
-    return start_rows, starts, ends
+    """Runs of consecutive firing minutes: (row, first minute, minute after the last).
+
+    A run starts and ends where a row changes (with no firing before and after the row), so
+    each row's changes alternate start, end.
+    """
+    rows, minutes = firing.shape
+    changes = np.empty((rows, minutes + 1), dtype=bool)
+    changes[:, 0] = firing[:, 0] if minutes else False
+    changes[:, -1] = firing[:, -1] if minutes else False
+    np.not_equal(firing[:, 1:], firing[:, :-1], out=changes[:, 1:-1])
+    row, column = np.divmod(np.flatnonzero(changes), minutes + 1)
+    return row[0::2], column[0::2], column[1::2]
 
 
 def day_edges(period: Month, start: pd.Timestamp) -> np.ndarray:
@@ -444,11 +463,12 @@ def slo_report(
             continue
         for name in dict.fromkeys(policy_names[chunk]):
             rows_of = chunk.start + np.flatnonzero(policy_names[chunk] == name)
-            good_all = replay.good_all[rows_of, :until]
-            total_all = replay.total_all[rows_of, :until]
+            # One policy for the whole chunk reads the grid's rows in place.
+            taken = chunk if len(rows_of) == chunk.stop - chunk.start else rows_of
+            total_all = replay.total_all[taken, :until]
             policy = policies[name]
             fired = window_firing(
-                total_all - good_all,
+                np.subtract(total_all, replay.good_all[taken, :until]),
                 total_all,
                 objectives[rows_of],
                 policy,
@@ -621,13 +641,19 @@ def _severity_episodes(
     if not indices:
         empty = np.array([], dtype=np.int64)
         return empty, empty, empty, np.array([], dtype=object), np.array([], dtype=bool)
-    union = np.logical_or.reduce([fired[i] for i in indices])
+    union = fired[indices[0]].copy()
+    for i in indices[1:]:
+        union |= fired[i]
     row, first, after, ongoing = _month_episodes(union, lead)
     tier = np.full(row.shape, None, dtype=object)
+    # A window fired during an episode when one of its own runs lies in it: the episode
+    # holding the run's first minute (episodes are in row, then time, order).
+    width = union.shape[1] - lead
+    keys = row * width + first
     for i in reversed(indices):  # the fastest window last, so it wins
-        counts = np.cumsum(fired[i][:, lead:], axis=1, dtype=np.int32)
-        counts = np.concatenate([np.zeros((counts.shape[0], 1), dtype=np.int32), counts], axis=1)
-        hit = counts[row, after] > counts[row, first]
+        run_row, run_first, _ = _episodes(fired[i][:, lead:])
+        hit = np.zeros(row.shape, dtype=bool)
+        hit[np.searchsorted(keys, run_row * width + run_first, side="right") - 1] = True
         tier[hit] = policy.windows[i].tier
     return row, first, after, tier, ongoing
 
