@@ -174,22 +174,37 @@ def budget_terms(grid: SLIGrid, rows: slice) -> tuple[np.ndarray, np.ndarray]:
     slos = grid.slos.iloc[rows]
     badness = total - good
     weight = total.copy()
-    for i, slo in enumerate(slos.itertuples(index=False)):
-        if slo.budgeting == "occurrences":
-            continue
-        length = int(slo.timeslice_minutes)
-        edges = np.arange(0, grid.minutes, length)
-        lengths = np.diff(np.append(edges, grid.minutes))
-        slice_good = np.add.reduceat(good[i], edges)
-        slice_total = np.add.reduceat(total[i], edges)
+    # The time-slice SLOs of one method and slice length are sliced together.
+    kinds = pd.DataFrame(
+        {
+            "budgeting": slos["budgeting"].to_numpy(),
+            "length": slos["timeslice_minutes"].to_numpy(),
+        }
+    )
+    kinds = kinds.loc[kinds["budgeting"] != "occurrences"]
+    targets = pd.to_numeric(slos["timeslice_target"], errors="coerce").to_numpy(dtype=float)
+    for (method, length), group in kinds.groupby(["budgeting", "length"], sort=False):
+        at = group.index.to_numpy()
+        length = int(length)
+        if length == 1:  # a slice per minute: nothing to sum or spread
+            slice_good, slice_total = good[at], total[at]
+        else:
+            edges = np.arange(0, grid.minutes, length)
+            lengths = np.diff(np.append(edges, grid.minutes))
+            slice_good = np.add.reduceat(good[at], edges, axis=1)
+            slice_total = np.add.reduceat(total[at], edges, axis=1)
         with_data = slice_total > 0
         ratio = np.divide(slice_good, slice_total, out=np.ones_like(slice_good), where=with_data)
-        if slo.budgeting == "timeslices":
-            slice_bad = (with_data & (ratio < slo.timeslice_target)).astype(float)
+        if method == "timeslices":
+            slice_bad = (with_data & (ratio < targets[at, None])).astype(float)
         else:
             slice_bad = np.where(with_data, 1.0 - ratio, 0.0)
-        badness[i] = np.repeat(slice_bad / lengths, lengths)
-        weight[i] = np.repeat(with_data / lengths, lengths)
+        if length == 1:
+            badness[at] = slice_bad
+            weight[at] = with_data
+        else:
+            badness[at] = np.repeat(slice_bad / lengths, lengths, axis=1)
+            weight[at] = np.repeat(with_data / lengths, lengths, axis=1)
     return badness, weight
 
 
