@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -644,3 +645,76 @@ def test_an_episode_takes_the_tier_of_its_fastest_window_by_hand():
     assert after.tolist() == [8, 10, 4]
     assert tier.tolist() == ["P1", "P2", "P1"]
     assert ongoing.tolist() == [False, False, True]
+
+
+def test_whole_counts_by_hand():
+    counts = np.array([0, 3, 7], dtype=np.int64)
+    assert slo.whole_counts(counts, counts)
+    assert slo.whole_counts(counts[:0], counts[:0])
+    assert not slo.whole_counts(counts.astype(float), counts)  # a float column may hold 0.5
+    assert not slo.whole_counts(counts - 1, counts)  # a negative count
+    huge = np.array([2**51 + 1, 1], dtype=np.int64)
+    assert slo.whole_counts(huge[:1], huge[:1])  # (2^51 + 1) * 2 values <= 2^53
+    assert not slo.whole_counts(huge, huge)  # (2^51 + 1) * 4 values > 2^53
+
+
+def test_a_grid_of_whole_counts_says_so():
+    sli = constant_traffic(SEPTEMBER, bad={3: 2}, minutes=60)
+    assert slo.build_grid(sli, slo_table({}), SEPTEMBER).whole
+    fractional = sli.astype({"good": float, "total": float})
+    assert not slo.build_grid(fractional, slo_table({}), SEPTEMBER).whole
+
+
+@pytest.mark.parametrize("step_minutes", [1, 5, 15])
+@pytest.mark.parametrize("policy_name", ["workbook", "pyrra"])
+def test_window_sums_in_integers_fire_at_the_same_minutes(step_minutes, policy_name):
+    """Whole counts: the running sums taken in integers give the firing of the float sums,
+    minute for minute, per minute and per step, with and without a history start."""
+    from reliability.config import config_from_dict
+
+    config = config_from_dict({"alert_policy": policy_name}, "x", Path("."))
+    policy = config.alert_policies_by_name[policy_name]
+    rng = np.random.default_rng(step_minutes + 100)
+    rows, minutes = 5, 5 * 1440 + 11
+    total = np.zeros((rows, minutes))
+    columns = np.arange(2 % step_minutes, minutes, step_minutes)
+    total[:, columns] = rng.integers(0, 2000, (rows, len(columns)))
+    bad = np.floor(total * np.where(rng.random(total.shape) < 0.03, rng.random(total.shape), 0))
+    objectives = rng.choice([0.99, 0.999, 0.9995], rows)
+    step = pd.Timedelta(minutes=step_minutes)
+    phase = slo.common_phase(total > 0, step)
+    first = np.array([0, 0, 700, 3000, minutes])
+    for first_data in (None, first):
+        floats = slo.window_firing(bad, total, objectives, policy, step, first_data, phase)
+        integers = slo.window_firing(
+            bad, total, objectives, policy, step, first_data, phase, whole=True
+        )
+        assert any(fired.any() for fired in floats)
+        for expected, got in zip(floats, integers, strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_burn_rates_of_whole_counts_are_the_float_sums():
+    rng = np.random.default_rng(3)
+    rows, minutes = 4, 3 * 1440
+    total = rng.integers(0, 500, (rows, minutes))
+    total[:, 100:400] = 0  # hours without events: NaN
+    bad = rng.binomial(total, 0.01)
+    stamps = pd.date_range(SEPTEMBER.start, periods=minutes, freq="min").as_unit("ns")
+    names = [f"s{i}" for i in range(rows)]
+    sli = pd.DataFrame(
+        {
+            "timestamp": np.tile(stamps, rows),
+            "service": pd.Categorical(np.repeat(names, minutes)),
+            "slo": pd.Categorical(["availability"] * (rows * minutes)),
+            "good": (total - bad).ravel(),
+            "total": total.ravel(),
+        }
+    )
+    grid = slo.build_grid(sli, slo_table(*({"service": name} for name in names)), SEPTEMBER)
+    assert grid.whole
+    floats = dataclasses.replace(grid, whole=False)
+    for window in (pd.Timedelta(minutes=5), pd.Timedelta(hours=1), pd.Timedelta(days=40)):
+        expected = slo.burn_rate_series(floats, window)
+        np.testing.assert_array_equal(slo.burn_rate_series(grid, window), expected)
+        assert np.isnan(expected[:, 399]).all() == (window <= pd.Timedelta(minutes=300))

@@ -70,6 +70,9 @@ class SLIGrid:
     """Which minutes have at least one row (for data gaps and the replay's history)."""
     lead: int = 0
     """Minutes of lookback before ``start`` at the front of the ``*_all`` arrays."""
+    whole: bool = False
+    """Every count is a non-negative whole number and all of them add up to at most 2^53
+    (``whole_counts``), so every sum of them is exact in any order and in integers."""
 
     @property
     def good(self) -> np.ndarray:
@@ -119,7 +122,7 @@ def build_grid(
     if sli is None or sli.empty or slos.empty:
         empty = np.zeros((len(slos), minutes))
         present = np.zeros((len(slos), minutes), dtype=bool)
-        return SLIGrid(slos, period.start, empty, empty.copy(), present, lead)
+        return SLIGrid(slos, period.start, empty, empty.copy(), present, lead, whole=True)
     # One flat grid index per event, built in place: these arrays are as long as the frame.
     flat = _row_of_each_event(sli, slos)
     known = flat >= 0
@@ -131,6 +134,7 @@ def build_grid(
     flat += minute
     del minute
     good, total = sli["good"].to_numpy(), sli["total"].to_numpy()
+    whole = whole_counts(good, total)
     if not known.all():
         flat, good, total = flat[known], good[known], total[known]
     del known
@@ -147,7 +151,22 @@ def build_grid(
         total_grid.reshape(shape),
         present.reshape(shape),
         lead,
+        whole,
     )
+
+
+def whole_counts(good: np.ndarray, total: np.ndarray) -> bool:
+    """Whether ``good`` and ``total`` are non-negative integers that add up to at most 2^53
+    even if each were the largest of them: then every partial sum of either, or of
+    ``total - good``, is a whole number the float64 grid holds exactly."""
+    if good.dtype.kind not in "iu" or total.dtype.kind not in "iu":
+        return False
+    if good.size == 0:
+        return True
+    if int(good.min()) < 0 or int(total.min()) < 0:
+        return False
+    largest = max(int(good.max()), int(total.max()))
+    return largest * (good.size + total.size) <= 2**53
 
 
 def _row_of_each_event(sli: pd.DataFrame, slos: pd.DataFrame) -> np.ndarray:
@@ -216,6 +235,7 @@ def window_firing(
     step: pd.Timedelta = MINUTE,
     first_data: np.ndarray | None = None,
     phase: int | None = None,
+    whole: bool = False,
 ) -> list[np.ndarray]:
     """Minutes at which each window of ``policy`` would fire (one array per window, in the
     policy's order), replaying the multi-window rules evaluated every minute.
@@ -233,6 +253,9 @@ def window_firing(
     sums run on the data's own step: when every window is a whole number of steps, a window
     sum changes only where a point enters or leaves it, so it is constant over each step
     that begins at a point, and the minutes are those steps repeated.
+
+    ``whole`` (``SLIGrid.whole``: whole counts whose sums stay within 2^53) takes the running
+    sums in integers: every float sum of such counts is exact, so they are the same numbers.
     """
     minutes = bad.shape[1]
     step_minutes = int(step // MINUTE)
@@ -253,8 +276,8 @@ def window_firing(
         lengths = np.diff(np.append(starts, minutes))
         bad, total = np.add.reduceat(bad, starts, axis=1), np.add.reduceat(total, starts, axis=1)
         unit = step
-    cum_bad = _cumulative(bad)
-    cum_total = _cumulative(total)
+    cum_bad = _cumulative(bad, whole)
+    cum_total = _cumulative(total, whole)
     budget = (1.0 - objectives)[:, None]
     columns = np.arange(minutes)[None, :]
     # One buffer per kind of temporary, reused by every window and width.
@@ -324,10 +347,17 @@ def alert_firing(
     return firing
 
 
-def _cumulative(values: np.ndarray) -> np.ndarray:
-    """Cumulative sums along each row with a leading zero column (for window sums)."""
+def _cumulative(values: np.ndarray, whole: bool = False) -> np.ndarray:
+    """Cumulative float sums along each row with a leading zero column (for window sums).
+
+    For ``whole`` counts (``SLIGrid.whole``) they are summed in integers, which is quicker
+    than a running float sum and gives the same numbers: every partial sum is exact.
+    """
     result = np.zeros((values.shape[0], values.shape[1] + 1))
-    np.cumsum(values, axis=1, out=result[:, 1:])
+    if whole:
+        result[:, 1:] = np.cumsum(values, axis=1, dtype=np.int64)
+    else:
+        np.cumsum(values, axis=1, out=result[:, 1:])
     return result
 
 
@@ -339,7 +369,7 @@ def _window_sum(
     width = int(window // MINUTE)
     minutes = cumulative.shape[1] - 1
     if out is None:
-        out = np.empty((cumulative.shape[0], minutes))
+        out = np.empty((cumulative.shape[0], minutes), dtype=cumulative.dtype)
     if width < minutes:
         out[:, :width] = cumulative[:, 1 : width + 1]
         np.subtract(
@@ -356,8 +386,8 @@ def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(No
     NaN where the window holds no events.
     """
     total = grid.total[rows]
-    cum_bad = _cumulative(np.subtract(total, grid.good[rows]))
-    cum_total = _cumulative(total)
+    cum_bad = _cumulative(np.subtract(total, grid.good[rows]), grid.whole)
+    cum_total = _cumulative(total, grid.whole)
     rate, total_w = _window_sum(cum_bad, window), _window_sum(cum_total, window)
     del cum_bad, cum_total
     objectives = grid.slos["objective"].to_numpy()[rows][:, None]
@@ -490,6 +520,7 @@ def slo_report(
                 step=step,
                 first_data=first_data[rows_of],
                 phase=phase,
+                whole=replay.whole,
             )
             for severity in ALERT_SEVERITIES:
                 row, first, after, tier, ongoing = _severity_episodes(
@@ -600,7 +631,9 @@ def _corrected(grid: SLIGrid, pairs: pd.DataFrame) -> SLIGrid:
     good_all, total_all = grid.good_all.copy(), grid.total_all.copy()
     good_all[rows, grid.lead :] = np.where(excluded, 0.0, good_all[rows, grid.lead :])
     total_all[rows, grid.lead :] = np.where(excluded, 0.0, total_all[rows, grid.lead :])
-    return SLIGrid(grid.slos, grid.start, good_all, total_all, grid.present_all, grid.lead)
+    return SLIGrid(
+        grid.slos, grid.start, good_all, total_all, grid.present_all, grid.lead, grid.whole
+    )
 
 
 def _correction_figures(grid: SLIGrid, pairs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
