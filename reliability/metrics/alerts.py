@@ -55,11 +55,13 @@ def peak_burn_rates(
     after = grid.lead + ((alerts["end"] - grid.start) // MINUTE).to_numpy(dtype=np.int64)
     width = int(window // MINUTE)
     wanted = np.unique(rows[~np.isnan(rows)]).astype(np.int64)
-    columns = grid.good_all.shape[1]
+    columns = grid.span_minutes
     objectives = grid.slos["objective"].to_numpy(dtype=float)
     for start in range(0, len(wanted), ROWS_PER_CHUNK):
         chunk = wanted[start : start + ROWS_PER_CHUNK]
-        good, total = grid.good_all[chunk], grid.total_all[chunk]
+        # Only the rows with episodes are laid on minutes (data kept on its step).
+        good = grid.minute_rows(grid.good_steps[chunk])
+        total = grid.minute_rows(grid.total_steps[chunk])
         cum_bad = np.zeros((len(chunk), columns + 1))
         cum_total = np.zeros((len(chunk), columns + 1))
         np.cumsum(total - good, axis=1, out=cum_bad[:, 1:])

@@ -64,7 +64,14 @@ def hourly_burn_rate(grid: slo.SLIGrid) -> pd.DataFrame:
     slos = grid.slos
     edges = np.arange(0, grid.minutes, HOUR_MINUTES)
     rows, hours = len(slos), len(edges)
-    if hours and rows:
+    if hours and rows and grid.step > 1 and grid.whole:
+        # Data kept on its step (whole counts, at most an hour apart): every hour holds
+        # columns, and sums of whole counts are exact in any order.
+        first = grid.month_column
+        columns = grid.columns_before_each(grid.lead + edges) - first
+        good = np.add.reduceat(grid.good_steps[:, first:], columns, axis=1)
+        total = np.add.reduceat(grid.total_steps[:, first:], columns, axis=1)
+    elif hours and rows:
         good = np.add.reduceat(grid.good, edges, axis=1)
         total = np.add.reduceat(grid.total, edges, axis=1)
     else:

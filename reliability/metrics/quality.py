@@ -33,14 +33,15 @@ def sli_coverage(grid: SLIGrid, until: pd.Timestamp | None = None) -> pd.DataFra
         "longest_gap_minutes",
         "coverage",
     ]
-    if grid.present is None:
+    if grid.present_steps is None:
         return pd.DataFrame(columns=columns)
     horizon = grid.minutes
     if until is not None:
         horizon = int(np.clip((until - grid.start) // pd.Timedelta(minutes=1), 0, grid.minutes))
     rows = []
     for index, slo in enumerate(grid.slos.itertuples(index=False)):
-        minutes = np.flatnonzero(grid.present[index, :horizon])
+        present = grid.month_rows(grid.present_steps[index : index + 1])[0]
+        minutes = np.flatnonzero(present[:horizon])
         if minutes.size == 0:
             rows.append((slo.service, slo.slo, None, None, 0, horizon, 1, horizon, 0.0))
             continue

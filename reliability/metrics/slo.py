@@ -1,7 +1,8 @@
 """SLOs and error budgets (docs/metrics.md): budgeting methods, burn rates, alert replay, burn-down.
 
-Events are laid on a dense grid, one row per SLO and one column per minute of the period, so
-every figure is a vectorised reduction over that grid. The three OpenSLO budgeting methods
+Events are laid on a dense grid, one row per SLO and one column per minute of the period (or
+per step, for whole counts on one phase of a coarser step: ``SLIGrid``), so every figure is a
+vectorised reduction over that grid. The three OpenSLO budgeting methods
 reduce to one shape: per minute a *badness* ``b`` and a *weight* ``n`` with
 ``sli = 1 - sum(b) / sum(n)``:
 
@@ -18,7 +19,8 @@ and the alert replay use events, as the SRE Workbook defines them, whatever the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -59,20 +61,82 @@ class SLIGrid:
 
     ``good``, ``total`` and ``present`` are the month's minutes (from ``start``);
     ``*_all`` hold the lookback and the month together.
+
+    Data whose every point lies on one phase of a coarser step (whole counts only) is kept
+    on that step: ``*_steps`` have one column per point of the lattice ``phase + k * step``
+    (minutes from the lookback's start), and the per-minute arrays are laid out from them
+    only when something asks for them (a minute off the lattice holds no events).
     """
 
     slos: pd.DataFrame
     """One row per SLO: service, slo, objective, budgeting, timeslice_minutes, timeslice_target."""
     start: pd.Timestamp
-    good_all: np.ndarray
-    total_all: np.ndarray
-    present_all: np.ndarray
-    """Which minutes have at least one row (for data gaps and the replay's history)."""
+    good_steps: np.ndarray
+    total_steps: np.ndarray
+    present_steps: np.ndarray
+    """Which columns have at least one row (for data gaps and the replay's history)."""
     lead: int = 0
     """Minutes of lookback before ``start`` at the front of the ``*_all`` arrays."""
     whole: bool = False
     """Every count is a non-negative whole number and all of them add up to at most 2^53
     (``whole_counts``), so every sum of them is exact in any order and in integers."""
+    step: int = 1
+    """Minutes between two columns of ``*_steps`` (1: they are the minutes themselves)."""
+    phase: int = 0
+    """The minute, from the lookback's start, of the first column of ``*_steps``."""
+    span: int = 0
+    """Minutes of the lookback and the month (0: as many as ``*_steps`` has columns)."""
+
+    @property
+    def span_minutes(self) -> int:
+        """Minutes of the lookback and the month together."""
+        return self.span or self.good_steps.shape[1]
+
+    def columns_before(self, minute: int) -> int:
+        """Columns of ``*_steps`` whose minute (from the lookback's start) is before ``minute``."""
+        return len(range(self.phase, max(min(minute, self.span_minutes), 0), self.step))
+
+    def minute_rows(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (rows of ``*_steps``) laid on every minute of the lookback and month."""
+        if self.step == 1 and self.phase == 0:
+            return values
+        result = np.zeros((values.shape[0], self.span_minutes), dtype=values.dtype)
+        result[:, self.phase :: self.step] = values
+        return result
+
+    @property
+    def month_column(self) -> int:
+        """The first column of ``*_steps`` inside the month."""
+        return self.columns_before(self.lead)
+
+    def columns_before_each(self, minutes: np.ndarray) -> np.ndarray:
+        """``columns_before`` of each of ``minutes`` (from the lookback's start)."""
+        minutes = np.clip(minutes, 0, self.span_minutes)
+        return np.maximum(-((self.phase - minutes) // self.step), 0)
+
+    def month_rows(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (rows of ``*_steps``) laid on every minute of the month."""
+        if self.step == 1 and self.phase == 0:
+            return values[:, self.lead :]
+        first = self.month_column
+        result = np.zeros((values.shape[0], self.minutes), dtype=values.dtype)
+        result[:, self.phase + first * self.step - self.lead :: self.step] = values[:, first:]
+        return result
+
+    @cached_property
+    def good_all(self) -> np.ndarray:
+        """Good events per minute of the lookback and the month."""
+        return self.minute_rows(self.good_steps)
+
+    @cached_property
+    def total_all(self) -> np.ndarray:
+        """All events per minute of the lookback and the month."""
+        return self.minute_rows(self.total_steps)
+
+    @cached_property
+    def present_all(self) -> np.ndarray:
+        """Which minutes of the lookback and the month have at least one row."""
+        return self.minute_rows(self.present_steps)
 
     @property
     def good(self) -> np.ndarray:
@@ -88,7 +152,7 @@ class SLIGrid:
 
     @property
     def minutes(self) -> int:
-        return self.good_all.shape[1] - self.lead
+        return self.span_minutes - self.lead
 
     @property
     def times(self) -> pd.DatetimeIndex:
@@ -102,6 +166,10 @@ class SLIGrid:
         return np.clip(offsets, 0, self.minutes)
 
 
+MAX_STEP_MINUTES = 60
+"""The coarsest step kept as it is (every local day then holds columns of its own)."""
+
+
 def build_grid(
     sli: pd.DataFrame | None,
     slos: pd.DataFrame,
@@ -112,13 +180,13 @@ def build_grid(
 
     ``slos`` is ``Config.slo_table()`` (or any frame with the same columns); rows of unknown
     SLOs are ignored. Events are summed into the minute their interval starts in, so data at
-    any step (1m, 5m, 30s) fits.
+    any step (1m, 5m, 30s) fits. Whole counts whose minutes all lie on one phase of a coarser
+    step are kept on that step (``SLIGrid.step``).
     """
     slos = slos.reset_index(drop=True)
     lead = 0 if lookback is None else int(lookback // MINUTE)
     first = period.start - pd.Timedelta(minutes=lead)
     minutes = lead + int(period.duration // MINUTE)
-    size = len(slos) * minutes
     if sli is None or sli.empty or slos.empty:
         empty = np.zeros((len(slos), minutes))
         present = np.zeros((len(slos), minutes), dtype=bool)
@@ -126,24 +194,31 @@ def build_grid(
     # One flat grid index per event, built in place: these arrays are as long as the frame.
     flat = _row_of_each_event(sli, slos)
     known = flat >= 0
-    flat *= minutes
     stamps = sli["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     minute = stamps - first.value
     minute //= _MINUTE_NS
     known &= (minute >= 0) & (minute < minutes)
-    flat += minute
-    del minute
     good, total = sli["good"].to_numpy(), sli["total"].to_numpy()
     whole = whole_counts(good, total)
+    # Rows outside the span lie on the lattice too when the source has one.
+    step, phase = _lattice(minute) if whole else (1, 0)
+    columns = len(range(phase, minutes, step))
+    if step > 1:
+        minute -= phase
+        minute //= step
+    flat *= columns
+    flat += minute
+    del minute
     if not known.all():
         flat, good, total = flat[known], good[known], total[known]
     del known
+    size = len(slos) * columns
     # bincount of no events at all returns integers even with weights: ask for floats.
     good_grid = np.bincount(flat, weights=good, minlength=size).astype(float, copy=False)
     total_grid = np.bincount(flat, weights=total, minlength=size).astype(float, copy=False)
     present = np.zeros(size, dtype=bool)
     present[flat] = True
-    shape = (len(slos), minutes)
+    shape = (len(slos), columns)
     return SLIGrid(
         slos,
         period.start,
@@ -152,7 +227,25 @@ def build_grid(
         present.reshape(shape),
         lead,
         whole,
+        step,
+        phase,
+        minutes,
     )
+
+
+def _lattice(minute: np.ndarray, sample: int = 4096) -> tuple[int, int]:
+    """The coarsest step (up to ``MAX_STEP_MINUTES``) and its phase on which every minute of
+    ``minute`` lies, guessed from the first few and a spread of the others, and checked on
+    all; (1, 0) when none is."""
+    spread = minute[:: max(len(minute) // sample, 1)]
+    seen = np.unique(np.concatenate([minute[:sample], spread]))
+    step = int(np.gcd.reduce(np.diff(seen))) if seen.size > 1 else 1
+    if not 1 < step <= MAX_STEP_MINUTES:
+        return 1, 0
+    phase = int(seen[0] % step)
+    if bool((minute % step != phase).any()):
+        return 1, 0
+    return step, phase
 
 
 def whole_counts(good: np.ndarray, total: np.ndarray) -> bool:
@@ -187,9 +280,10 @@ def _row_chunks(rows: int) -> Iterator[slice]:
         yield slice(first, min(first + ROWS_PER_CHUNK, rows))
 
 
-def budget_terms(grid: SLIGrid, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-minute badness ``b`` and weight ``n`` of SLOs ``rows`` under their budgeting methods."""
-    good, total = grid.good[rows], grid.total[rows]
+    good = grid.month_rows(grid.good_steps[rows])
+    total = grid.month_rows(grid.total_steps[rows])
     slos = grid.slos.iloc[rows]
     badness = total - good
     weight = total.copy()
@@ -227,6 +321,53 @@ def budget_terms(grid: SLIGrid, rows: slice) -> tuple[np.ndarray, np.ndarray]:
     return badness, weight
 
 
+def _on_columns(slos: pd.DataFrame) -> np.ndarray:
+    """SLOs whose badness and weight are whole numbers (events; one-minute slices judged
+    good or bad): their sums are exact in any order, so they may be taken per column."""
+    method = slos["budgeting"].to_numpy()
+    one_minute = pd.to_numeric(slos["timeslice_minutes"], errors="coerce").to_numpy() == 1
+    return (method == "occurrences") | ((method == "timeslices") & one_minute)
+
+
+def _column_terms(grid: SLIGrid, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``budget_terms`` of SLOs ``rows`` (``_on_columns``) on the month's columns of
+    ``*_steps``: the minutes off the lattice hold no events, so no badness and no weight."""
+    first = grid.month_column
+    good, total = grid.good_steps[rows, first:], grid.total_steps[rows, first:]
+    badness = total - good
+    weight = total.copy()
+    slos = grid.slos.iloc[rows]
+    sliced = np.flatnonzero((slos["budgeting"] == "timeslices").to_numpy())
+    if sliced.size:
+        targets = pd.to_numeric(slos["timeslice_target"], errors="coerce").to_numpy(dtype=float)
+        slice_good, slice_total = good[sliced], total[sliced]
+        with_data = slice_total > 0
+        ratio = np.divide(slice_good, slice_total, out=np.ones_like(slice_good), where=with_data)
+        badness[sliced] = (with_data & (ratio < targets[sliced, None])).astype(float)
+        weight[sliced] = with_data
+    return badness, weight
+
+
+def _step_columns(phase: int, step_minutes: int, minutes: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first minute and the length of each column of the data's steps over ``minutes``:
+    the minutes before the first point (at ``phase``) are one more, empty, column."""
+    starts = np.arange(phase, minutes, step_minutes)
+    if phase > 0:
+        starts = np.concatenate([[0], starts])
+    return starts, np.diff(np.append(starts, minutes))
+
+
+def _by_step(policy: AlertPolicy, step: pd.Timedelta, phase: int | None) -> bool:
+    """Whether the replay may sum its windows per step (``window_firing``)."""
+    if phase is None or step <= MINUTE:
+        return False
+    return all(
+        max(width, step) % step == pd.Timedelta(0)
+        for window in policy.windows
+        for width in (window.long_window, window.short_window)
+    )
+
+
 def window_firing(
     bad: np.ndarray,
     total: np.ndarray,
@@ -258,24 +399,29 @@ def window_firing(
     sums in integers: every float sum of such counts is exact, so they are the same numbers.
     """
     minutes = bad.shape[1]
-    step_minutes = int(step // MINUTE)
-    widths = [
-        max(width, step)
-        for window in policy.windows
-        for width in (window.long_window, window.short_window)
-    ]
-    by_step = phase is not None and step_minutes > 1
-    by_step = by_step and all(w % step == pd.Timedelta(0) for w in widths)
-    # The columns the window sums run on: minutes, or the data's steps (the minutes before
-    # the first point are one more, empty, step), each ``lengths`` minutes long.
-    unit, lengths = MINUTE, None
-    if by_step:
-        starts = np.arange(phase, minutes, step_minutes)
-        if phase > 0:
-            starts = np.concatenate([[0], starts])
-        lengths = np.diff(np.append(starts, minutes))
+    # The columns the window sums run on: minutes, or the data's steps, each ``lengths``
+    # minutes long.
+    lengths = None
+    if _by_step(policy, step, phase):
+        starts, lengths = _step_columns(phase, int(step // MINUTE), minutes)
         bad, total = np.add.reduceat(bad, starts, axis=1), np.add.reduceat(total, starts, axis=1)
-        unit = step
+    return _firing(bad, total, objectives, policy, step, first_data, lengths, whole)
+
+
+def _firing(
+    bad: np.ndarray,
+    total: np.ndarray,
+    objectives: np.ndarray,
+    policy: AlertPolicy,
+    step: pd.Timedelta,
+    first_data: np.ndarray | None,
+    lengths: np.ndarray | None,
+    whole: bool,
+) -> list[np.ndarray]:
+    """``window_firing`` on columns of minutes (``lengths`` None) or of the data's steps,
+    each ``lengths`` minutes long."""
+    unit = MINUTE if lengths is None else step
+    minutes = bad.shape[1] if lengths is None else int(lengths.sum())
     cum_bad = _cumulative(bad, whole)
     cum_total = _cumulative(total, whole)
     budget = (1.0 - objectives)[:, None]
@@ -383,11 +529,28 @@ def _window_sum(
 def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(None)) -> np.ndarray:
     """Burn rate over trailing ``window`` at every minute: ``(bad/total in w) / (1 - objective)``.
 
-    NaN where the window holds no events.
+    NaN where the window holds no events. On data kept on its step (``SLIGrid.step``) and a
+    window of whole steps, a window's sums change only where a point enters or leaves it, at
+    the first minute of a step: they are taken per step and each repeated over its minutes.
     """
-    total = grid.total[rows]
-    cum_bad = _cumulative(np.subtract(total, grid.good[rows]), grid.whole)
+    steps = MINUTE * grid.step
+    by_step = grid.step > 1 and window >= steps and window % steps == pd.Timedelta(0)
+    lengths = None
+    if by_step:
+        first = grid.month_column
+        phase = grid.phase + first * grid.step - grid.lead  # the month's first point
+        _, lengths = _step_columns(phase, grid.step, grid.minutes)
+        total = grid.total_steps[rows, first:]
+        bad = np.subtract(total, grid.good_steps[rows, first:])
+        if phase > 0:
+            bad, total = (np.pad(part, ((0, 0), (1, 0))) for part in (bad, total))
+        window = MINUTE * int(window // steps)  # in columns, as _window_sum counts
+    else:
+        total = grid.month_rows(grid.total_steps[rows])
+        bad = np.subtract(total, grid.month_rows(grid.good_steps[rows]))
+    cum_bad = _cumulative(bad, grid.whole)
     cum_total = _cumulative(total, grid.whole)
+    del bad, total
     rate, total_w = _window_sum(cum_bad, window), _window_sum(cum_total, window)
     del cum_bad, cum_total
     objectives = grid.slos["objective"].to_numpy()[rows][:, None]
@@ -395,7 +558,7 @@ def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(No
     np.divide(rate, total_w, out=rate, where=with_events)
     rate[~with_events] = np.nan
     rate /= 1.0 - objectives
-    return rate
+    return rate if lengths is None else np.repeat(rate, lengths, axis=1)
 
 
 def data_step(grid: SLIGrid, sample_rows: int = 16) -> pd.Timedelta:
@@ -403,11 +566,10 @@ def data_step(grid: SLIGrid, sample_rows: int = 16) -> pd.Timedelta:
 
     Read from the first few SLOs with data, which share one source and so one step.
     """
-    if grid.present is None:
-        return MINUTE
+    present = grid.present_steps[:, grid.month_column :]
     gaps = [
-        np.diff(np.flatnonzero(grid.present[row]))
-        for row in np.flatnonzero(grid.present.any(axis=1))[:sample_rows]
+        np.diff(np.flatnonzero(present[row])) * grid.step
+        for row in np.flatnonzero(present.any(axis=1))[:sample_rows]
     ]
     gaps = np.concatenate(gaps) if gaps else np.array([], dtype=np.int64)
     return MINUTE * (int(np.bincount(gaps).argmax()) if gaps.size else 1)
@@ -493,35 +655,70 @@ def slo_report(
     # A row covers its whole step: data that begins within the first step of the lookback
     # (the source's phase) is complete history.
     step_minutes = int(step // MINUTE)
-    first_data = np.maximum(_first_data(grid.present_all) - (step_minutes - 1), 0)
-    phase = common_phase(replay.present_all, step) if replay_alerts else None
+    first_data = np.maximum(_first_data(grid) - (step_minutes - 1), 0)
+    phase = _grid_phase(replay, step) if replay_alerts else None
     until = grid.lead + int(np.clip(np.ceil(elapsed * grid.minutes), 0, grid.minutes))
+    # Data kept on its step (``SLIGrid.step``): whole sums are taken over its columns, the
+    # other SLOs' budget terms are laid on minutes (their fractions sum in minute order).
+    on_steps = grid.step > 1 and grid.whole
+    month_column = grid.month_column
+    day_columns = grid.columns_before_each(grid.lead + edges) - month_column
+    exact = _on_columns(slos) if on_steps else np.zeros(rows, dtype=bool)
+    replay_columns = None
+    if on_steps and step_minutes == grid.step:
+        replay_columns = _step_columns(grid.phase, step_minutes, until)
     for chunk in _row_chunks(rows):
-        good, total = grid.good[chunk], grid.total[chunk]
+        if on_steps:
+            good, total = (
+                grid.good_steps[chunk, month_column:],
+                grid.total_steps[chunk, month_column:],
+            )
+        else:
+            good, total = grid.good[chunk], grid.total[chunk]
         sums["good"][chunk] = good.sum(axis=1)
         sums["total"][chunk] = total.sum(axis=1)
-        badness, weight = budget_terms(grid, chunk)
-        sums["badness"][chunk] = badness.sum(axis=1)
-        sums["weight"][chunk] = weight.sum(axis=1)
-        daily_badness[chunk] = np.add.reduceat(badness, edges, axis=1)
+        if on_steps:
+            by_columns = chunk.start + np.flatnonzero(exact[chunk])
+            by_minutes = chunk.start + np.flatnonzero(~exact[chunk])
+            parts = [(by_columns, _column_terms, day_columns), (by_minutes, budget_terms, edges)]
+        else:
+            parts = [(chunk, budget_terms, edges)]
+        for at, terms, bounds in parts:
+            if isinstance(at, np.ndarray) and at.size == 0:
+                continue
+            badness, weight = terms(grid, at)
+            sums["badness"][at] = badness.sum(axis=1)
+            sums["weight"][at] = weight.sum(axis=1)
+            daily_badness[at] = np.add.reduceat(badness, bounds, axis=1)
         if not replay_alerts:
             continue
         for name in dict.fromkeys(policy_names[chunk]):
             rows_of = chunk.start + np.flatnonzero(policy_names[chunk] == name)
             # One policy for the whole chunk reads the grid's rows in place.
             taken = chunk if len(rows_of) == chunk.stop - chunk.start else rows_of
-            total_all = replay.total_all[taken, :until]
             policy = policies[name]
-            fired = window_firing(
-                np.subtract(total_all, replay.good_all[taken, :until]),
-                total_all,
-                objectives[rows_of],
-                policy,
-                step=step,
-                first_data=first_data[rows_of],
-                phase=phase,
-                whole=replay.whole,
-            )
+            if replay_columns is not None and _by_step(policy, step, phase):
+                fired = _firing(
+                    *_replay_columns(replay, taken, until),
+                    objectives[rows_of],
+                    policy,
+                    step,
+                    first_data[rows_of],
+                    replay_columns[1],
+                    replay.whole,
+                )
+            else:
+                total_all = replay.total_all[taken, :until]
+                fired = window_firing(
+                    np.subtract(total_all, replay.good_all[taken, :until]),
+                    total_all,
+                    objectives[rows_of],
+                    policy,
+                    step=step,
+                    first_data=first_data[rows_of],
+                    phase=phase,
+                    whole=replay.whole,
+                )
             for severity in ALERT_SEVERITIES:
                 row, first, after, tier, ongoing = _severity_episodes(
                     policy, fired, severity, grid.lead
@@ -628,12 +825,14 @@ def _excluded(grid: SLIGrid, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarra
 def _corrected(grid: SLIGrid, pairs: pd.DataFrame) -> SLIGrid:
     """``grid`` without the events of the corrected minutes (the lookback is left as it is)."""
     rows, excluded = _excluded(grid, pairs)
-    good_all, total_all = grid.good_all.copy(), grid.total_all.copy()
-    good_all[rows, grid.lead :] = np.where(excluded, 0.0, good_all[rows, grid.lead :])
-    total_all[rows, grid.lead :] = np.where(excluded, 0.0, total_all[rows, grid.lead :])
-    return SLIGrid(
-        grid.slos, grid.start, good_all, total_all, grid.present_all, grid.lead, grid.whole
-    )
+    first = grid.month_column
+    # The excluded minutes on which the grid's columns lie.
+    at = grid.phase + np.arange(first, grid.good_steps.shape[1]) * grid.step - grid.lead
+    excluded = excluded[:, at]
+    good, total = grid.good_steps.copy(), grid.total_steps.copy()
+    good[rows, first:] = np.where(excluded, 0.0, good[rows, first:])
+    total[rows, first:] = np.where(excluded, 0.0, total[rows, first:])
+    return replace(grid, good_steps=good, total_steps=total)
 
 
 def _correction_figures(grid: SLIGrid, pairs: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
@@ -668,6 +867,20 @@ def _correction_figures(grid: SLIGrid, pairs: pd.DataFrame, table: pd.DataFrame)
         budget_set_aside=shares,
     )
     return listed.sort_values(["start", "service", "slo"], ignore_index=True)[CORRECTION_COLUMNS]
+
+
+def _replay_columns(
+    grid: SLIGrid, rows: slice | np.ndarray, until: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bad and total events of ``rows`` per column of the grid's step up to minute ``until``
+    (with the empty column before the first point, ``_step_columns``): what the replay's
+    per-step sums of the same rows laid on minutes give."""
+    columns = grid.columns_before(until)
+    total = grid.total_steps[rows, :columns]
+    bad = np.subtract(total, grid.good_steps[rows, :columns])
+    if grid.phase > 0:
+        bad, total = (np.pad(part, ((0, 0), (1, 0))) for part in (bad, total))
+    return bad, total
 
 
 def policy_column(slos: pd.DataFrame, policies: Mapping[str, AlertPolicy]) -> np.ndarray:
@@ -706,15 +919,27 @@ def _severity_episodes(
     return row, first, after, tier, ongoing
 
 
-def _first_data(present: np.ndarray) -> np.ndarray:
-    """Column of each row's first minute with data (the row's length where it has none)."""
-    return np.where(present.any(axis=1), np.argmax(present, axis=1), present.shape[1])
+def _first_data(grid: SLIGrid) -> np.ndarray:
+    """Each row's first minute with data, from the lookback's start (the span where none)."""
+    present = grid.present_steps
+    first = grid.phase + np.argmax(present, axis=1) * grid.step
+    return np.where(present.any(axis=1), first, grid.span_minutes)
+
+
+def _grid_phase(grid: SLIGrid, step: pd.Timedelta) -> int | None:
+    """``common_phase`` of the grid's data: read from its lattice when ``step`` divides it."""
+    step_minutes = int(step // MINUTE)
+    if step_minutes <= 1:
+        return None
+    if grid.step % step_minutes == 0:
+        return grid.phase % step_minutes if bool(grid.present_steps.any()) else None
+    return common_phase(grid.present_all, step)
 
 
 def _history_from(first_data: np.ndarray, grid: SLIGrid, period: Month) -> pd.Series:
     """Where the replay's history begins, for SLOs whose data starts after the lookback's
     first minute (NaT where the lookback is complete, or where there is no data at all)."""
-    late = (first_data > 0) & (first_data < grid.good_all.shape[1])
+    late = (first_data > 0) & (first_data < grid.span_minutes)
     first = grid.start + pd.to_timedelta(first_data - grid.lead, "min")
     return pd.Series(first.where(late), dtype="datetime64[ns, UTC]")
 

@@ -1,0 +1,214 @@
+"""Data kept on its own step (``SLIGrid.step``): hand-checked values, and every figure equal,
+to the last bit, to the one the same data laid on minutes gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from slo_helpers import slo_table
+
+from reliability.config import config_from_dict
+from reliability.metrics import alerts, daily, quality, slo
+from reliability.metrics.policy import WORKBOOK
+from reliability.period import Month
+
+SEPTEMBER = Month(2026, 9)
+PYRRA = config_from_dict({"alert_policy": "pyrra"}, "x", Path(".")).alert_policies_by_name["pyrra"]
+POLICIES = {"workbook": WORKBOOK, "pyrra": PYRRA}
+
+
+def points(
+    start: pd.Timestamp, count: int, step: int, total, bad, name: str = "availability"
+) -> pd.DataFrame:
+    """Canonical SLI rows every ``step`` minutes from ``start``."""
+    return pd.DataFrame(
+        {
+            "timestamp": pd.date_range(start, periods=count, freq=f"{step}min").as_unit("ns"),
+            "service": pd.Categorical(["checkout"] * count),
+            "slo": pd.Categorical([name] * count),
+            "good": np.asarray(total) - np.asarray(bad),
+            "total": np.asarray(total),
+        }
+    )
+
+
+def test_five_minute_points_on_a_phase_by_hand():
+    """Points at 00:03, 00:08, ... of September: one column per point, laid on minutes 3, 8,
+    ... when asked; the first point lies in column 0, minute 3."""
+    start = SEPTEMBER.start + pd.Timedelta(minutes=3)
+    sli = points(start, 4, 5, [100, 200, 300, 400], [0, 10, 0, 40])
+    grid = slo.build_grid(sli, slo_table({}), SEPTEMBER)
+    assert (grid.step, grid.phase, grid.whole) == (5, 3, True)
+    assert grid.good_steps.shape == (1, len(range(3, 30 * 1440, 5)))
+    assert grid.good_steps[0, :5].tolist() == [100, 190, 300, 360, 0]
+    assert grid.columns_before(3) == 0
+    assert grid.columns_before(4) == 1
+    assert grid.columns_before(8) == 1
+    assert grid.columns_before(9) == 2
+    assert np.flatnonzero(grid.present[0]).tolist() == [3, 8, 13, 18]
+    assert grid.total[0, 8] == 200
+    assert grid.total[0, 9] == 0
+    assert slo.data_step(grid) == pd.Timedelta(minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("budgeting", "minutes", "expected"),
+    [
+        ("occurrences", 1, 1 - 50 / 1000),
+        # one-minute slices: 4 of them have events, the one with 40 of 400 bad is bad
+        ("timeslices", 1, 0.75),
+        # five-minute slices, one point each: 1 - (0 + 0.05 + 0 + 0.1) / 4
+        ("ratio_timeslices", 5, 1 - 0.15 / 4),
+    ],
+)
+def test_the_sli_of_five_minute_points_by_hand(budgeting, minutes, expected):
+    sli = points(SEPTEMBER.start, 4, 5, [100, 200, 300, 400], [0, 10, 0, 40])
+    table = slo_table(
+        {"budgeting": budgeting, "timeslice_minutes": minutes, "timeslice_target": 0.91}
+    )
+    grid = slo.build_grid(sli, table, SEPTEMBER)
+    assert grid.step == 5
+    result = slo.slo_report(grid, SEPTEMBER).table.iloc[0]
+    assert result["sli"] == pytest.approx(expected)
+
+
+def test_points_off_one_phase_or_fractional_counts_stay_on_minutes():
+    sli = points(SEPTEMBER.start, 4, 5, [100] * 4, [0] * 4)
+    other = points(SEPTEMBER.start + pd.Timedelta(minutes=2), 4, 5, [100] * 4, [0] * 4, "latency")
+    table = slo_table({}, {"slo": "latency"})
+    assert slo.build_grid(pd.concat([sli, other]), table, SEPTEMBER).step == 1
+    assert slo.build_grid(sli.astype({"good": float}), slo_table({}), SEPTEMBER).step == 1
+    hourly = points(SEPTEMBER.start, 4, 120, [100] * 4, [0] * 4)
+    assert slo.build_grid(hourly, slo_table({}), SEPTEMBER).step == 1  # coarser than an hour
+
+
+def fleet(step: int, phase: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Twelve SLOs of every budgeting method and both policies, on ``step`` from ``phase``
+    (minutes from the lookback's start), with outages, gaps and an SLO starting late."""
+    rng = np.random.default_rng(seed)
+    lookback = slo.alert_lookback(POLICIES.values())
+    first = SEPTEMBER.start - lookback
+    span = int((SEPTEMBER.end - first) // pd.Timedelta(minutes=1))
+    methods = ["occurrences", "timeslices", "ratio_timeslices"]
+    table = slo_table(
+        *(
+            {
+                "slo": f"slo-{i}",
+                "objective": [0.99, 0.999, 0.9995][i % 3],
+                "budgeting": methods[i % 3],
+                "timeslice_minutes": [1, 5, 15, 60][i % 4],
+                "timeslice_target": 0.95,
+                "alert_policy": ["workbook", "pyrra"][i % 2],
+            }
+            for i in range(12)
+        )
+    )
+    columns = np.arange(phase, span, step)
+    total = rng.integers(0, 600, (12, len(columns)))
+    bad = rng.binomial(total, 0.001)
+    for row in range(12):
+        at = rng.integers(0, len(columns) - 100)
+        outage = slice(at, at + rng.integers(5, 100))
+        bad[row, outage] = total[row, outage] // 2
+    keep = rng.random((12, len(columns))) > 0.01
+    keep[4, : len(columns) // 2] = False  # data from mid-month only
+    rows, at = np.nonzero(keep)
+    stamps = first + pd.to_timedelta(columns[at], "min")
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.DatetimeIndex(stamps).as_unit("ns"),
+            "service": pd.Categorical(["checkout"] * len(rows)),
+            "slo": pd.Categorical(table["slo"].to_numpy()[rows]),
+            "good": (total - bad)[rows, at],
+            "total": total[rows, at],
+        }
+    )
+    return frame, table
+
+
+def on_minutes(grid: slo.SLIGrid) -> slo.SLIGrid:
+    """The same data laid on every minute."""
+    return slo.SLIGrid(
+        grid.slos, grid.start, grid.good_all, grid.total_all, grid.present_all, grid.lead, True
+    )
+
+
+def assert_same(got, expected) -> None:
+    if isinstance(expected, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    else:
+        np.testing.assert_array_equal(got, expected, strict=True)
+
+
+@pytest.mark.parametrize(("step", "phase"), [(5, 0), (5, 3), (15, 14), (10, 4), (7, 2)])
+def test_every_figure_on_the_step_equals_the_minute_grid(step, phase):
+    """Both shipped policies, the three budgeting methods, corrections, a month in progress,
+    attribution, the daily SLI, burn rates, coverage: on the step, the same numbers."""
+    frame, table = fleet(step, phase, seed=step * 10 + phase)
+    lookback = slo.alert_lookback(POLICIES.values())
+    grid = slo.build_grid(frame, table, SEPTEMBER, lookback)
+    assert grid.step == step
+    minutes = on_minutes(grid)
+    corrections = pd.DataFrame(
+        {
+            "service": ["checkout", "checkout"],
+            "slo": ["slo-0", "slo-2"],
+            "start": pd.to_datetime(["2026-09-03 10:02", "2026-08-31 23:00"], utc=True),
+            "end": pd.to_datetime(["2026-09-03 13:17", "2026-09-01 01:01"], utc=True),
+            "reason": ["maintenance", "migration"],
+            "correction": ["a", "b"],
+        }
+    )
+    incidents = pd.DataFrame(
+        {
+            "id": ["i1", "i2"],
+            "service": ["checkout", "checkout"],
+            "severity": "SEV2",
+            "title": "outage",
+            "created_at": pd.to_datetime(["2026-09-02 01:01", "2026-09-20 11:11"], utc=True),
+            "started_at": pd.to_datetime(["2026-09-02 00:57", None], utc=True),
+            "resolved_at": pd.to_datetime(["2026-09-02 05:03", None], utc=True),
+        }
+    )
+    for now in (None, SEPTEMBER.start + pd.Timedelta(days=17, minutes=33)):
+        reports = [
+            slo.slo_report(g, SEPTEMBER, now=now, policies=POLICIES, corrections=corrections)
+            for g in (grid, minutes)
+        ]
+        for part in ("table", "burndown", "alerts", "corrections"):
+            assert_same(getattr(reports[0], part), getattr(reports[1], part))
+    assert not reports[1].alerts.empty
+    assert set(reports[1].alerts["alert_policy"]) == {"workbook", "pyrra"}
+    budget = [slo.apply_corrections(g, corrections) for g in (grid, minutes)]
+    for got, expected in zip(
+        slo.budget_attribution(budget[0], reports[0], incidents, SEPTEMBER.end),
+        slo.budget_attribution(budget[1], reports[1], incidents, SEPTEMBER.end),
+        strict=True,
+    ):
+        assert_same(got, expected)
+    assert_same(daily.daily_sli(budget[0], SEPTEMBER), daily.daily_sli(budget[1], SEPTEMBER))
+    assert_same(daily.hourly_burn_rate(grid), daily.hourly_burn_rate(minutes))
+    assert_same(quality.sli_coverage(grid), quality.sli_coverage(minutes))
+    assert_same(
+        alerts.peak_burn_rates(grid, reports[0].alerts),
+        alerts.peak_burn_rates(minutes, reports[1].alerts),
+    )
+    for window in (pd.Timedelta(minutes=5), pd.Timedelta(hours=1), pd.Timedelta(minutes=75)):
+        assert_same(
+            slo.burn_rate_series(grid, window, slice(2, 9)),
+            slo.burn_rate_series(minutes, window, slice(2, 9)),
+        )
+    assert slo.data_step(grid) == slo.data_step(minutes)
+
+
+def test_rows_outside_the_span_or_of_unknown_slos_are_left_out_on_the_step():
+    start = SEPTEMBER.start - pd.Timedelta(minutes=10)
+    sli = points(start, 6, 5, [100] * 6, [0, 50, 0, 0, 0, 10])  # two rows before September
+    stranger = points(SEPTEMBER.start, 2, 5, [7, 7], [7, 7], "unknown")
+    grid = slo.build_grid(pd.concat([sli, stranger]), slo_table({}), SEPTEMBER)
+    assert grid.step == 5
+    assert grid.good_steps[0, :4].tolist() == [100, 100, 100, 90]
+    assert slo.slo_report(grid, SEPTEMBER).table["sli"].iloc[0] == pytest.approx(1 - 10 / 400)
