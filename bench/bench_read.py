@@ -42,7 +42,7 @@ def child(mode: str, config: str) -> None:
     from reliability.sources import files
 
     if mode == "precise":
-        files._typed_table = lambda path, spec: None  # every file the precise way
+        files._typed_table = lambda path, spec, keep=None: None  # every file the precise way
     cfg = pipeline.load_config(config)
     month = pipeline.resolve_month(MONTH, cfg)
     imported = time.perf_counter()
@@ -91,6 +91,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1,10", help="multiples of the sample (default 1,10)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--modes", default="typed,precise", help="typed, precise or both (30x and up: typed)"
+    )
+    parser.add_argument(
+        "--data", help="folder to write the inputs to and reuse on later runs (default: temporary)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -105,20 +111,26 @@ def main() -> int:
 
     missed = []
     print(f"load average {os.getloadavg()[0]:.1f}; {args.runs} runs per figure, medians (range)")
-    with tempfile.TemporaryDirectory(prefix="bench-read-") as folder:
+    modes = [m.strip() for m in args.modes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench-read-") as scratch:
+        folder = Path(args.data) if args.data else Path(scratch)
         for size in (int(s) for s in args.sizes.split(",")):
-            out = Path(folder) / f"x{size}"
-            month = parse_month(MONTH, "UTC")
-            config = write_sample(
-                out, month, services=BASE_SERVICES * size, now=pd.Timestamp("2027-01-01", tz="UTC")
-            )
+            out = folder / f"x{size}"
+            config = out / "reliability.yaml"
+            if not config.is_file():
+                config = write_sample(
+                    out,
+                    parse_month(MONTH, "UTC"),
+                    services=BASE_SERVICES * size,
+                    now=pd.Timestamp("2027-01-01", tz="UTC"),
+                )
             megabytes = sum(p.stat().st_size for p in out.glob("*.csv")) / 1e6
-            results: dict[str, list[dict[str, float]]] = {"typed": [], "precise": []}
-            run_child("typed", config)  # warm-up: the files in the page cache
+            results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+            run_child(modes[0], config)  # warm-up: the files in the page cache
             for _ in range(args.runs):
                 for mode in results:
                     results[mode].append(run_child(mode, config))
-            rows = int(results["typed"][0]["rows"])
+            rows = int(results[modes[0]][0]["rows"])
             print(
                 f"\n{size}x: {BASE_SERVICES * size} services, {rows:,} SLI rows, "
                 f"{megabytes:.0f} MB of CSV"
@@ -129,6 +141,8 @@ def main() -> int:
                     f"{summary([r['compute'] for r in runs])}, peak "
                     f"{summary([r['peak'] for r in runs], 1e9, 'GB')}"
                 )
+            if len(results) < 2:
+                continue
             ratio = statistics.median(r["load"] for r in results["typed"]) / statistics.median(
                 r["load"] for r in results["precise"]
             )

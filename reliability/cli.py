@@ -272,7 +272,11 @@ def cmd_validate(args: argparse.Namespace, log: Log) -> int:
         "alerts": frames.alerts,
     }
     for role, frame in found.items():
-        print(f"{role}: {'not configured' if frame is None else f'{len(frame):,} rows'}")
+        left_out = frames.left_out.get(role)
+        rows = "not configured" if frame is None else f"{len(frame):,} rows"
+        if left_out:
+            rows += f" ({left_out:,} more outside {month} and its lookback, or of other services)"
+        print(f"{role}: {rows}")
     if result.slos is not None:
         without = result.slos.loc[result.slos["status"] == "no_data"]
         print(f"SLOs with data in {month}: {len(result.slos) - len(without)} of {len(result.slos)}")

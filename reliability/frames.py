@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
 from reliability.errors import InputError, Problem
 
@@ -217,6 +218,9 @@ class Frames:
     extents: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = field(default_factory=dict)
     """Per input role, the instants it vouches for: the span a server answered for, or
     the first and last row of a file. A month inside an extent with no rows is a real zero."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Per input role, the rows its files hold that the run did not keep (SLI rows outside
+    the span or of services the config does not name)."""
 
 
 class _Problems:
@@ -801,6 +805,7 @@ def _duplicated(key: pd.DataFrame) -> np.ndarray:
     for name in key.columns:
         column = key[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
+            column = drop_unused_categories(column)  # a block of a file names a few labels
             code, size = column.cat.codes.to_numpy(), len(column.cat.categories)
         elif isinstance(column.dtype, pd.DatetimeTZDtype):
             code, size = _instant_codes(column)
@@ -858,11 +863,11 @@ def _finish(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         elif col.kind in ("text", "choice") and col.nullable:
             frame[col.name] = series.replace("", pd.NA).astype("string")
         elif col.categorical:  # drop labels no row uses (e.g. the blank one)
-            frame[col.name] = _drop_unused_categories(series)
+            frame[col.name] = drop_unused_categories(series)
     return frame[spec.column_names]
 
 
-def _drop_unused_categories(values: pd.Series) -> pd.Series:
+def drop_unused_categories(values: pd.Series) -> pd.Series:
     """``values.cat.remove_unused_categories()``, by counting codes instead of sorting them."""
     codes = values.cat.codes.to_numpy()
     used = np.bincount(codes + 1, minlength=len(values.cat.categories) + 1)[1:] > 0
@@ -894,9 +899,32 @@ def empty(spec: TableSpec) -> pd.DataFrame:
 
 
 def concat(parts: list[pd.DataFrame], spec: TableSpec) -> pd.DataFrame:
-    """Combine validated frames of one table, keeping the canonical dtypes."""
-    combined = pd.concat(parts, ignore_index=True)
-    if spec is SLI:
-        combined["service"] = combined["service"].astype("category")
-        combined["slo"] = combined["slo"].astype("category")
-    return combined
+    """Combine validated frames of one table, keeping the canonical dtypes: a label column
+    (service, SLO) stays categorical over the union of the parts' labels, never a column of
+    Python strings on the way."""
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    columns = {}
+    for name in parts[0].columns:
+        pieces = [part[name] for part in parts]
+        if all(isinstance(piece.dtype, pd.CategoricalDtype) for piece in pieces):
+            union = union_categoricals(pieces, sort_categories=True, ignore_order=True)
+            columns[name] = drop_unused_categories(pd.Series(union))
+        else:
+            columns[name] = pd.concat(pieces, ignore_index=True)
+    return pd.DataFrame(columns)
+
+
+def parse_instant_cells(cells: pd.Series) -> pd.Series | None:
+    """Distinct cells of an instant column parsed by ``validate``'s rules (UTC), or ``None``
+    when any of them is bad: a typed read parses each distinct cell once for all its blocks,
+    and leaves a bad one to the precise read that names its row."""
+    problems = _Problems("", np.arange(len(cells)))
+    parsed = _parse_instants(cells.reset_index(drop=True), "timestamp", problems)
+    return None if problems.items or parsed.isna().any() else parsed
+
+
+def has_repeated_keys(frame: pd.DataFrame, spec: TableSpec) -> bool:
+    """Whether two rows of ``frame`` share ``spec``'s unique key (a tally, not a hash of every
+    row, when the key's combinations are few)."""
+    return bool(spec.unique) and bool(_duplicated(frame[list(spec.unique)]).any())

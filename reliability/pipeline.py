@@ -129,10 +129,14 @@ def require_data(config: Config, frames: Frames, month: Month, now: pd.Timestamp
         if bool((month.contains(instants) & (instants <= now)).any()):
             return
         rows = instants.dropna()
+        # Rows a file holds but the run left out (other months, other services) count too.
+        extent = frames.extents.get(role) if role in frames.left_out else None
+        if extent is None and not rows.empty:
+            extent = (rows.min(), rows.max())
         where = (
             "no rows"
-            if rows.empty
-            else f"rows from {rows.min():%Y-%m-%d %H:%M} to {rows.max():%Y-%m-%d %H:%M} UTC"
+            if extent is None
+            else f"rows from {extent[0]:%Y-%m-%d %H:%M} to {extent[1]:%Y-%m-%d %H:%M} UTC"
         )
         seen.append(f"{role}: {where}")
     if frames.cost is not None:

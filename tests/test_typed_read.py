@@ -3,6 +3,7 @@ again the precise way, so every message names the same line as before."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,8 @@ import pytest
 from test_inputs import GOOD_FILES, run, workspace  # noqa: F401 (the fixture)
 
 from reliability import frames
+from reliability.cli import main
+from reliability.errors import InputError
 from reliability.sources import files
 
 SPECS = {
@@ -48,7 +51,7 @@ def test_the_typed_read_gives_the_precise_frame(tmp_path, name):
         path.write_text(text)
         typed = files._typed_table(path, SPECS[name])
         assert typed is not None, name
-        pd.testing.assert_frame_equal(typed, precise(path, SPECS[name]))
+        pd.testing.assert_frame_equal(typed.frame, precise(path, SPECS[name]))
 
 
 def test_a_good_file_computes_no_line_numbers(tmp_path, monkeypatch):
@@ -122,3 +125,92 @@ def test_running_out_of_memory_on_the_precise_path_too(workspace, capsys, monkey
     code, _, err = run(workspace, capsys)
     assert code == 1, err
     assert "sli.csv: not enough memory to read this file" in err
+
+
+def sli_rows(start: str, count: int, service: str = "checkout") -> str:
+    """``count`` minutes of one SLO from ``start``, 100 events a minute, one bad."""
+    stamps = pd.date_range(start, periods=count, freq="min", tz="UTC")
+    return "".join(f"{t:%Y-%m-%dT%H:%M:%SZ},{service},availability,99,100\n" for t in stamps)
+
+
+def test_only_the_span_and_the_configured_services_are_kept(workspace, capsys):  # noqa: F811
+    """Rows of June and of a service the config does not name are validated, counted and
+    left out; the month's numbers are those of its own rows, and a wrong month still says
+    where the file's rows are."""
+    sli = workspace / "sli.csv"
+    text = GOOD_FILES["sli.csv"]
+    sli.write_text(text + sli_rows("2026-06-01", 4) + sli_rows("2026-10-02", 5, service="search"))
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)
+
+    config = str(workspace / "reliability.yaml")
+    assert main(["validate", "--month", "2026-10", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "metrics: 3 rows (9 more outside 2026-10 and its lookback, or of other services)" in out
+
+    assert main(["compute", "--month", "2026-12", "--config", config]) == 2
+    err = capsys.readouterr().err
+    assert "metrics: rows from 2026-06-01 00:00 to 2026-10-02 00:04 UTC" in err, err
+
+
+def test_a_bad_row_outside_the_month_is_still_named(workspace, capsys):  # noqa: F811
+    sli = workspace / "sli.csv"
+    sli.write_text(GOOD_FILES["sli.csv"] + "2026-06-01T00:00:00Z,checkout,availability,101,100\n")
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert "sli.csv: row 5: column good: good (101) exceeds total (100)" in err, err
+
+
+def test_a_file_of_many_blocks_reads_as_one(tmp_path, monkeypatch):
+    """Arrow's blocks are validated one by one and combined: the frame is the precise one,
+    and a key repeated in a later block is named on its line."""
+    monkeypatch.setattr(files, "_BLOCK_BYTES", 256)
+    path = tmp_path / "sli.csv"
+    header = "timestamp,service,slo,good,total\n"
+    rows = sli_rows("2026-10-01", 40) + sli_rows("2026-10-01", 40, service="search")
+    path.write_text(header + rows)
+    kept = files._typed_table(path, frames.SLI)
+    assert kept is not None
+    pd.testing.assert_frame_equal(kept.frame, precise(path, frames.SLI))
+
+    path.write_text(header + rows + "2026-10-01T00:03:00Z,checkout,availability,1,1\n")
+    with pytest.raises(InputError) as raised:
+        files.read_table([path], frames.SLI)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{path}: row 82: column timestamp: duplicate timestamp + service + slo"
+        " (first seen in row 5)"
+    ]
+
+
+def test_rows_left_out_keep_every_line_number(tmp_path):
+    """A key repeated across files is named on its own line, whatever rows were left out
+    before it."""
+    header = "timestamp,service,slo,good,total\n"
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(header + sli_rows("2026-10-01", 3))
+    second.write_text(
+        header
+        + sli_rows("2026-06-01", 5)
+        + sli_rows("2026-10-01", 3, service="search")
+        + "2026-10-01T00:02:00Z,checkout,availability,1,1\n"
+    )
+    keep = files.RowFilter(
+        pd.Timestamp("2026-09-28", tz="UTC"),
+        pd.Timestamp("2026-11-01", tz="UTC"),
+        frozenset({"checkout"}),
+    )
+    with pytest.raises(InputError) as raised:
+        files.read_kept([first, second], frames.SLI, keep)
+    assert [str(p) for p in raised.value.problems] == [
+        f"{second}: row 10: column timestamp: duplicate timestamp + service + slo"
+        f" 2026-10-01 00:02:00+00:00, checkout, availability (first seen in {first} row 4)"
+    ]
+    second.write_text(header + sli_rows("2026-06-01", 5) + sli_rows("2026-10-02", 3))
+    kept = files.read_kept([first, second], frames.SLI, keep)
+    assert len(kept.frame) == 6
+    assert kept.left_out == 5
+    assert kept.extent == (
+        pd.Timestamp("2026-06-01", tz="UTC"),
+        pd.Timestamp("2026-10-02 00:02", tz="UTC"),
+    )

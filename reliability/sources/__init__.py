@@ -40,6 +40,10 @@ def load_frames(config: Config, span: Span) -> Frames:
         setattr(result, _ATTRIBUTES.get(role, role), loaded.frame)
         if plugin(options.kind).answers_for_span:
             result.extents[role] = (span.start, span.end)
+        elif loaded.extent is not None:
+            result.extents[role] = loaded.extent
+        if loaded.left_out:
+            result.left_out[role] = loaded.left_out
     if problems:
         raise InputError(problems)
     return result

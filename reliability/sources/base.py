@@ -7,7 +7,7 @@ data-quality note and text column a source hands back passes ``secrets.scrub`` t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 import pandas as pd
@@ -55,6 +55,10 @@ class Loaded:
     frame: pd.DataFrame
     notes: list[str] = field(default_factory=list)
     """Findings (server warnings, gaps, skipped records), one sentence each."""
+    extent: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    """The first and last instant of the input's rows, where the loader kept fewer of them."""
+    left_out: int = 0
+    """Rows the input holds that the run does not need (outside the span, other services)."""
 
 
 OptionsT = TypeVar("OptionsT", bound=SourceOptions)
@@ -86,4 +90,4 @@ class Plugin(Generic[OptionsT]):
             loaded = self.loader(options, request)
         except ReliabilityError as exc:
             raise scrub_error(exc) from None
-        return Loaded(scrub_frame(loaded.frame), scrub_all(loaded.notes))
+        return replace(loaded, frame=scrub_frame(loaded.frame), notes=scrub_all(loaded.notes))

@@ -9,6 +9,7 @@ import mmap
 import re
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,38 @@ _BLOCK_BYTES = 16 << 20
 """How much of a CSV file Arrow parses at a time (fewer, larger blocks parse faster)."""
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 """pandas' message for a row with more cells than the header; its line counts records."""
+
+
+@dataclass(frozen=True)
+class RowFilter:
+    """The SLI rows a run needs: instants in ``[start, end)`` (the months, their lookback)
+    of the configured ``services``. Every row is still validated; the others are not kept."""
+
+    start: pd.Timestamp
+    end: pd.Timestamp
+    services: frozenset[str]
+
+    def keeps(self, sli: pd.DataFrame) -> np.ndarray:
+        """Which rows of a validated SLI frame the run needs."""
+        stamps = sli["timestamp"]
+        wanted = sli["service"].cat.categories.isin(list(self.services))
+        return (
+            (stamps >= self.start).to_numpy()
+            & (stamps < self.end).to_numpy()
+            & wanted[sli["service"].cat.codes.to_numpy()]
+        )
+
+
+@dataclass
+class Kept:
+    """An input read through a ``RowFilter``: the rows kept, how many were left out, and the
+    first and last instant of all its rows (what the input holds, not only what was kept)."""
+
+    frame: pd.DataFrame
+    left_out: int = 0
+    extent: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    positions: np.ndarray | None = None
+    """Each kept row's place among the file's data rows (``None``: no row left out)."""
 
 
 def source_paths(paths: str | list[str] | None, config: Config, role: str) -> list[Path]:
@@ -100,14 +133,16 @@ def out_of_memory(path: Path) -> OutOfMemoryError:
     )
 
 
-def _typed_table(path: Path, spec: frames.TableSpec) -> pd.DataFrame | None:
+def _typed_table(path: Path, spec: frames.TableSpec, keep: RowFilter | None = None) -> Kept | None:
     """A CSV file read the fast way and validated, or ``None`` when it needs the precise way.
 
     Arrow reads only the table's columns, with their types: counts as int64, instants and
     labels as dictionaries of their distinct cells (each parsed once), text as strings; no
-    line number is computed. Anything this reading refuses or validation finds wrong (a bad
-    cell, a row of the wrong length, a repeated column) sends the file down the precise path,
-    which names each problem's line exactly as before.
+    line number is computed. An SLI file is validated block by block, each distinct instant
+    parsed once for all blocks, and only the rows ``keep`` names are kept, so memory follows
+    the rows kept rather than the file. Anything this reading refuses or validation finds
+    wrong (a bad cell, a row of the wrong length, a repeated column or key) sends the file
+    down the precise path, which names each problem's line exactly as before.
     """
     if path.suffix.lower() in _PARQUET_SUFFIXES:
         return None
@@ -136,13 +171,78 @@ def _typed_table(path: Path, spec: frames.TableSpec) -> pd.DataFrame | None:
                 quoted_strings_can_be_null=False,
             ),
         )
+        if spec is frames.SLI:
+            blocks = _unified_blocks(table)
+            del table  # each block is freed once validated
+            return None if blocks is None else _sli_blocks(*blocks, path, keep)
         raw = table.to_pandas()
         del table
-        return frames.validate(raw, spec, str(path), 2)
+        return Kept(frames.validate(raw, spec, str(path), 2))
     except MemoryError:
         raise
     except Exception:  # InputError or Arrow's refusal: the precise path says what is wrong
         return None
+
+
+def _unified_blocks(table: pa.Table) -> tuple[pd.Series, list[pa.RecordBatch]] | None:
+    """An SLI file's Arrow table as blocks sharing one dictionary per column, and the distinct
+    instant cells of that dictionary; ``None`` when an instant is missing."""
+    table = table.rename_columns([name.strip() for name in table.column_names])
+    stamps = table.column("timestamp")
+    if stamps.null_count or not stamps.num_chunks:
+        return None
+    table = table.unify_dictionaries()
+    cells = table.column("timestamp").chunk(0).dictionary.to_pandas().astype("string")
+    return cells, table.to_batches()
+
+
+def _sli_blocks(
+    cells: pd.Series, batches: list[pa.RecordBatch], path: Path, keep: RowFilter | None
+) -> Kept | None:
+    """An SLI file's Arrow blocks validated one at a time (each freed once validated) and
+    cut to the rows ``keep`` names; ``None`` when a block needs the precise way. Every
+    distinct instant (``cells``, the blocks' shared dictionary) is parsed once for the file.
+    """
+    instants = frames.parse_instant_cells(cells)
+    if instants is None:
+        return None
+    instants = instants.array
+    parts: list[pd.DataFrame] = []
+    positions: list[np.ndarray] = []
+    offset = left_out = 0
+    first = last = None
+    while batches:
+        batch = batches.pop(0)
+        if batch.num_rows == 0:
+            continue
+        at = batch.schema.get_field_index("timestamp")
+        codes = batch.column(at).indices.to_numpy(zero_copy_only=False)
+        raw = batch.remove_column(at).to_pandas()
+        del batch
+        raw.insert(0, "timestamp", pd.Series(instants.take(codes), index=raw.index))
+        part = _cut(frames.validate(raw, frames.SLI, str(path), 2 + offset), keep)
+        if part.extent is not None:
+            low, high = part.extent
+            first = low if first is None else min(first, low)
+            last = high if last is None else max(last, high)
+        left_out += part.left_out
+        at = np.arange(len(part.frame)) if part.positions is None else part.positions
+        positions.append(offset + at)
+        offset += len(raw)
+        del raw
+        parts.append(part.frame)
+    if not parts:
+        return None
+    frame = frames.concat(parts, frames.SLI)
+    del parts
+    if len(frame) and (
+        frames.has_repeated_keys(frame, frames.SLI) or frames.sli_sum_excess(frame).any()
+    ):
+        return None
+    for label in ("service", "slo"):
+        frame[label] = frames.drop_unused_categories(frame[label])
+    extent = None if first is None else (first, last)
+    return Kept(frame, left_out, extent, np.concatenate(positions) if left_out else None)
 
 
 def _has_quotes(path: Path) -> bool:
@@ -175,18 +275,39 @@ def _row_numbers(raw: pd.DataFrame, first_row: int | None) -> np.ndarray:
 
 
 def _read_validated(
-    path: Path, spec: frames.TableSpec
-) -> tuple[pd.DataFrame, Callable[[], np.ndarray]]:
-    """One file as its validated canonical frame, and the function giving each row's number."""
+    path: Path, spec: frames.TableSpec, keep: RowFilter | None = None
+) -> tuple[Kept, Callable[[], np.ndarray]]:
+    """One file as its validated canonical frame (cut to ``keep``'s rows), and the function
+    giving each kept row's number in the file."""
     try:
-        table = _typed_table(path, spec)
-        if table is not None:
-            return table, functools.partial(_line_numbers, path, spec)
-        raw, first_row = read_raw(path, spec)
-        numbers = _row_numbers(raw, first_row)
-        return frames.validate(raw, spec, str(path), first_row), lambda: numbers
+        kept = _typed_table(path, spec, keep)
+        if kept is not None:
+            numbers = functools.partial(_line_numbers, path, spec)
+        else:
+            raw, first_row = read_raw(path, spec)
+            every = _row_numbers(raw, first_row)
+            kept = _cut(frames.validate(raw, spec, str(path), first_row), keep)
+            del raw
+            numbers = functools.partial(lambda rows: rows, every)
+        if kept.positions is None:
+            return kept, numbers
+        return kept, functools.partial(lambda rows, at: rows()[at], numbers, kept.positions)
     except MemoryError:
         raise out_of_memory(path) from None
+
+
+def _cut(sli: pd.DataFrame, keep: RowFilter | None) -> Kept:
+    """A validated frame cut to the rows ``keep`` names (all rows without it)."""
+    if keep is None or sli.empty:
+        return Kept(sli)
+    extent = (sli["timestamp"].min(), sli["timestamp"].max())
+    wanted = keep.keeps(sli)
+    if wanted.all():
+        return Kept(sli, 0, extent)
+    frame = sli.loc[wanted].reset_index(drop=True)
+    frame["service"] = frames.drop_unused_categories(frame["service"])
+    frame["slo"] = frames.drop_unused_categories(frame["slo"])
+    return Kept(frame, int((~wanted).sum()), extent, np.flatnonzero(wanted))
 
 
 def _unreadable(path: Path, exc: Exception) -> Problem:
@@ -329,7 +450,13 @@ def _record_lines(path: Path, rows: int) -> pd.Index:
 
 
 def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
-    """Read and validate every file of one input, then combine them into one canonical frame.
+    """Read and validate every file of one input, then combine them into one canonical frame."""
+    return read_kept(paths, spec).frame
+
+
+def read_kept(paths: Sequence[Path], spec: frames.TableSpec, keep: RowFilter | None = None) -> Kept:
+    """Read and validate every file of one input, keep the rows ``keep`` names (SLI only),
+    then combine them into one canonical frame.
 
     Each file is validated on its own, so a problem names the file and row it is in; problems
     from all files are reported together. Keys must be unique across the files too, and a
@@ -338,17 +465,21 @@ def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
     parts = []
     rows = []
     problems: list[Problem] = []
+    left_out, extents = 0, []
     for path in paths:
         try:
-            table, numbers = _read_validated(path, spec)
-            parts.append(table)
+            kept, numbers = _read_validated(path, spec, keep)
+            parts.append(kept.frame)
             rows.append(numbers)
+            left_out += kept.left_out
+            extents += [] if kept.extent is None else list(kept.extent)
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
+    extent = (min(extents), max(extents)) if extents else None
     if len(parts) == 1:
-        return parts[0]
+        return Kept(parts[0], left_out, extent)
     combined = frames.concat(parts, spec)
     origin = _Origin(paths, np.repeat(np.arange(len(paths)), [len(p) for p in parts]), rows)
     if spec.unique:
@@ -361,7 +492,7 @@ def read_table(paths: Sequence[Path], spec: frames.TableSpec) -> pd.DataFrame:
             message = f"{frames.SUM_EXCESS_MESSAGE}, counting every file of the input"
             summary = "{hidden} more SLOs whose events add up to more than 2^53 across the files"
             raise InputError(origin.problems(excess, "total", lambda pos: message, summary))
-    return combined
+    return Kept(combined, left_out, extent)
 
 
 class _Origin:
@@ -406,6 +537,8 @@ def _check_unique_across(combined: pd.DataFrame, spec: frames.TableSpec, origin:
     Each file was checked on its own, so every repeat here is across files; a problem
     names the row, its file, and the file and row where the key was first seen.
     """
+    if not frames.has_repeated_keys(combined, spec):
+        return
     key = list(spec.unique)
     duplicated = combined.duplicated(key, keep="first").to_numpy()
     if not duplicated.any():
@@ -477,7 +610,8 @@ def read_cost(paths: Sequence[Path], config: Config) -> pd.DataFrame:
     for path in paths:
         spec = cost_format(path)
         try:
-            table, numbers = _read_validated(path, spec)
+            kept, numbers = _read_validated(path, spec)
+            table = kept.frame
         except InputError as exc:
             problems.extend(exc.problems)
             continue

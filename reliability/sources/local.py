@@ -17,11 +17,17 @@ def table_paths(options: CsvOptions | ParquetOptions, config: Config, role: str)
 
 
 def _load_tables(options: CsvOptions | ParquetOptions, request: LoadRequest) -> Loaded:
-    """Every file of the source, read and validated (all rows: the caller cuts the span)."""
+    """Every file of the source, read and validated; of the SLI rows only the span's, of the
+    configured services, are kept (the caller cuts the other inputs to the months)."""
     paths = table_paths(options, request.config, request.role)
     if request.role == "cost":
         return Loaded(files.read_cost(paths, request.config))
-    return Loaded(files.read_table(paths, request.spec))
+    keep = None
+    if request.role == "metrics":
+        services = frozenset(service.name for service in request.config.services)
+        keep = files.RowFilter(request.span.start, request.span.end, services)
+    kept = files.read_kept(paths, request.spec, keep)
+    return Loaded(kept.frame, extent=kept.extent, left_out=kept.left_out)
 
 
 def _load_sample(options: SampleOptions, request: LoadRequest) -> Loaded:
