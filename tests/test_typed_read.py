@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from test_inputs import GOOD_FILES, run, workspace  # noqa: F401 (the fixture)
 
@@ -214,3 +216,74 @@ def test_rows_left_out_keep_every_line_number(tmp_path):
         pd.Timestamp("2026-06-01", tz="UTC"),
         pd.Timestamp("2026-10-02 00:02", tz="UTC"),
     )
+
+
+def sli_frame(start: str, count: int, good: int = 99) -> pd.DataFrame:
+    stamps = pd.date_range(start, periods=count, freq="min", tz="UTC")
+    return pd.DataFrame(
+        {"timestamp": stamps, "service": "checkout", "slo": "availability", "good": good}
+    ).assign(total=100)
+
+
+def parquet_months(path: Path, october: pd.DataFrame) -> None:
+    """June in one row group (its last row bad: good above total), October in the next."""
+    june = sli_frame("2026-06-01", 4)
+    june.loc[3, "good"] = 101
+    table = pa.Table.from_pandas(pd.concat([june, october], ignore_index=True))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path, row_group_size=4)
+
+
+def use_parquet(folder: Path, path: str) -> None:
+    config = folder / "reliability.yaml"
+    config.write_text(config.read_text().replace("path: sli.csv", f"path: {path}"))
+
+
+def test_parquet_row_groups_outside_the_span_are_never_read(workspace, capsys):  # noqa: F811
+    """The row groups' statistics say June lies outside the span: that group is counted but
+    never read (its bad row goes unseen), and October's numbers are those of the CSV."""
+    october = sli_frame("2026-10-01", 3)
+    october["good"] = [99, 100, 98]
+    parquet_months(workspace / "sli.parquet", october)
+    use_parquet(workspace, "sli.parquet")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)
+    config = str(workspace / "reliability.yaml")
+    assert main(["validate", "--month", "2026-10", "--config", config]) == 0
+    assert "metrics: 3 rows (4 more outside 2026-10" in capsys.readouterr().out
+
+
+def test_a_problem_in_a_parquet_row_group_read_names_its_row(workspace, capsys):  # noqa: F811
+    october = sli_frame("2026-10-01", 3)
+    october.loc[1, "good"] = 101
+    parquet_months(workspace / "sli.parquet", october)
+    use_parquet(workspace, "sli.parquet")
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert "sli.parquet: row 6: column good: good (101) exceeds total (100)" in err, err
+
+
+def test_a_hive_partitioned_folder_is_one_input(workspace, capsys):  # noqa: F811
+    """A folder as ``path``: every CSV and Parquet file under it, writers' markers and
+    hidden files skipped."""
+    data = workspace / "sli"
+    parquet_months(data / "month=2026-06" / "part-0.parquet", sli_frame("2026-09-30", 0))
+    october = sli_frame("2026-10-01", 3)
+    october["good"] = [99, 100, 98]
+    (data / "month=2026-10").mkdir()
+    october.to_parquet(data / "month=2026-10" / "part-0.parquet")
+    (data / "_SUCCESS").write_text("")
+    (data / ".part-1.parquet.crc").write_text("not a table")
+    (data / "_temporary").mkdir()
+    (data / "_temporary" / "part-9.parquet").write_text("half written")
+    use_parquet(workspace, "sli")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)
+
+    (data / "month=2026-10" / "part-0.parquet").unlink()
+    (data / "month=2026-06" / "part-0.parquet").unlink()
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert f"{data}: no CSV or Parquet file in this folder" in err, err

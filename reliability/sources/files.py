@@ -8,7 +8,7 @@ import glob
 import mmap
 import re
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,9 @@ from reliability.errors import InputError, OutOfMemoryError, Problem
 from reliability.period import Month
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_TABLE_SUFFIXES = (".csv", *_PARQUET_SUFFIXES)
+"""The files a folder named as a source's ``path`` contributes (markers like ``_SUCCESS``
+and hidden files are skipped)."""
 _BLOCK_BYTES = 16 << 20
 """How much of a CSV file Arrow parses at a time (fewer, larger blocks parse faster)."""
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -63,8 +66,8 @@ class Kept:
 
 
 def source_paths(paths: str | list[str] | None, config: Config, role: str) -> list[Path]:
-    """The files a source's ``path`` option names: one path, a list, or glob patterns,
-    relative to the config's folder."""
+    """The files a source's ``path`` option names: one path, a list, glob patterns, or a
+    folder (every CSV and Parquet file under it), relative to the config's folder."""
     if paths is None:
         raise InputError(
             Problem(
@@ -83,6 +86,11 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
             if not matches:
                 problems.append(Problem(str(resolved), "no file matches this pattern"))
             found.extend(matches)
+        elif resolved.is_dir():  # a dataset's folder, hive-partitioned (month=2026-10/...) or not
+            inside = sorted(p for p in resolved.rglob("*") if _dataset_file(p, resolved))
+            if not inside:
+                problems.append(Problem(str(resolved), "no CSV or Parquet file in this folder"))
+            found.extend(inside)
         elif not resolved.is_file():
             problems.append(Problem(str(resolved), "file not found"))
         else:
@@ -90,6 +98,13 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
     if problems:
         raise InputError(problems)
     return found
+
+
+def _dataset_file(path: Path, folder: Path) -> bool:
+    """Whether a file under a dataset's folder is one of its tables: a CSV or Parquet file,
+    not hidden, not a writer's marker or temporary file (``_SUCCESS``, ``.part-0.crc``)."""
+    hidden = any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+    return not hidden and path.suffix.lower() in _TABLE_SUFFIXES and path.is_file()
 
 
 def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataFrame, int | None]:
@@ -203,33 +218,49 @@ def _sli_blocks(
     cut to the rows ``keep`` names; ``None`` when a block needs the precise way. Every
     distinct instant (``cells``, the blocks' shared dictionary) is parsed once for the file.
     """
-    instants = frames.parse_instant_cells(cells)
-    if instants is None:
+    parsed = frames.parse_instant_cells(cells)
+    if parsed is None:
         return None
-    instants = instants.array
+    instants = parsed.array
+
+    def blocks() -> Iterator[tuple[int, pd.DataFrame]]:
+        offset = 0
+        while batches:
+            batch = batches.pop(0)
+            at = batch.schema.get_field_index("timestamp")
+            codes = batch.column(at).indices.to_numpy(zero_copy_only=False)
+            raw = batch.remove_column(at).to_pandas()
+            del batch
+            raw.insert(0, "timestamp", pd.Series(instants.take(codes), index=raw.index))
+            yield offset, raw
+            offset += len(raw)
+
+    return _validated_blocks(blocks(), path, keep)
+
+
+def _validated_blocks(
+    blocks: Iterator[tuple[int, pd.DataFrame]],
+    path: Path,
+    keep: RowFilter | None,
+    left_out: int = 0,
+    bounds: Sequence[pd.Timestamp] = (),
+) -> Kept | None:
+    """Blocks of an SLI file (each with the place of its first row among the file's data
+    rows) validated one at a time and cut to the rows ``keep`` names, then combined and
+    checked across blocks; ``None`` when anything needs the precise way. ``left_out`` rows
+    were never read, and ``bounds`` are instants the file is known to hold."""
     parts: list[pd.DataFrame] = []
     positions: list[np.ndarray] = []
-    offset = left_out = 0
-    first = last = None
-    while batches:
-        batch = batches.pop(0)
-        if batch.num_rows == 0:
+    seen = list(bounds)
+    for offset, raw in blocks:
+        if len(raw) == 0:
             continue
-        at = batch.schema.get_field_index("timestamp")
-        codes = batch.column(at).indices.to_numpy(zero_copy_only=False)
-        raw = batch.remove_column(at).to_pandas()
-        del batch
-        raw.insert(0, "timestamp", pd.Series(instants.take(codes), index=raw.index))
-        part = _cut(frames.validate(raw, frames.SLI, str(path), 2 + offset), keep)
-        if part.extent is not None:
-            low, high = part.extent
-            first = low if first is None else min(first, low)
-            last = high if last is None else max(last, high)
+        part = _cut(frames.validate(raw, frames.SLI, str(path), 2), keep)
+        del raw
+        seen += [] if part.extent is None else list(part.extent)
         left_out += part.left_out
         at = np.arange(len(part.frame)) if part.positions is None else part.positions
         positions.append(offset + at)
-        offset += len(raw)
-        del raw
         parts.append(part.frame)
     if not parts:
         return None
@@ -241,8 +272,95 @@ def _sli_blocks(
         return None
     for label in ("service", "slo"):
         frame[label] = frames.drop_unused_categories(frame[label])
-    extent = None if first is None else (first, last)
+    extent = (min(seen), max(seen)) if seen else None
     return Kept(frame, left_out, extent, np.concatenate(positions) if left_out else None)
+
+
+def _group_span(stats: dict[str, pq.Statistics | None]) -> tuple[pd.Timestamp, ...] | None:
+    """The first and last instant of a Parquet row group, by its statistics (``None`` when
+    they say nothing, or name an instant outside the supported range)."""
+    found = stats.get("timestamp")
+    if found is None or not found.has_min_max:
+        return None
+    low, high = found.min, found.max
+    if not (frames.EARLIEST.to_pydatetime() <= low <= high <= frames.LATEST.to_pydatetime()):
+        return None
+    return tuple(pd.Timestamp(t).tz_convert("UTC") for t in (low, high))
+
+
+def _outside(span: tuple[pd.Timestamp, ...], keep: RowFilter) -> bool:
+    return span[1] < keep.start or span[0] >= keep.end
+
+
+def _plainly_valid(stats: dict[str, pq.Statistics | None]) -> bool:
+    """Whether a row group's statistics vouch that none of its cells is empty, a negative or
+    too large count, or a blank label: only such a group outside the span is left unread
+    (any doubt, and it is read so that validation names the row)."""
+    for name, found in stats.items():
+        if found is None or not found.has_min_max or not found.has_null_count:
+            return False
+        if found.null_count:
+            return False
+        if name in ("good", "total"):
+            if found.physical_type != "INT64" and found.physical_type != "INT32":
+                return False
+            if found.min < 0 or found.max > frames.MAX_COUNT:
+                return False
+        elif name in ("service", "slo") and not str(found.min).strip():
+            return False
+    return True
+
+
+def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
+    """An SLI Parquet file read only where its row groups' statistics say it holds instants
+    of the span: the others are never read (nor validated), only counted. ``None`` when the
+    file needs the precise way (instants not zoned timestamps, nested columns, a problem)."""
+    try:
+        file = pq.ParquetFile(path, read_dictionary=["service", "slo"])
+        schema = file.schema_arrow
+        names = [name.strip() for name in schema.names]
+        if frames.repeated_names(schema.names, frames.SLI.column_names):
+            return None
+        chosen = [name for name in schema.names if name.strip() in frames.SLI.column_names]
+        if "timestamp" not in names or any(
+            pa.types.is_nested(schema.field(name).type) for name in chosen
+        ):
+            return None
+        stamp = schema.field(names.index("timestamp"))
+        if not pa.types.is_timestamp(stamp.type) or stamp.type.tz is None:
+            return None
+        leaves = file.metadata.schema
+        paths = [leaves.column(i).path for i in range(len(leaves))]
+        columns = {name.strip(): paths.index(name) for name in chosen}
+        starts = np.cumsum(
+            [0] + [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
+        )
+        wanted, bounds, skipped = [], [], 0
+        for group in range(file.num_row_groups):  # a few groups a file, not rows
+            meta = file.metadata.row_group(group)
+            stats = {name: meta.column(leaf).statistics for name, leaf in columns.items()}
+            span = _group_span(stats)
+            if span is not None:
+                bounds += list(span)
+            if span is None or not _outside(span, keep) or not _plainly_valid(stats):
+                wanted.append(group)
+            else:
+                skipped += int(starts[group + 1] - starts[group])
+
+        def blocks() -> Iterator[tuple[int, pd.DataFrame]]:
+            for group in wanted:
+                raw = file.read_row_group(group, columns=chosen).to_pandas()
+                raw.columns = [str(name).strip() for name in raw.columns]
+                yield int(starts[group]), raw
+
+        kept = _validated_blocks(blocks(), path, keep, skipped, bounds)
+        if kept is None and not wanted:
+            return Kept(frames.empty(frames.SLI), skipped, (min(bounds), max(bounds)))
+        return kept
+    except MemoryError:
+        raise
+    except Exception:  # a problem: the precise path names its row
+        return None
 
 
 def _has_quotes(path: Path) -> bool:
@@ -281,6 +399,8 @@ def _read_validated(
     giving each kept row's number in the file."""
     try:
         kept = _typed_table(path, spec, keep)
+        if kept is None and keep is not None and path.suffix.lower() in _PARQUET_SUFFIXES:
+            kept = _parquet_span(path, keep)
         if kept is not None:
             numbers = functools.partial(_line_numbers, path, spec)
         else:
