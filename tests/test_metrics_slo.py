@@ -718,3 +718,21 @@ def test_burn_rates_of_whole_counts_are_the_float_sums():
         expected = slo.burn_rate_series(floats, window)
         np.testing.assert_array_equal(slo.burn_rate_series(grid, window), expected)
         assert np.isnan(expected[:, 399]).all() == (window <= pd.Timedelta(minutes=300))
+
+
+def test_rows_in_grid_order_shuffled_or_sharing_a_minute_give_the_same_grid():
+    """A sorted file, one row per minute (every cell, or with gaps), lays its counts as they
+    are; shuffled rows, or two rows in one minute, are summed: the same grid either way."""
+    dense = constant_traffic(SEPTEMBER, bad={3: 2, 7: 100})
+    gaps = dense.drop(index=[5, 6, 100]).reset_index(drop=True)
+    for sli in (dense, gaps):
+        grid = slo.build_grid(sli, slo_table({}), SEPTEMBER)
+        shuffled = slo.build_grid(sli.sample(frac=1.0, random_state=1), slo_table({}), SEPTEMBER)
+        for part in ("good_all", "total_all", "present_all"):
+            np.testing.assert_array_equal(getattr(grid, part), getattr(shuffled, part), strict=True)
+    grid = slo.build_grid(gaps, slo_table({}), SEPTEMBER)
+    assert grid.total[0, 4:8].tolist() == [100, 0, 0, 100]
+    assert grid.present[0, 4:8].tolist() == [True, False, False, True]
+    assert grid.good[0, 7] == 0
+    split = pd.concat([dense.iloc[:10], dense.iloc[[7]]])
+    assert slo.build_grid(split, slo_table({}), SEPTEMBER).total[0, 7] == 200

@@ -197,7 +197,7 @@ def build_grid(
     stamps = sli["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     minute = stamps - first.value
     minute //= _MINUTE_NS
-    known &= (minute >= 0) & (minute < minutes)
+    known &= minute.view(np.uint64) < minutes  # a negative minute is a huge unsigned one
     good, total = sli["good"].to_numpy(), sli["total"].to_numpy()
     whole = whole_counts(good, total)
     # Rows outside the span lie on the lattice too when the source has one.
@@ -213,11 +213,23 @@ def build_grid(
         flat, good, total = flat[known], good[known], total[known]
     del known
     size = len(slos) * columns
-    # bincount of no events at all returns integers even with weights: ask for floats.
-    good_grid = np.bincount(flat, weights=good, minlength=size).astype(float, copy=False)
-    total_grid = np.bincount(flat, weights=total, minlength=size).astype(float, copy=False)
-    present = np.zeros(size, dtype=bool)
-    present[flat] = True
+    if whole and bool(np.all(flat[1:] > flat[:-1])):
+        # Rows in grid order, one per cell (as a sorted file has them): each cell is its
+        # row's count, what adding it to 0 gives.
+        if flat.size == size:  # every cell: the columns are the grid
+            good_grid, total_grid = good.astype(float), total.astype(float)
+            present = np.ones(size, dtype=bool)
+        else:
+            good_grid, total_grid = np.zeros(size), np.zeros(size)
+            good_grid[flat], total_grid[flat] = good, total
+            present = np.zeros(size, dtype=bool)
+            present[flat] = True
+    else:
+        # bincount of no events at all returns integers even with weights: ask for floats.
+        good_grid = np.bincount(flat, weights=good, minlength=size).astype(float, copy=False)
+        total_grid = np.bincount(flat, weights=total, minlength=size).astype(float, copy=False)
+        present = np.zeros(size, dtype=bool)
+        present[flat] = True
     shape = (len(slos), columns)
     return SLIGrid(
         slos,
@@ -447,8 +459,10 @@ def _firing(
         if lengths is not None:
             both = np.repeat(both, lengths, axis=1)
         if first_data is not None:
+            # Only the columns before the latest row's history is ready can be cut.
             ready = first_data[:, None] + int(long_window // MINUTE) - 1
-            both &= np.greater_equal(columns, ready, out=mask)
+            cut = int(min(ready.max(initial=0), minutes))
+            both[:, :cut] &= np.greater_equal(columns[:, :cut], ready, out=mask[:, :cut])
         hold = int(window.for_ // MINUTE)
         if hold > 0:
             # Consecutive firing minutes, counted exactly in integers.
