@@ -39,8 +39,9 @@ AT_RISK_REMAINING = 0.25
 """An SLO that is met with less than this share of its budget left is reported ``at_risk``."""
 MET_STATUSES = ("met", "at_risk")
 """Statuses of an SLO that kept its objective (an ``at_risk`` SLO is still met)."""
-ROWS_PER_CHUNK = 32
-"""SLOs processed together: keeps temporaries small (32 x 44,640 minutes is 11 MB a array)."""
+ROWS_PER_CHUNK = 8
+"""SLOs processed together: keeps temporaries small (8 x 44,640 minutes is 2.9 MB an array),
+so that one step's arrays are still in the processor's cache for the next."""
 
 
 ALERT_SEVERITIES: tuple[str, ...] = SEVERITIES
@@ -122,6 +123,16 @@ class SLIGrid:
         result = np.zeros((values.shape[0], self.minutes), dtype=values.dtype)
         result[:, self.phase + first * self.step - self.lead :: self.step] = values[:, first:]
         return result
+
+    @cached_property
+    def budgeting(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each SLO's budgeting method, slice length in minutes (0 for events) and slice
+        target (NaN where it has none), as arrays."""
+        method = self.slos["budgeting"].to_numpy(dtype=object)
+        length = pd.to_numeric(self.slos["timeslice_minutes"], errors="coerce").to_numpy(float)
+        length = np.where((method == "occurrences") | np.isnan(length), 0, length).astype(int)
+        target = pd.to_numeric(self.slos["timeslice_target"], errors="coerce").to_numpy(float)
+        return method, length, target
 
     @cached_property
     def good_all(self) -> np.ndarray:
@@ -296,20 +307,14 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
     """Per-minute badness ``b`` and weight ``n`` of SLOs ``rows`` under their budgeting methods."""
     good = grid.month_rows(grid.good_steps[rows])
     total = grid.month_rows(grid.total_steps[rows])
-    slos = grid.slos.iloc[rows]
+    methods, slice_minutes, targets = (part[rows] for part in grid.budgeting)
     badness = total - good
     weight = total.copy()
     # The time-slice SLOs of one method and slice length are sliced together.
-    kinds = pd.DataFrame(
-        {
-            "budgeting": slos["budgeting"].to_numpy(),
-            "length": slos["timeslice_minutes"].to_numpy(),
-        }
-    )
-    kinds = kinds.loc[kinds["budgeting"] != "occurrences"]
-    targets = pd.to_numeric(slos["timeslice_target"], errors="coerce").to_numpy(dtype=float)
-    for (method, length), group in kinds.groupby(["budgeting", "length"], sort=False):
-        at = group.index.to_numpy()
+    sliced = np.flatnonzero(methods != "occurrences")
+    kinds = dict.fromkeys(zip(methods[sliced], slice_minutes[sliced], strict=True))
+    for method, length in kinds:
+        at = np.flatnonzero((methods == method) & (slice_minutes == length))
         length = int(length)
         if length == 1:  # a slice per minute: nothing to sum or spread
             slice_good, slice_total = good[at], total[at]
@@ -333,12 +338,11 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
     return badness, weight
 
 
-def _on_columns(slos: pd.DataFrame) -> np.ndarray:
+def _on_columns(grid: SLIGrid) -> np.ndarray:
     """SLOs whose badness and weight are whole numbers (events; one-minute slices judged
     good or bad): their sums are exact in any order, so they may be taken per column."""
-    method = slos["budgeting"].to_numpy()
-    one_minute = pd.to_numeric(slos["timeslice_minutes"], errors="coerce").to_numpy() == 1
-    return (method == "occurrences") | ((method == "timeslices") & one_minute)
+    method, length, _ = grid.budgeting
+    return (method == "occurrences") | ((method == "timeslices") & (length == 1))
 
 
 def _column_terms(grid: SLIGrid, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -348,10 +352,9 @@ def _column_terms(grid: SLIGrid, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
     good, total = grid.good_steps[rows, first:], grid.total_steps[rows, first:]
     badness = total - good
     weight = total.copy()
-    slos = grid.slos.iloc[rows]
-    sliced = np.flatnonzero((slos["budgeting"] == "timeslices").to_numpy())
+    methods, _, targets = (part[rows] for part in grid.budgeting)
+    sliced = np.flatnonzero(methods == "timeslices")
     if sliced.size:
-        targets = pd.to_numeric(slos["timeslice_target"], errors="coerce").to_numpy(dtype=float)
         slice_good, slice_total = good[sliced], total[sliced]
         with_data = slice_total > 0
         ratio = np.divide(slice_good, slice_total, out=np.ones_like(slice_good), where=with_data)
@@ -677,7 +680,7 @@ def slo_report(
     on_steps = grid.step > 1 and grid.whole
     month_column = grid.month_column
     day_columns = grid.columns_before_each(grid.lead + edges) - month_column
-    exact = _on_columns(slos) if on_steps else np.zeros(rows, dtype=bool)
+    exact = _on_columns(grid) if on_steps else np.zeros(rows, dtype=bool)
     replay_columns = None
     if on_steps and step_minutes == grid.step:
         replay_columns = _step_columns(grid.phase, step_minutes, until)
