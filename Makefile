@@ -62,6 +62,8 @@ bench: $(DEV) system-deps
 	$(BIN)/python bench/bench_prometheus.py
 	$(BIN)/python bench/bench_slo_generator.py
 	$(BIN)/python bench/bench_read.py
+	$(BIN)/python bench/bench_read.py --sizes 30,100 --modes typed --runs 1
+	$(BIN)/python bench/bench_parquet.py --runs 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -48,9 +48,10 @@ def child(mode: str, config: str) -> None:
     imported = time.perf_counter()
     frames = pipeline.load_inputs(cfg, [month])
     loaded = time.perf_counter()
+    load_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     pipeline.compute_month(cfg, frames, month, pipeline._clock(None))
     done = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     rows = 0 if frames.sli is None else len(frames.sli)
     print(
         json.dumps(
@@ -58,8 +59,11 @@ def child(mode: str, config: str) -> None:
                 "imports": imported - started,
                 "load": loaded - imported,
                 "compute": done - imported,
+                "load_peak": load_peak,
                 "peak": peak,
                 "rows": rows,
+                "left_out": frames.left_out.get("metrics", 0),
+                "sli_bytes": 0 if frames.sli is None else int(frames.sli.memory_usage().sum()),
             }
         )
     )

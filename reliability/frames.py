@@ -802,7 +802,7 @@ def _duplicated(key: pd.DataFrame) -> np.ndarray:
     """``key.duplicated(keep="first")``, answered by one tally of the key's codes when its
     combinations are few (the usual case, with no duplicate at all)."""
     combined, combinations = np.zeros(len(key), dtype=np.int64), 1
-    for name in key.columns:
+    for name in key.columns:  # in place: one array of the key's length at a time
         column = key[name]
         if isinstance(column.dtype, pd.CategoricalDtype):
             column = drop_unused_categories(column)  # a block of a file names a few labels
@@ -817,7 +817,8 @@ def _duplicated(key: pd.DataFrame) -> np.ndarray:
         combinations *= max(size, 1)
         if combinations > 4 * len(key) + 1024:
             return key.duplicated(keep="first").to_numpy()
-        combined = combined * max(size, 1) + code
+        combined *= max(size, 1)
+        combined += code
     if np.bincount(combined).max(initial=0) <= 1:
         return np.zeros(len(key), dtype=bool)
     return key.duplicated(keep="first").to_numpy()
@@ -833,7 +834,15 @@ def _instant_codes(instants: pd.Series) -> tuple[np.ndarray, int]:
     column. Counting on the grid is linear, hashing instants a step apart is not always."""
     nanoseconds = instants.array.asi8
     present = instants.notna().to_numpy()
-    if present.any():
+    if present.all() and len(present):  # the usual case: no copy of the column but one
+        offsets = nanoseconds - nanoseconds.min()
+        step = next((s for s in _COMMON_STEPS if not (offsets % s).any()), None)
+        step = step or int(np.gcd.reduce(offsets)) or 1
+        size = int(offsets.max()) // step + 1
+        if size <= 4 * len(instants) + 1024:
+            offsets //= step
+            return offsets, size
+    elif present.any():
         offsets = nanoseconds[present] - nanoseconds[present].min()
         step = (
             next((s for s in _COMMON_STEPS if not (offsets % s).any()), None)
@@ -904,15 +913,21 @@ def concat(parts: list[pd.DataFrame], spec: TableSpec) -> pd.DataFrame:
     Python strings on the way."""
     if len(parts) == 1:
         return parts[0].reset_index(drop=True)
+    return combine_columns({name: [part[name] for part in parts] for name in parts[0].columns})
+
+
+def combine_columns(pieces: dict[str, list[pd.Series]]) -> pd.DataFrame:
+    """One frame from each column's pieces, in order; each column's pieces are let go once it
+    is combined (the lists are emptied), so a large table is not held twice over."""
     columns = {}
-    for name in parts[0].columns:
-        pieces = [part[name] for part in parts]
-        if all(isinstance(piece.dtype, pd.CategoricalDtype) for piece in pieces):
-            union = union_categoricals(pieces, sort_categories=True, ignore_order=True)
+    for name, parts in pieces.items():
+        if all(isinstance(part.dtype, pd.CategoricalDtype) for part in parts):
+            union = union_categoricals(parts, sort_categories=True, ignore_order=True)
             columns[name] = drop_unused_categories(pd.Series(union))
         else:
-            columns[name] = pd.concat(pieces, ignore_index=True)
-    return pd.DataFrame(columns)
+            columns[name] = pd.concat(parts, ignore_index=True)
+        parts.clear()
+    return pd.DataFrame(columns, copy=False)
 
 
 def parse_instant_cells(cells: pd.Series) -> pd.Series | None:

@@ -249,31 +249,68 @@ def _validated_blocks(
     rows) validated one at a time and cut to the rows ``keep`` names, then combined and
     checked across blocks; ``None`` when anything needs the precise way. ``left_out`` rows
     were never read, and ``bounds`` are instants the file is known to hold."""
-    parts: list[pd.DataFrame] = []
+    pieces: dict[str, list[pd.Series]] = {name: [] for name in frames.SLI.column_names}
     positions: list[np.ndarray] = []
-    seen = list(bounds)
+    series: list[pd.DataFrame] = []
+    seen, total = list(bounds), 0.0
     for offset, raw in blocks:
         if len(raw) == 0:
             continue
-        part = _cut(frames.validate(raw, frames.SLI, str(path), 2), keep)
+        part = _cut(frames.validate(raw, frames.SLI, str(path), 2 + offset), keep)
         del raw
         seen += [] if part.extent is None else list(part.extent)
         left_out += part.left_out
         at = np.arange(len(part.frame)) if part.positions is None else part.positions
         positions.append(offset + at)
-        parts.append(part.frame)
-    if not parts:
+        series.append(_series_spans(part.frame))
+        total += float(part.frame["total"].sum())
+        for name, column in part.frame.items():
+            pieces[name].append(column)
+        del part
+    if not positions:
         return None
-    frame = frames.concat(parts, frames.SLI)
-    del parts
-    if len(frame) and (
-        frames.has_repeated_keys(frame, frames.SLI) or frames.sli_sum_excess(frame).any()
-    ):
+    frame = frames.combine_columns(pieces)
+    if _blocks_overlap(series) and frames.has_repeated_keys(frame, frames.SLI):
         return None
-    for label in ("service", "slo"):
-        frame[label] = frames.drop_unused_categories(frame[label])
+    if total >= frames.MAX_COUNT / 2 and frames.sli_sum_excess(frame).any():
+        return None
     extent = (min(seen), max(seen)) if seen else None
     return Kept(frame, left_out, extent, np.concatenate(positions) if left_out else None)
+
+
+def _series_spans(sli: pd.DataFrame) -> pd.DataFrame:
+    """Each SLO's first and last instant in one block (columns service, slo, min, max):
+    blocks can share a key only where the spans of one SLO overlap."""
+    service, slo = sli["service"].cat, sli["slo"].cat
+    slos = max(len(slo.categories), 1)
+    code = service.codes.to_numpy().astype(np.int64) * slos + slo.codes.to_numpy()
+    instants = sli["timestamp"].array.asi8
+    size = max(len(service.categories), 1) * slos
+    low = np.full(size, np.iinfo(np.int64).max)
+    high = np.full(size, np.iinfo(np.int64).min)
+    np.minimum.at(low, code, instants)
+    np.maximum.at(high, code, instants)
+    present = np.flatnonzero(low <= high)
+    return pd.DataFrame(
+        {
+            "service": np.asarray(service.categories, dtype=object)[present // slos],
+            "slo": np.asarray(slo.categories, dtype=object)[present % slos],
+            "min": low[present],
+            "max": high[present],
+        }
+    )
+
+
+def _blocks_overlap(spans: list[pd.DataFrame]) -> bool:
+    """Whether two blocks hold instants of one SLO within the same span of time (then a key
+    may repeat across them and the whole frame is checked)."""
+    if len(spans) < 2:
+        return False
+    key = ["service", "slo"]
+    table = pd.concat(spans, ignore_index=True).sort_values([*key, "min"], ignore_index=True)
+    same = (table[key] == table[key].shift()).all(axis=1)
+    reach = table.groupby(key, sort=False)["max"].cummax().shift()
+    return bool((same & (table["min"] <= reach)).any())
 
 
 def _group_span(stats: dict[str, pq.Statistics | None]) -> tuple[pd.Timestamp, ...] | None:
