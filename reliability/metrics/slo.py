@@ -18,7 +18,7 @@ and the alert replay use events, as the SRE Workbook defines them, whatever the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -119,9 +119,15 @@ class SLIGrid:
         """``values`` (rows of ``*_steps``) laid on every minute of the month."""
         if self.step == 1 and self.phase == 0:
             return values[:, self.lead :]
-        first = self.month_column
+        return self.month_minutes(values[:, self.month_column :])
+
+    def month_minutes(self, values: np.ndarray) -> np.ndarray:
+        """``values`` of the month's columns of ``*_steps`` laid on every minute of the month
+        (0 on the minutes between them)."""
+        if self.step == 1 and self.phase == 0:
+            return values
         result = np.zeros((values.shape[0], self.minutes), dtype=values.dtype)
-        result[:, self.phase + first * self.step - self.lead :: self.step] = values[:, first:]
+        result[:, self.phase + self.month_column * self.step - self.lead :: self.step] = values
         return result
 
     @cached_property
@@ -304,25 +310,40 @@ def _row_chunks(rows: int) -> Iterator[slice]:
 
 
 def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-minute badness ``b`` and weight ``n`` of SLOs ``rows`` under their budgeting methods."""
-    good = grid.month_rows(grid.good_steps[rows])
-    total = grid.month_rows(grid.total_steps[rows])
+    """Per-minute badness ``b`` and weight ``n`` of SLOs ``rows`` under their budgeting methods.
+
+    On data kept on its step, a slice's events are summed over the columns it holds (whole
+    counts: the same sums) and only ``b`` and ``n`` are laid on minutes.
+    """
+    first = grid.month_column
+    good_c, total_c = grid.good_steps[rows, first:], grid.total_steps[rows, first:]
+    badness = grid.month_minutes(total_c - good_c)
+    weight = grid.month_minutes(total_c.copy() if grid.step == 1 else total_c)
     methods, slice_minutes, targets = (part[rows] for part in grid.budgeting)
-    badness = total - good
-    weight = total.copy()
     # The time-slice SLOs of one method and slice length are sliced together.
     sliced = np.flatnonzero(methods != "occurrences")
     kinds = dict.fromkeys(zip(methods[sliced], slice_minutes[sliced], strict=True))
+    on_steps = grid.step > 1 and grid.whole
+    good = total = None
     for method, length in kinds:
         at = np.flatnonzero((methods == method) & (slice_minutes == length))
         length = int(length)
-        if length == 1:  # a slice per minute: nothing to sum or spread
-            slice_good, slice_total = good[at], total[at]
+        spread = grid.month_minutes
+        if length == 1:  # a slice per minute (or column): nothing to sum or spread
+            slice_good, slice_total = good_c[at], total_c[at]
         else:
             edges = np.arange(0, grid.minutes, length)
             lengths = np.diff(np.append(edges, grid.minutes))
-            slice_good = np.add.reduceat(good[at], edges, axis=1)
-            slice_total = np.add.reduceat(total[at], edges, axis=1)
+            columns = grid.columns_before_each(grid.lead + edges) - first
+            if on_steps and _every_segment_holds_a_column(columns, good_c.shape[1]):
+                slice_good = np.add.reduceat(good_c[at], columns, axis=1)
+                slice_total = np.add.reduceat(total_c[at], columns, axis=1)
+            else:
+                if good is None:
+                    good, total = grid.month_minutes(good_c), grid.month_minutes(total_c)
+                slice_good = np.add.reduceat(good[at], edges, axis=1)
+                slice_total = np.add.reduceat(total[at], edges, axis=1)
+            spread = _spreader(lengths)
         with_data = slice_total > 0
         ratio = np.divide(slice_good, slice_total, out=np.ones_like(slice_good), where=with_data)
         if method == "timeslices":
@@ -330,12 +351,22 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
         else:
             slice_bad = np.where(with_data, 1.0 - ratio, 0.0)
         if length == 1:
-            badness[at] = slice_bad
-            weight[at] = with_data
+            badness[at] = spread(slice_bad)
+            weight[at] = spread(with_data)
         else:
-            badness[at] = np.repeat(slice_bad / lengths, lengths, axis=1)
-            weight[at] = np.repeat(with_data / lengths, lengths, axis=1)
+            badness[at] = spread(slice_bad / lengths)
+            weight[at] = spread(with_data / lengths)
     return badness, weight
+
+
+def _every_segment_holds_a_column(starts: np.ndarray, columns: int) -> bool:
+    """Whether ``reduceat`` at ``starts`` sums every segment over columns of its own."""
+    return bool(starts.size) and bool(np.all(np.diff(starts) > 0)) and starts[-1] < columns
+
+
+def _spreader(lengths: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """A slice's value spread over each of its ``lengths`` minutes."""
+    return lambda values: np.repeat(values, lengths, axis=1)
 
 
 def _on_columns(grid: SLIGrid) -> np.ndarray:
