@@ -212,3 +212,24 @@ def test_rows_outside_the_span_or_of_unknown_slos_are_left_out_on_the_step():
     assert grid.step == 5
     assert grid.good_steps[0, :4].tolist() == [100, 100, 100, 90]
     assert slo.slo_report(grid, SEPTEMBER).table["sli"].iloc[0] == pytest.approx(1 - 10 / 400)
+
+
+def test_episodes_from_runs_by_hand():
+    """Workbook page windows over 2 minutes of lookback and 10 of the month: runs that touch
+    merge into one episode, which takes the tier of its fastest window; a run from the
+    lookback is ongoing at the month's start; a severity without runs has no episode."""
+    empty = np.array([], dtype=np.int64)
+    runs = [
+        (np.array([0]), np.array([5]), np.array([7])),  # 1h & 5m: P1
+        (np.array([0, 0, 1]), np.array([3, 9, 0]), np.array([5, 12, 4])),  # 6h & 30m: P2
+        (empty, empty, empty),
+        (empty, empty, empty),
+    ]
+    row, first, after, tier, ongoing = slo._run_episodes(WORKBOOK, runs, "page", 2, 12)
+    assert row.tolist() == [0, 0, 1]
+    assert first.tolist() == [1, 7, 0]
+    assert after.tolist() == [5, 10, 2]
+    assert tier.tolist() == ["P1", "P2", "P2"]
+    assert ongoing.tolist() == [False, False, True]
+    tickets = slo._run_episodes(WORKBOOK, runs, "ticket", 2, 12)
+    assert [part.size for part in tickets] == [0, 0, 0, 0, 0]

@@ -30,6 +30,7 @@ from reliability.metrics.policy import (
     SEVERITIES,
     WORKBOOK,
     AlertPolicy,
+    AlertWindow,
 )
 from reliability.period import Month, local_midnights
 
@@ -468,30 +469,14 @@ def _firing(
 ) -> list[np.ndarray]:
     """``window_firing`` on columns of minutes (``lengths`` None) or of the data's steps,
     each ``lengths`` minutes long."""
-    unit = MINUTE if lengths is None else step
     minutes = bad.shape[1] if lengths is None else int(lengths.sum())
-    cum_bad = _cumulative(bad, whole)
-    cum_total = _cumulative(total, whole)
-    budget = (1.0 - objectives)[:, None]
     columns = np.arange(minutes)[None, :]
-    # One buffer per kind of temporary, reused by every window and width.
-    bad_w, total_w = np.empty(bad.shape), np.empty(bad.shape)
-    over = np.empty(bad.shape, dtype=bool)
     mask = np.empty((bad.shape[0], minutes), dtype=bool)
     counts = held = None
     result = []
-    for window in policy.windows:
-        threshold = window.factor * budget
+    unit = MINUTE if lengths is None else step
+    for window, both in _window_columns(bad, total, objectives, policy, step, unit, whole):
         long_window = max(window.long_window, step)
-        both = None
-        for width in (long_window, max(window.short_window, step)):
-            span = MINUTE * int(width // unit)  # the window in columns, as _window_sum counts
-            _window_sum(cum_bad, span, out=bad_w)
-            np.multiply(_window_sum(cum_total, span, out=total_w), threshold, out=total_w)
-            if both is None:
-                both = np.greater(bad_w, total_w)
-            else:
-                both &= np.greater(bad_w, total_w, out=over)
         if lengths is not None:
             both = np.repeat(both, lengths, axis=1)
         if first_data is not None:
@@ -510,6 +495,114 @@ def _firing(
             both &= np.greater_equal(held, hold + 1, out=mask)
         result.append(both)
     return result
+
+
+def _window_columns(
+    bad: np.ndarray,
+    total: np.ndarray,
+    objectives: np.ndarray,
+    policy: AlertPolicy,
+    step: pd.Timedelta,
+    unit: pd.Timedelta,
+    whole: bool,
+) -> Iterator[tuple[AlertWindow, np.ndarray]]:
+    """Each window of ``policy`` with the columns (of ``unit`` minutes) at which both its
+    burn rates exceed its factor, before its history and its ``for`` are applied."""
+    cum_bad = _cumulative(bad, whole)
+    cum_total = _cumulative(total, whole)
+    budget = (1.0 - objectives)[:, None]
+    # One buffer per kind of temporary, reused by every window and width.
+    bad_w, total_w = np.empty(bad.shape), np.empty(bad.shape)
+    over = np.empty(bad.shape, dtype=bool)
+    for window in policy.windows:
+        threshold = window.factor * budget
+        both = None
+        for width in (max(window.long_window, step), max(window.short_window, step)):
+            span = MINUTE * int(width // unit)  # the window in columns, as _window_sum counts
+            _window_sum(cum_bad, span, out=bad_w)
+            np.multiply(_window_sum(cum_total, span, out=total_w), threshold, out=total_w)
+            if both is None:
+                both = np.greater(bad_w, total_w)
+            else:
+                both &= np.greater(bad_w, total_w, out=over)
+        yield window, both
+
+
+def _firing_runs(
+    bad: np.ndarray,
+    total: np.ndarray,
+    objectives: np.ndarray,
+    policy: AlertPolicy,
+    step: pd.Timedelta,
+    first_data: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    whole: bool,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``window_firing`` on the columns of the data's steps (first minutes ``starts``, each
+    ``lengths`` long), as runs of firing minutes per window: (row, first minute, minute after
+    the last), in row then time order.
+
+    The runs of the columns are those of the minutes the columns repeat to; a window's
+    history cuts each run at the minute the window is ready, and its ``for`` drops the first
+    ``for`` minutes of each run, as they do minute by minute.
+    """
+    bounds = np.append(starts, starts[-1] + lengths[-1]) if starts.size else np.zeros(1, int)
+    result = []
+    for window, both in _window_columns(bad, total, objectives, policy, step, step, whole):
+        row, first, after = _episodes(both)
+        first, after = bounds[first], bounds[after]
+        ready = first_data[row] + int(max(window.long_window, step) // MINUTE) - 1
+        first = np.maximum(first, ready) + int(window.for_ // MINUTE)
+        kept = first < after
+        result.append((row[kept], first[kept], after[kept]))
+    return result
+
+
+def _run_episodes(
+    policy: AlertPolicy,
+    runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    severity: str,
+    lead: int,
+    minutes: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``_severity_episodes`` from the windows' runs (``_firing_runs``) over ``minutes``
+    replayed minutes: the union of the severity's runs, each merged with those it overlaps
+    or touches, cut to the month."""
+    indices = [i for i, w in enumerate(policy.windows) if w.severity == severity]
+    indices.sort(key=lambda i: -policy.windows[i].factor)
+    empty = np.array([], dtype=np.int64)
+    if not indices:
+        return empty, empty, empty, np.array([], dtype=object), np.array([], dtype=bool)
+    row, first, after = (np.concatenate([runs[i][k] for i in indices]) for k in range(3))
+    # Runs as offsets on one line, a row after another, merged where one begins at or
+    # before the furthest end so far.
+    line = minutes + 1
+    order = np.lexsort((first, row))
+    begin, end = row[order] * line + first[order], row[order] * line + after[order]
+    reach = np.maximum.accumulate(end) if end.size else end
+    new = np.ones(begin.shape, dtype=bool)
+    new[1:] = begin[1:] > reach[:-1]
+    heads = np.flatnonzero(new)
+    tails = np.append(heads[1:], begin.size)[: heads.size] - 1
+    row = row[order][heads]
+    first, after = begin[heads] - row * line, reach[tails] - row * line
+    inside = after > lead
+    row, first, after = row[inside], first[inside], after[inside]
+    ongoing = first < lead
+    first = np.maximum(first, lead) - lead
+    after = after - lead
+    tier = np.full(row.shape, None, dtype=object)
+    width = minutes - lead
+    keys = row * width + first
+    for i in reversed(indices):  # the fastest window last, so it wins
+        run_row, run_first, run_after = runs[i]
+        mine = run_after > lead
+        at = run_row[mine] * width + np.maximum(run_first[mine], lead) - lead
+        hit = np.zeros(row.shape, dtype=bool)
+        hit[np.searchsorted(keys, at, side="right") - 1] = True
+        tier[hit] = policy.windows[i].tier
+    return row, first, after, tier, ongoing
 
 
 def common_phase(present: np.ndarray, step: pd.Timedelta) -> int | None:
@@ -749,15 +842,19 @@ def slo_report(
             taken = chunk if len(rows_of) == chunk.stop - chunk.start else rows_of
             policy = policies[name]
             if replay_columns is not None and per_step[name]:
-                fired = _firing(
+                runs = _firing_runs(
                     *_replay_columns(replay, taken, until),
                     objectives[rows_of],
                     policy,
                     step,
                     first_data[rows_of],
-                    replay_columns[1],
+                    *replay_columns,
                     replay.whole,
                 )
+                found = [
+                    _run_episodes(policy, runs, severity, grid.lead, until)
+                    for severity in ALERT_SEVERITIES
+                ]
             else:
                 total_all = replay.total_all[taken, :until]
                 fired = window_firing(
@@ -770,10 +867,13 @@ def slo_report(
                     phase=phase,
                     whole=replay.whole,
                 )
-            for severity in ALERT_SEVERITIES:
-                row, first, after, tier, ongoing = _severity_episodes(
-                    policy, fired, severity, grid.lead
-                )
+                found = [
+                    _severity_episodes(policy, fired, severity, grid.lead)
+                    for severity in ALERT_SEVERITIES
+                ]
+            for severity, (row, first, after, tier, ongoing) in zip(
+                ALERT_SEVERITIES, found, strict=True
+            ):
                 counts[severity][rows_of] += np.bincount(row, minlength=len(rows_of))
                 labels = np.full(row.shape, severity)
                 names = np.full(row.shape, name)
