@@ -320,11 +320,18 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
     """
     first = grid.month_column
     good_c, total_c = grid.good_steps[rows, first:], grid.total_steps[rows, first:]
-    badness = grid.month_minutes(total_c - good_c)
-    weight = grid.month_minutes(total_c.copy() if grid.step == 1 else total_c)
     methods, slice_minutes, targets = (part[rows] for part in grid.budgeting)
-    # The time-slice SLOs of one method and slice length are sliced together.
     sliced = np.flatnonzero(methods != "occurrences")
+    if sliced.size == 0:  # events only
+        badness = grid.month_minutes(total_c - good_c)
+        return badness, grid.month_minutes(total_c.copy() if grid.step == 1 else total_c)
+    # Every minute of a time-slice SLO's row is written below; those of events here.
+    badness, weight = np.empty((len(methods), grid.minutes)), np.empty((len(methods), grid.minutes))
+    events = np.flatnonzero(methods == "occurrences")
+    if events.size:
+        badness[events] = grid.month_minutes(total_c[events] - good_c[events])
+        weight[events] = grid.month_minutes(total_c[events])
+    # The time-slice SLOs of one method and slice length are sliced together.
     kinds = dict.fromkeys(zip(methods[sliced], slice_minutes[sliced], strict=True))
     on_steps = grid.step > 1 and grid.whole
     good = total = None
