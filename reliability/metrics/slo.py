@@ -345,7 +345,10 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
             edges = np.arange(0, grid.minutes, length)
             lengths = np.diff(np.append(edges, grid.minutes))
             columns = grid.columns_before_each(grid.lead + edges) - first
-            if on_steps and _every_segment_holds_a_column(columns, good_c.shape[1]):
+            if on_steps and np.array_equal(columns, np.arange(good_c.shape[1])):
+                # A column a slice (the slice is the step): its events are the column's.
+                slice_good, slice_total = good_c[at], total_c[at]
+            elif on_steps and _every_segment_holds_a_column(columns, good_c.shape[1]):
                 slice_good = np.add.reduceat(good_c[at], columns, axis=1)
                 slice_total = np.add.reduceat(total_c[at], columns, axis=1)
             else:
