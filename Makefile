@@ -64,6 +64,7 @@ bench: $(DEV) system-deps
 	$(BIN)/python bench/bench_read.py
 	$(BIN)/python bench/bench_read.py --sizes 30,100 --modes typed --runs 1
 	$(BIN)/python bench/bench_parquet.py --runs 1
+	$(BIN)/python bench/bench_sql.py --size 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
