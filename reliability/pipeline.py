@@ -86,8 +86,8 @@ def input_extents(config: Config, frames: Frames) -> dict[str, tuple[pd.Timestam
         instants = row_instants(frames, role, config.timezone)
         if instants is None:
             continue
-        seen = instants.dropna()
-        bounds = [] if seen.empty else [seen.min(), seen.max()]
+        first, last = instants.min(), instants.max()  # NaT skipped, no copy of the column
+        bounds = [] if pd.isna(first) else [first, last]
         bounds += list(frames.extents.get(role, ()))
         if bounds:
             extents[role] = (min(bounds), max(bounds))

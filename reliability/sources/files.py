@@ -36,7 +36,8 @@ _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 @dataclass(frozen=True)
 class RowFilter:
     """The SLI rows a run needs: instants in ``[start, end)`` (the months, their lookback)
-    of the configured ``services``. Every row is still validated; the others are not kept."""
+    of the configured ``services``. Every row read is validated, the others are not kept; of
+    a Parquet file, row groups whose statistics lie wholly outside the span are not read."""
 
     start: pd.Timestamp
     end: pd.Timestamp
@@ -61,8 +62,22 @@ class Kept:
     frame: pd.DataFrame
     left_out: int = 0
     extent: tuple[pd.Timestamp, pd.Timestamp] | None = None
-    positions: np.ndarray | None = None
-    """Each kept row's place among the file's data rows (``None``: no row left out)."""
+    positions: Callable[[], np.ndarray] | None = None
+    """Each kept row's place among the file's data rows, worked out when a problem needs it
+    (``None``: no row left out); held as one bit per row read."""
+
+
+def _places(bits: np.ndarray, count: int) -> np.ndarray:
+    """The places of the set bits among ``count`` packed bits."""
+    return np.flatnonzero(np.unpackbits(bits, count=count))
+
+
+def _block_places(blocks: list[tuple[int, int, Callable[[], np.ndarray] | None]]) -> np.ndarray:
+    """The kept rows' places of every block read: its first row's place, its kept rows, and
+    where they sit in it (``None``: all of them)."""
+    return np.concatenate(
+        [offset + (np.arange(kept) if at is None else at()) for offset, kept, at in blocks]
+    )
 
 
 def source_paths(paths: str | list[str] | None, config: Config, role: str) -> list[Path]:
@@ -250,7 +265,7 @@ def _validated_blocks(
     checked across blocks; ``None`` when anything needs the precise way. ``left_out`` rows
     were never read, and ``bounds`` are instants the file is known to hold."""
     pieces: dict[str, list[pd.Series]] = {name: [] for name in frames.SLI.column_names}
-    positions: list[np.ndarray] = []
+    places: list[tuple[int, int, Callable[[], np.ndarray] | None]] = []
     series: list[pd.DataFrame] = []
     seen, total = list(bounds), 0.0
     for offset, raw in blocks:
@@ -260,14 +275,13 @@ def _validated_blocks(
         del raw
         seen += [] if part.extent is None else list(part.extent)
         left_out += part.left_out
-        at = np.arange(len(part.frame)) if part.positions is None else part.positions
-        positions.append(offset + at)
+        places.append((offset, len(part.frame), part.positions))
         series.append(_series_spans(part.frame))
         total += float(part.frame["total"].sum())
         for name, column in part.frame.items():
             pieces[name].append(column)
         del part
-    if not positions:
+    if not places:
         return None
     frame = frames.combine_columns(pieces)
     if _blocks_overlap(series) and frames.has_repeated_keys(frame, frames.SLI):
@@ -275,7 +289,8 @@ def _validated_blocks(
     if total >= frames.MAX_COUNT / 2 and frames.sli_sum_excess(frame).any():
         return None
     extent = (min(seen), max(seen)) if seen else None
-    return Kept(frame, left_out, extent, np.concatenate(positions) if left_out else None)
+    positions = functools.partial(_block_places, places) if left_out else None
+    return Kept(frame, left_out, extent, positions)
 
 
 def _series_spans(sli: pd.DataFrame) -> pd.DataFrame:
@@ -448,7 +463,7 @@ def _read_validated(
             numbers = functools.partial(lambda rows: rows, every)
         if kept.positions is None:
             return kept, numbers
-        return kept, functools.partial(lambda rows, at: rows()[at], numbers, kept.positions)
+        return kept, functools.partial(lambda rows, at: rows()[at()], numbers, kept.positions)
     except MemoryError:
         raise out_of_memory(path) from None
 
@@ -464,7 +479,8 @@ def _cut(sli: pd.DataFrame, keep: RowFilter | None) -> Kept:
     frame = sli.loc[wanted].reset_index(drop=True)
     frame["service"] = frames.drop_unused_categories(frame["service"])
     frame["slo"] = frames.drop_unused_categories(frame["slo"])
-    return Kept(frame, int((~wanted).sum()), extent, np.flatnonzero(wanted))
+    at = functools.partial(_places, np.packbits(wanted), len(wanted))
+    return Kept(frame, int((~wanted).sum()), extent, at)
 
 
 def _unreadable(path: Path, exc: Exception) -> Problem:
