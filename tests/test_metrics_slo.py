@@ -736,3 +736,18 @@ def test_rows_in_grid_order_shuffled_or_sharing_a_minute_give_the_same_grid():
     assert grid.good[0, 7] == 0
     split = pd.concat([dense.iloc[:10], dense.iloc[[7]]])
     assert slo.build_grid(split, slo_table({}), SEPTEMBER).total[0, 7] == 200
+
+
+def test_each_event_finds_its_slo_by_name_by_hand():
+    """Categorical or plain names; an unknown SLO, an unknown service and a missing name
+    find no row."""
+    table = slo_table({}, {"slo": "latency"}, {"service": "search"})
+    names = {
+        "service": ["checkout", "checkout", "search", "search", "billing", None],
+        "slo": ["latency", "availability", "availability", "latency", "availability", "x"],
+    }
+    plain = pd.DataFrame(names)
+    expected = [1, 0, 2, -1, -1, -1]
+    assert slo._row_of_each_event(plain, table).tolist() == expected
+    categorical = plain.astype({"service": "category", "slo": "category"})
+    assert slo._row_of_each_event(categorical, table).tolist() == expected

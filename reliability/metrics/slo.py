@@ -296,15 +296,27 @@ def whole_counts(good: np.ndarray, total: np.ndarray) -> bool:
 
 def _row_of_each_event(sli: pd.DataFrame, slos: pd.DataFrame) -> np.ndarray:
     """Index into ``slos`` of each SLI row (by category codes, not strings), or -1."""
-    service = sli["service"].astype("category")
-    slo = sli["slo"].astype("category")
-    service_pos = {name: i for i, name in enumerate(service.cat.categories)}
-    slo_pos = {name: i for i, name in enumerate(slo.cat.categories)}
-    lookup = np.full((len(service_pos) + 1, len(slo_pos) + 1), -1, dtype=np.int64)
+    service, slo = (_categories(sli[column]) for column in ("service", "slo"))
+    service_pos = {name: i for i, name in enumerate(service.categories)}
+    slo_pos = {name: i for i, name in enumerate(slo.categories)}
+    # Codes shifted by one: a missing name (code -1) reads row or column 0, which is no SLO.
+    width = len(slo_pos) + 1
+    lookup = np.full((len(service_pos) + 1, width), -1, dtype=np.int64)
     for i, (svc, name) in enumerate(zip(slos["service"], slos["slo"], strict=True)):
         if svc in service_pos and name in slo_pos:
-            lookup[service_pos[svc], slo_pos[name]] = i
-    return lookup[service.cat.codes.to_numpy(), slo.cat.codes.to_numpy()]
+            lookup[service_pos[svc] + 1, slo_pos[name] + 1] = i
+    index = np.add(service.codes, 1, dtype=np.int32 if lookup.size < 2**31 else np.int64)
+    index *= width
+    index += slo.codes
+    index += 1
+    return lookup.ravel().take(index)
+
+
+def _categories(column: pd.Series) -> pd.Categorical:
+    """``column`` as a categorical (as it is when it already is one)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.array
+    return column.astype("category").array
 
 
 def _row_chunks(rows: int) -> Iterator[slice]:
