@@ -142,6 +142,22 @@ class SLIGrid:
         return method, length, target
 
     @cached_property
+    def slices(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+        """Per slice length of the SLOs: the month minute each slice begins at, its length,
+        the first column of ``*_steps`` at or after it, and whether each slice is exactly
+        one column."""
+        result = {}
+        first = self.month_column
+        month_columns = self.good_steps.shape[1] - first
+        for length in np.unique(self.budgeting[1][self.budgeting[1] > 1]):
+            edges = np.arange(0, self.minutes, int(length))
+            lengths = np.diff(np.append(edges, self.minutes))
+            columns = self.columns_before_each(self.lead + edges) - first
+            one_each = bool(np.array_equal(columns, np.arange(month_columns)))
+            result[int(length)] = (edges, lengths, columns, one_each)
+        return result
+
+    @cached_property
     def good_all(self) -> np.ndarray:
         """Good events per minute of the lookback and the month."""
         return self.minute_rows(self.good_steps)
@@ -354,10 +370,8 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
         if length == 1:  # a slice per minute (or column): nothing to sum or spread
             slice_good, slice_total = good_c[at], total_c[at]
         else:
-            edges = np.arange(0, grid.minutes, length)
-            lengths = np.diff(np.append(edges, grid.minutes))
-            columns = grid.columns_before_each(grid.lead + edges) - first
-            if on_steps and np.array_equal(columns, np.arange(good_c.shape[1])):
+            edges, lengths, columns, one_each = grid.slices[length]
+            if on_steps and one_each:
                 # A column a slice (the slice is the step): its events are the column's.
                 slice_good, slice_total = good_c[at], total_c[at]
             elif on_steps and _every_segment_holds_a_column(columns, good_c.shape[1]):
