@@ -6,7 +6,7 @@ report's own month shows, such as alert replay) under a key made of what its num
 depend on:
 
 * this package's code (every ``.py`` file of ``reliability``), the versions of Python and
-  of the libraries that compute or parse (pandas, numpy, scipy, pyarrow, pydantic, tzdata);
+  of the libraries that compute or parse (pandas, numpy, pyarrow, pydantic, tzdata);
 * the whole config (services, SLOs, time zone, sources), and the system's rules for its
   time zone;
 * the month;
@@ -63,7 +63,7 @@ CACHE_DIR = Path(".cache") / "months"
 _ENTRY = re.compile(r"^(\d{4}-\d{2})-[0-9a-f]{64}\.pickle$")
 
 
-VERSIONED = ("pandas", "numpy", "scipy", "pyarrow", "pydantic", "tzdata")
+VERSIONED = ("pandas", "numpy", "pyarrow", "pydantic", "tzdata")
 """Libraries whose version can change a computed month (or how it unpickles)."""
 STALE_TEMPORARY_SECONDS = 3600
 

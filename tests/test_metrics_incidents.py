@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pandas.testing as tm
+import pytest
 from frame_helpers import canonical
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -354,3 +355,36 @@ def test_median_and_its_ci_lie_between_min_and_max(minutes):
         assert min(minutes) <= result.ci_low <= result.ci_high <= max(minutes)
     else:
         assert result.ci_low is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [10.0, 20.0, 30.0, 40.0, 50.0],
+        [3.0, 3.0, 4.0],
+        [1.5, 240.0, 7.25, 7.25, 90.0, 12.0, 600.0, 33.0],
+        list(np.random.default_rng(3).exponential(45.0, 301)),
+    ],
+    ids=["five", "three", "eight", "301"],
+)
+def test_the_median_interval_is_scipys_percentile_bootstrap(values):
+    """The interval, drawn in numpy, is exactly what scipy.stats.bootstrap gives for the same
+    resamples (the reference; scipy is a test dependency only)."""
+    from scipy import stats
+
+    result = m.duration_stats(pd.Series(values))
+    sample = np.sort(np.asarray(values))
+    reference = stats.bootstrap(
+        (sample,),
+        np.median,
+        n_resamples=m.BOOTSTRAP_RESAMPLES,
+        vectorized=True,
+        method="percentile",
+        confidence_level=m.CONFIDENCE_LEVEL,
+        rng=np.random.default_rng(0),
+    ).confidence_interval
+    expected = (
+        float(np.clip(reference.low, sample[0], sample[-1])),
+        float(np.clip(reference.high, sample[0], sample[-1])),
+    )
+    assert (result.ci_low, result.ci_high) == expected
