@@ -291,23 +291,24 @@ def _lattice(minute: np.ndarray, sample: int = 4096) -> tuple[int, int]:
     phase = int(seen[0] % step)
     remainder = np.empty(minute.shape, dtype=np.int8)  # below the step: one byte a row
     np.remainder(minute, step, out=remainder, casting="unsafe")
-    if bool((remainder != phase).any()):
-        return 1, 0
-    return step, phase
+    remainder -= phase
+    return (1, 0) if bool(remainder.any()) else (step, phase)
 
 
 def whole_counts(good: np.ndarray, total: np.ndarray) -> bool:
     """Whether ``good`` and ``total`` are non-negative integers that add up to at most 2^53
     even if each were the largest of them: then every partial sum of either, or of
-    ``total - good``, is a whole number the float64 grid holds exactly."""
+    ``total - good``, is a whole number the float64 grid holds exactly.
+
+    Read from the bitwise or of all of them, in one pass over each: its sign bit is set
+    when a count is negative, and otherwise it is at least the largest count.
+    """
     if good.dtype.kind not in "iu" or total.dtype.kind not in "iu":
         return False
     if good.size == 0:
         return True
-    if int(good.min()) < 0 or int(total.min()) < 0:
-        return False
-    largest = max(int(good.max()), int(total.max()))
-    return largest * (good.size + total.size) <= 2**53
+    bits = int(np.bitwise_or.reduce(good)) | int(np.bitwise_or.reduce(total))
+    return bits >= 0 and bits * (good.size + total.size) <= 2**53
 
 
 def _row_of_each_event(sli: pd.DataFrame, slos: pd.DataFrame) -> np.ndarray:
