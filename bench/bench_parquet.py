@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -82,13 +83,22 @@ def main() -> int:
     )
     parser.add_argument("--data", help="folder to write the inputs to and reuse on later runs")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    parser.add_argument("--write", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write:
+        folder, size, row_group, order = args.write
+        write_months(Path(folder), int(size), int(row_group), order)
+        return 0
     with tempfile.TemporaryDirectory(prefix="bench-parquet-") as scratch:
         folder = Path(args.data) if args.data else Path(scratch)
         out = folder / f"parquet-x{args.size}-{args.order}"
         config = out / "reliability.yaml"
         if not (out / "sli.parquet").is_file():  # written last: a half-written folder is redone
-            config = write_months(out, args.size, args.row_group, args.order)
+            # In a process of its own: a child forked from a parent holding the data would
+            # start with the parent's pages in its peak memory.
+            command = [sys.executable, __file__, "--write", str(out), str(args.size)]
+            command += [str(args.row_group), args.order]
+            subprocess.run(command, check=True)
         run_child("typed", config)  # warm-up: the file in the page cache
         runs = [run_child("typed", config) for _ in range(args.runs)]
         first = runs[0]

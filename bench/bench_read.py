@@ -103,15 +103,24 @@ def main() -> int:
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "CONFIG"), help=argparse.SUPPRESS)
+    parser.add_argument("--write", nargs=2, metavar=("FOLDER", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
         return 0
+    if args.write:
+        import pandas as pd
 
-    import pandas as pd
+        from reliability.period import parse_month
+        from reliability.sources.sample import write_sample
 
-    from reliability.period import parse_month
-    from reliability.sources.sample import write_sample
+        write_sample(
+            Path(args.write[0]),
+            parse_month(MONTH, "UTC"),
+            services=BASE_SERVICES * int(args.write[1]),
+            now=pd.Timestamp("2027-01-01", tz="UTC"),
+        )
+        return 0
 
     missed = []
     print(f"load average {os.getloadavg()[0]:.1f}; {args.runs} runs per figure, medians (range)")
@@ -121,13 +130,9 @@ def main() -> int:
         for size in (int(s) for s in args.sizes.split(",")):
             out = folder / f"x{size}"
             config = out / "reliability.yaml"
-            if not config.is_file():
-                config = write_sample(
-                    out,
-                    parse_month(MONTH, "UTC"),
-                    services=BASE_SERVICES * size,
-                    now=pd.Timestamp("2027-01-01", tz="UTC"),
-                )
+            if not config.is_file():  # in a process of its own, as bench_parquet explains
+                command = [sys.executable, __file__, "--write", str(out), str(size)]
+                subprocess.run(command, check=True)
             megabytes = sum(p.stat().st_size for p in out.glob("*.csv")) / 1e6
             results: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
             run_child(modes[0], config)  # warm-up: the files in the page cache

@@ -287,3 +287,24 @@ def test_a_hive_partitioned_folder_is_one_input(workspace, capsys):  # noqa: F81
     code, _, err = run(workspace, capsys)
     assert code == 2
     assert f"{data}: no CSV or Parquet file in this folder" in err, err
+
+
+def test_parquet_row_groups_are_read_in_runs(workspace, capsys, monkeypatch):  # noqa: F811
+    """Consecutive row groups are read and validated together, a few rows at a time here: the
+    month's figures are those of its rows, and a problem is named by its row in the file."""
+    monkeypatch.setattr(files, "_PARQUET_BLOCK_ROWS", 5)
+    october = sli_frame("2026-10-01", 12)
+    october["good"] = [99, 100, 98, *([100] * 9)]
+    path = workspace / "sli.parquet"
+    pq.write_table(pa.Table.from_pandas(october), path, row_group_size=2)
+    use_parquet(workspace, "sli.parquet")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    slo = json.loads(out)["slos"][0]
+    assert (slo["good"], slo["total"]) == (1197, 1200)
+
+    october.loc[10, "good"] = 101
+    pq.write_table(pa.Table.from_pandas(october), path, row_group_size=2)
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert "sli.parquet: row 11: column good: good (101) exceeds total (100)" in err, err

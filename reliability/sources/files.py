@@ -29,6 +29,10 @@ _TABLE_SUFFIXES = (".csv", *_PARQUET_SUFFIXES)
 and hidden files are skipped)."""
 _BLOCK_BYTES = 16 << 20
 """How much of a CSV file Arrow parses at a time (fewer, larger blocks parse faster)."""
+_PARQUET_BLOCK_ROWS = 1 << 22
+"""How many rows of a Parquet file are read and validated at a time, at least (consecutive
+row groups together): one block's arrays are then large enough to be handed back to the
+system once validated, instead of leaving holes between the rows kept."""
 _FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 """pandas' message for a row with more cells than the header; its line counts records."""
 
@@ -363,6 +367,19 @@ def _plainly_valid(stats: dict[str, pq.Statistics | None]) -> bool:
     return True
 
 
+def _runs(groups: list[int], starts: np.ndarray) -> list[list[int]]:
+    """Consecutive row groups read together, about ``_PARQUET_BLOCK_ROWS`` rows at a time."""
+    runs: list[list[int]] = []
+    for group in groups:
+        last = runs[-1] if runs else None
+        rows = 0 if last is None else int(starts[last[-1] + 1] - starts[last[0]])
+        if last is not None and last[-1] + 1 == group and rows < _PARQUET_BLOCK_ROWS:
+            last.append(group)
+        else:
+            runs.append([group])
+    return runs
+
+
 def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
     """An SLI Parquet file read only where its row groups' statistics say it holds instants
     of the span: the others are never read (nor validated), only counted. ``None`` when the
@@ -400,10 +417,10 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
                 skipped += int(starts[group + 1] - starts[group])
 
         def blocks() -> Iterator[tuple[int, pd.DataFrame]]:
-            for group in wanted:
-                raw = file.read_row_group(group, columns=chosen).to_pandas()
+            for groups in _runs(wanted, starts):
+                raw = file.read_row_groups(groups, columns=chosen).to_pandas()
                 raw.columns = [str(name).strip() for name in raw.columns]
-                yield int(starts[group]), raw
+                yield int(starts[groups[0]]), raw
 
         kept = _validated_blocks(blocks(), path, keep, skipped, bounds)
         if kept is None and not wanted:
