@@ -152,7 +152,8 @@ def main() -> int:
             seconds = load_postgres(server, folder / "sli.csv")
             relay = ByteCounter(server.port)
             env = {**os.environ, URL_ENV: server.url(relay.port), "PYTHONPATH": root}
-            sql = variant(config, "sql-5m", {"kind": "sql", "url_env": URL_ENV, "table": "sli"})
+            metrics = {"kind": "sql", "url_env": URL_ENV, "table": "sli", "timeout": 600}
+            sql = variant(config, "sql-5m", metrics)
             sql.write_text(sql.read_text().replace("table: sli", "table: sli\n    step: 5m"))
             csv = variant(config, "csv-5m", {"kind": "csv", "path": "sli-5m.csv"})
             relay.reset()
