@@ -308,3 +308,16 @@ def test_parquet_row_groups_are_read_in_runs(workspace, capsys, monkeypatch):  #
     code, _, err = run(workspace, capsys)
     assert code == 2
     assert "sli.parquet: row 11: column good: good (101) exceeds total (100)" in err, err
+
+
+def test_a_parquet_file_outside_the_span_still_needs_its_columns(workspace, capsys):  # noqa: F811
+    """A Parquet file whose row groups all lie outside the span is still refused when it
+    lacks a required column, as the same file in CSV is."""
+    data = workspace / "sli"
+    data.mkdir()
+    sli_frame("2026-10-01", 3).to_parquet(data / "october.parquet")
+    sli_frame("2026-06-01", 4).drop(columns=["good"]).to_parquet(data / "june.parquet")
+    use_parquet(workspace, "sli")
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert f"{data / 'june.parquet'}: column good: missing required column 'good'" in err, err

@@ -383,7 +383,8 @@ def _runs(groups: list[int], starts: np.ndarray) -> list[list[int]]:
 def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
     """An SLI Parquet file read only where its row groups' statistics say it holds instants
     of the span: the others are never read (nor validated), only counted. ``None`` when the
-    file needs the precise way (instants not zoned timestamps, nested columns, a problem)."""
+    file needs the precise way (a required column missing, instants not zoned timestamps,
+    nested columns, a problem)."""
     try:
         file = pq.ParquetFile(path, read_dictionary=["service", "slo"])
         schema = file.schema_arrow
@@ -391,7 +392,7 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
         if frames.repeated_names(schema.names, frames.SLI.column_names):
             return None
         chosen = [name for name in schema.names if name.strip() in frames.SLI.column_names]
-        if "timestamp" not in names or any(
+        if not set(frames.SLI.required_names) <= set(names) or any(
             pa.types.is_nested(schema.field(name).type) for name in chosen
         ):
             return None
