@@ -321,3 +321,20 @@ def test_a_parquet_file_outside_the_span_still_needs_its_columns(workspace, caps
     code, _, err = run(workspace, capsys)
     assert code == 2
     assert f"{data / 'june.parquet'}: column good: missing required column 'good'" in err, err
+
+
+def test_a_pattern_matching_folders_reads_each_as_a_dataset(workspace, capsys):  # noqa: F811
+    """``path: sli/month=*`` names partition folders: each is read as a folder is, instead of
+    being refused as a file that cannot be read."""
+    data = workspace / "sli"
+    october = sli_frame("2026-10-01", 3)
+    october["good"] = [99, 100, 98]
+    (data / "month=2026-10").mkdir(parents=True)
+    october.to_parquet(data / "month=2026-10" / "part-0.parquet")
+    (data / "month=2026-10" / "_SUCCESS").write_text("")
+    (data / "month=2026-06").mkdir()
+    sli_frame("2026-06-01", 4).to_parquet(data / "month=2026-06" / "part-0.parquet")
+    use_parquet(workspace, "sli/month=*")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)

@@ -102,11 +102,13 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
         resolved = config.resolve(pattern)
         if glob.has_magic(str(resolved)):
             matches = sorted(Path(p) for p in glob.glob(str(resolved), recursive=True))
+            # A folder the pattern matches (``sli/month=*``) is read as a folder named alone.
+            matches = [f for m in matches for f in (_folder_files(m) if m.is_dir() else [m])]
             if not matches:
                 problems.append(Problem(str(resolved), "no file matches this pattern"))
-            found.extend(matches)
+            found.extend(dict.fromkeys(matches))
         elif resolved.is_dir():  # a dataset's folder, hive-partitioned (month=2026-10/...) or not
-            inside = sorted(p for p in resolved.rglob("*") if _dataset_file(p, resolved))
+            inside = _folder_files(resolved)
             if not inside:
                 problems.append(Problem(str(resolved), "no CSV or Parquet file in this folder"))
             found.extend(inside)
@@ -117,6 +119,11 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
     if problems:
         raise InputError(problems)
     return found
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The CSV and Parquet files under a dataset's folder, in order of their paths."""
+    return sorted(p for p in folder.rglob("*") if _dataset_file(p, folder))
 
 
 def _dataset_file(path: Path, folder: Path) -> bool:
