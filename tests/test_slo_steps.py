@@ -233,3 +233,40 @@ def test_episodes_from_runs_by_hand():
     assert ongoing.tolist() == [False, False, True]
     tickets = slo._run_episodes(WORKBOOK, runs, "ticket", 2, 12)
     assert [part.size for part in tickets] == [0, 0, 0, 0, 0]
+
+
+def test_the_lattice_and_each_minutes_column_by_hand():
+    """Minutes 3, 8, 13 and 10**12 + 3 (a row far outside the span) lie on 5 minutes from
+    minute 3: columns 0, 1, 2 and 2 * 10**11, which four bytes hold modulo 2^32; a minute
+    off the lattice after the rows the guess reads (minute 24, the fifth of five with a
+    guess of four) keeps the minutes as they are."""
+    minute = np.array([3, 8, 13, 10**12 + 3], dtype=np.int64)
+    step, phase, column = slo._lattice(minute.copy(), np.int64)
+    assert (step, phase, column.tolist()) == (5, 3, [0, 1, 2, 2 * 10**11])
+    step, phase, column = slo._lattice(minute.copy(), np.int32)
+    assert (step, phase, column.dtype) == (5, 3, np.int32)
+    assert column.tolist() == [0, 1, 2, np.int64(2 * 10**11).astype(np.int32)]
+    off = np.array([3, 8, 13, 18, 24], dtype=np.int64)
+    step, phase, column = slo._lattice(off.copy(), np.int32, sample=4)
+    assert (step, phase, column.tolist()) == (1, 0, [3, 8, 13, 18, 24])
+    assert slo._lattice(np.array([-7, -2, 3]), np.int32)[2].tolist() == [-2, -1, 0]
+
+
+def test_a_one_column_window_is_its_column_by_hand():
+    """Workbook's 1h & 5m page window (factor 14.4, objective 0.99: over 0.144 of the events)
+    on 5-minute columns: the 5m sum is the column itself, whole counts or not."""
+    bad = np.array([[0.0] * 12 + [15.0, 14.0, 20.0]])
+    total = np.full((1, 15), 100.0)
+    objectives = np.array([0.99])
+    step = pd.Timedelta(minutes=5)
+    window = slo._window_columns(bad, total, objectives, WORKBOOK, step, step, True)
+    _, both = next(window)
+    # 5m: 15, 14, 20 of 100 pass at 12 and 14; the 1h (12 columns) there, 15 and 49 of
+    # 1200, does not.
+    assert both.tolist() == [[False] * 15]
+    heavy = np.array([[0.0] * 3 + [100.0, 10.0, 100.0] + [0.0] * 9])
+    for whole in (True, False):
+        _, both = next(slo._window_columns(heavy, total, objectives, WORKBOOK, step, step, whole))
+        # 1h: 100 of 400, 110 of 500, 210 of 600 ... 210 of 1200 (over 0.144 up to column
+        # 11); 5m: the columns of 100 bad events alone.
+        assert np.flatnonzero(both[0]).tolist() == [3, 5]

@@ -142,6 +142,11 @@ class SLIGrid:
         return method, length, target
 
     @cached_property
+    def objectives(self) -> np.ndarray:
+        """Each SLO's objective, read from ``slos`` once for every burn-rate series."""
+        return self.slos["objective"].to_numpy()
+
+    @cached_property
     def slices(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
         """Per slice length of the SLOs: the month minute each slice begins at, its length,
         the first column of ``*_steps`` at or after it, and whether each slice is exactly
@@ -225,8 +230,9 @@ def build_grid(
         empty = np.zeros((len(slos), minutes))
         present = np.zeros((len(slos), minutes), dtype=bool)
         return SLIGrid(slos, period.start, empty, empty.copy(), present, lead, whole=True)
-    # One flat grid index per event, built in place: these arrays are as long as the frame.
-    flat = _row_of_each_event(sli, slos)
+    # One flat grid index per event, built in place: these arrays are as long as the frame,
+    # so the index takes four bytes a row when every cell of the grid can be numbered so.
+    flat = _row_of_each_event(sli, slos, np.int32 if len(slos) * minutes < 2**31 else np.int64)
     known = flat >= 0
     stamps = sli["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     minute = stamps - first.value
@@ -235,14 +241,12 @@ def build_grid(
     good, total = sli["good"].to_numpy(), sli["total"].to_numpy()
     whole = whole_counts(good, total)
     # Rows outside the span lie on the lattice too when the source has one.
-    step, phase = _lattice(minute) if whole else (1, 0)
-    columns = len(range(phase, minutes, step))
-    if step > 1:
-        minute -= phase
-        minute //= step
-    flat *= columns
-    flat += minute
+    step, phase, column = _lattice(minute, flat.dtype) if whole else (1, 0, minute)
     del minute
+    columns = len(range(phase, minutes, step))
+    flat *= columns
+    flat += column
+    del column
     if not known.all():
         flat, good, total = flat[known], good[known], total[known]
     del known
@@ -279,20 +283,33 @@ def build_grid(
     )
 
 
-def _lattice(minute: np.ndarray, sample: int = 4096) -> tuple[int, int]:
+def _lattice(
+    minute: np.ndarray, dtype: type[np.signedinteger], sample: int = 4096
+) -> tuple[int, int, np.ndarray]:
     """The coarsest step (up to ``MAX_STEP_MINUTES``) and its phase on which every minute of
     ``minute`` lies, guessed from the first few and a spread of the others, and checked on
-    all; (1, 0) when none is."""
+    all, with each minute's column on it (as ``dtype``); (1, 0, ``minute``) when none is.
+
+    The check needs no remainder per row (a slow integer division): the column is the floor
+    of ``(minute - phase) / step``, which the grid needs anyway, and the rest, below the
+    step, is 0 exactly when it is 0 modulo 256, which one-byte arithmetic gives. A column
+    too large for ``dtype`` (a row outside the span, left out later) wraps modulo 2^32 or
+    2^64, which keeps it modulo 256.
+    """
     spread = minute[:: max(len(minute) // sample, 1)]
     seen = np.unique(np.concatenate([minute[:sample], spread]))
     step = int(np.gcd.reduce(np.diff(seen))) if seen.size > 1 else 1
     if not 1 < step <= MAX_STEP_MINUTES:
-        return 1, 0
+        return 1, 0, minute
     phase = int(seen[0] % step)
-    remainder = np.empty(minute.shape, dtype=np.int8)  # below the step: one byte a row
-    np.remainder(minute, step, out=remainder, casting="unsafe")
-    remainder -= phase
-    return (1, 0) if bool(remainder.any()) else (step, phase)
+    minute -= phase
+    column = np.floor_divide(minute, step, out=np.empty(minute.shape, dtype), casting="unsafe")
+    rest = np.multiply(column, step, out=np.empty(minute.shape, np.int8), casting="unsafe")
+    np.subtract(rest, minute, out=rest, casting="unsafe")  # minus the rest, modulo 256
+    if bool(rest.any()):
+        minute += phase
+        return 1, 0, minute
+    return step, phase, column
 
 
 def whole_counts(good: np.ndarray, total: np.ndarray) -> bool:
@@ -311,14 +328,17 @@ def whole_counts(good: np.ndarray, total: np.ndarray) -> bool:
     return bits >= 0 and bits * (good.size + total.size) <= 2**53
 
 
-def _row_of_each_event(sli: pd.DataFrame, slos: pd.DataFrame) -> np.ndarray:
-    """Index into ``slos`` of each SLI row (by category codes, not strings), or -1."""
+def _row_of_each_event(
+    sli: pd.DataFrame, slos: pd.DataFrame, dtype: type[np.signedinteger] = np.int64
+) -> np.ndarray:
+    """Index into ``slos`` of each SLI row (by category codes, not strings), or -1, as
+    ``dtype`` (the grid's flat index is built in place from it)."""
     service, slo = (_categories(sli[column]) for column in ("service", "slo"))
     service_pos = {name: i for i, name in enumerate(service.categories)}
     slo_pos = {name: i for i, name in enumerate(slo.categories)}
     # Codes shifted by one: a missing name (code -1) reads row or column 0, which is no SLO.
     width = len(slo_pos) + 1
-    lookup = np.full((len(service_pos) + 1, width), -1, dtype=np.int64)
+    lookup = np.full((len(service_pos) + 1, width), -1, dtype=dtype)
     for i, (svc, name) in enumerate(zip(slos["service"], slos["slo"], strict=True)):
         if svc in service_pos and name in slo_pos:
             lookup[service_pos[svc] + 1, slo_pos[name] + 1] = i
@@ -544,7 +564,12 @@ def _window_columns(
     whole: bool,
 ) -> Iterator[tuple[AlertWindow, np.ndarray]]:
     """Each window of ``policy`` with the columns (of ``unit`` minutes) at which both its
-    burn rates exceed its factor, before its history and its ``for`` are applied."""
+    burn rates exceed its factor, before its history and its ``for`` are applied.
+
+    A window one column wide sums that column alone: for ``whole`` counts the difference of
+    the exact running sums is the column's own count, so the columns are compared as they
+    are (a 5m window on 5-minute data).
+    """
     cum_bad = _cumulative(bad, whole)
     cum_total = _cumulative(total, whole)
     budget = (1.0 - objectives)[:, None]
@@ -556,12 +581,16 @@ def _window_columns(
         both = None
         for width in (max(window.long_window, step), max(window.short_window, step)):
             span = MINUTE * int(width // unit)  # the window in columns, as _window_sum counts
-            _window_sum(cum_bad, span, out=bad_w)
-            np.multiply(_window_sum(cum_total, span, out=total_w), threshold, out=total_w)
-            if both is None:
-                both = np.greater(bad_w, total_w)
+            if whole and span == MINUTE:
+                sum_bad, sum_total = bad, total
             else:
-                both &= np.greater(bad_w, total_w, out=over)
+                sum_bad = _window_sum(cum_bad, span, out=bad_w)
+                sum_total = _window_sum(cum_total, span, out=total_w)
+            np.multiply(sum_total, threshold, out=total_w)
+            if both is None:
+                both = np.greater(sum_bad, total_w)
+            else:
+                both &= np.greater(sum_bad, total_w, out=over)
         yield window, both
 
 
@@ -733,7 +762,7 @@ def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(No
     del bad, total
     rate, total_w = _window_sum(cum_bad, window), _window_sum(cum_total, window)
     del cum_bad, cum_total
-    objectives = grid.slos["objective"].to_numpy()[rows][:, None]
+    objectives = grid.objectives[rows][:, None]
     with_events = np.greater(total_w, 0)
     np.divide(rate, total_w, out=rate, where=with_events)
     rate[~with_events] = np.nan
