@@ -270,3 +270,20 @@ def test_a_one_column_window_is_its_column_by_hand():
         # 1h: 100 of 400, 110 of 500, 210 of 600 ... 210 of 1200 (over 0.144 up to column
         # 11); 5m: the columns of 100 bad events alone.
         assert np.flatnonzero(both[0]).tolist() == [3, 5]
+
+
+def test_one_minute_ratio_slices_on_five_minute_points_by_hand():
+    """``ratio_timeslices`` of one minute on 5-minute points: a slice per point with events
+    (its weight counted per column), badness its bad share; the days and the month alike."""
+    sli = points(SEPTEMBER.start, 4, 5, [100, 200, 0, 400], [0, 10, 0, 40])
+    sli = pd.concat([sli, points(SEPTEMBER.start + pd.Timedelta(days=1), 1, 5, [50], [25])])
+    table = slo_table({"budgeting": "ratio_timeslices", "timeslice_minutes": 1})
+    grid = slo.build_grid(sli, table, SEPTEMBER)
+    assert grid.step == 5
+    report = slo.slo_report(grid, SEPTEMBER)
+    row = report.table.iloc[0]
+    assert (row["slices"], row["bad_slices"]) == (4.0, 0.05 + 0.1 + 0.5)
+    assert row["sli"] == 1 - (0.05 + 0.1 + 0.5) / 4
+    allowed = (1 - 0.999) * 4
+    consumed = report.burndown["budget_consumed"].to_numpy()[:2]
+    assert consumed.tolist() == [(0.05 + 0.1) / allowed, (0.05 + 0.1 + 0.5) / allowed]

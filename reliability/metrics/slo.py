@@ -369,9 +369,8 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
     """
     first = grid.month_column
     good_c, total_c = grid.good_steps[rows, first:], grid.total_steps[rows, first:]
-    methods, slice_minutes, targets = (part[rows] for part in grid.budgeting)
-    sliced = np.flatnonzero(methods != "occurrences")
-    if sliced.size == 0:  # events only
+    methods = grid.budgeting[0][rows]
+    if bool(np.all(methods == "occurrences")):  # events only
         badness = grid.month_minutes(total_c - good_c)
         return badness, grid.month_minutes(total_c.copy() if grid.step == 1 else total_c)
     # Every minute of a time-slice SLO's row is written below; those of events here.
@@ -380,6 +379,27 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
     if events.size:
         badness[events] = grid.month_minutes(total_c[events] - good_c[events])
         weight[events] = grid.month_minutes(total_c[events])
+    for at, slice_bad, with_data, spread, _ in _slice_terms(grid, rows):
+        badness[at] = spread(slice_bad)
+        weight[at] = spread(with_data)
+    return badness, weight
+
+
+def _slice_terms(
+    grid: SLIGrid, rows: slice | np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray], bool]]:
+    """The time-slice SLOs of ``rows`` by method and slice length: their positions in
+    ``rows``, each slice's badness and weight (a share of each of its minutes), what lays
+    those on the month's minutes, and whether the slices are one minute long (their values
+    are then per column of ``*_steps``, laid by ``grid.month_minutes``).
+
+    On data kept on its step, a slice's events are summed over the columns it holds (whole
+    counts: the same sums).
+    """
+    first = grid.month_column
+    good_c, total_c = grid.good_steps[rows, first:], grid.total_steps[rows, first:]
+    methods, slice_minutes, targets = (part[rows] for part in grid.budgeting)
+    sliced = np.flatnonzero(methods != "occurrences")
     # The time-slice SLOs of one method and slice length are sliced together.
     kinds = dict.fromkeys(zip(methods[sliced], slice_minutes[sliced], strict=True))
     on_steps = grid.step > 1 and grid.whole
@@ -411,12 +431,32 @@ def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, n
         else:
             slice_bad = np.where(with_data, 1.0 - ratio, 0.0)
         if length == 1:
-            badness[at] = spread(slice_bad)
-            weight[at] = spread(with_data)
+            yield at, slice_bad, with_data, spread, True
         else:
-            badness[at] = spread(slice_bad / lengths)
-            weight[at] = spread(with_data / lengths)
-    return badness, weight
+            yield at, slice_bad / lengths, with_data / lengths, spread, False
+
+
+def _slice_sums(
+    grid: SLIGrid,
+    rows: np.ndarray,
+    edges: np.ndarray,
+    sums: dict[str, np.ndarray],
+    daily_badness: np.ndarray,
+) -> None:
+    """Add the month's and each day's (from ``edges``) badness, and the month's weight, of
+    the time-slice SLOs ``rows`` into ``sums`` and ``daily_badness``, a method and slice
+    length at a time (``_slice_terms``), without assembling the rows' minutes in one array.
+
+    The fractions are summed over the minutes, as ``budget_terms`` lays them. The weight of
+    one-minute slices (of ``ratio_timeslices``) is 0 or 1 a column: counted over the columns,
+    which is the same whole number.
+    """
+    for at, slice_bad, with_data, spread, one_minute in _slice_terms(grid, rows):
+        badness = spread(slice_bad)
+        sums["badness"][rows[at]] = badness.sum(axis=1)
+        daily_badness[rows[at]] = np.add.reduceat(badness, edges, axis=1)
+        whole = with_data if one_minute else spread(with_data)
+        sums["weight"][rows[at]] = whole.sum(axis=1)
 
 
 def _every_segment_holds_a_column(starts: np.ndarray, columns: int) -> bool:
@@ -890,16 +930,18 @@ def slo_report(
         if on_steps:
             by_columns = chunk.start + np.flatnonzero(exact[chunk])
             by_minutes = chunk.start + np.flatnonzero(~exact[chunk])
-            parts = [(by_columns, _column_terms, day_columns), (by_minutes, budget_terms, edges)]
+            if by_columns.size:
+                badness, weight = _column_terms(grid, by_columns)
+                sums["badness"][by_columns] = badness.sum(axis=1)
+                sums["weight"][by_columns] = weight.sum(axis=1)
+                daily_badness[by_columns] = np.add.reduceat(badness, day_columns, axis=1)
+            if by_minutes.size:
+                _slice_sums(grid, by_minutes, edges, sums, daily_badness)
         else:
-            parts = [(chunk, budget_terms, edges)]
-        for at, terms, bounds in parts:
-            if isinstance(at, np.ndarray) and at.size == 0:
-                continue
-            badness, weight = terms(grid, at)
-            sums["badness"][at] = badness.sum(axis=1)
-            sums["weight"][at] = weight.sum(axis=1)
-            daily_badness[at] = np.add.reduceat(badness, bounds, axis=1)
+            badness, weight = budget_terms(grid, chunk)
+            sums["badness"][chunk] = badness.sum(axis=1)
+            sums["weight"][chunk] = weight.sum(axis=1)
+            daily_badness[chunk] = np.add.reduceat(badness, edges, axis=1)
         if not replay_alerts:
             continue
         for name in dict.fromkeys(policy_names[chunk]):
