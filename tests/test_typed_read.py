@@ -3,6 +3,7 @@ again the precise way, so every message names the same line as before."""
 
 from __future__ import annotations
 
+import decimal
 import json
 from pathlib import Path
 
@@ -338,3 +339,32 @@ def test_a_pattern_matching_folders_reads_each_as_a_dataset(workspace, capsys): 
     code, out, err = run(workspace, capsys)
     assert code == 0, err
     assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)
+
+
+def test_decimal_counts_stored_as_integers_are_read_outside_the_span(workspace, capsys):  # noqa: F811
+    """A decimal count column is stored as integers (as Spark writes a precision up to 18),
+    so its statistics' minimum and maximum say nothing of fractions: June's group is read,
+    and its 1.50 is named as in a decimal column stored any other way."""
+    june, october = sli_frame("2026-06-01", 4), sli_frame("2026-10-01", 3)
+    rows = pd.concat([june, october], ignore_index=True)
+    rows["good"] = [decimal.Decimal(v) for v in rows["good"]]
+    rows["total"] = [decimal.Decimal(v) for v in rows["total"]]
+    rows.loc[1, "good"] = decimal.Decimal("1.50")
+    money = pa.decimal128(18, 2)
+    schema = pa.schema(
+        [
+            ("timestamp", pa.timestamp("ns", tz="UTC")),
+            ("service", pa.string()),
+            ("slo", pa.string()),
+            ("good", money),
+            ("total", money),
+        ]
+    )
+    table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
+    pq.write_table(
+        table, workspace / "sli.parquet", row_group_size=4, store_decimal_as_integer=True
+    )
+    use_parquet(workspace, "sli.parquet")
+    code, _, err = run(workspace, capsys)
+    assert code == 2, err
+    assert "sli.parquet: row 2: column good: must be a whole number of events: 1.50" in err, err

@@ -367,6 +367,8 @@ def _plainly_valid(stats: dict[str, pq.Statistics | None]) -> bool:
         if name in ("good", "total"):
             if found.physical_type != "INT64" and found.physical_type != "INT32":
                 return False
+            if found.logical_type.type not in ("NONE", "INT"):  # a decimal's fractions
+                return False
             if found.min < 0 or found.max > frames.MAX_COUNT:
                 return False
         elif name in ("service", "slo") and not str(found.min).strip():
