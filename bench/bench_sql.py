@@ -143,7 +143,7 @@ def main() -> int:
     args = parser.parse_args()
     root = str(Path(__file__).resolve().parents[1])
     with tempfile.TemporaryDirectory(prefix="bench-sql-") as scratch:
-        folder = (Path(args.data) if args.data else Path(scratch)) / f"x{args.size}"
+        folder = (Path(args.data) if args.data else Path(scratch)) / f"sql-x{args.size}"
         config = write_inputs(folder, args.size)
         server = PostgresServer()
         relay = None
