@@ -368,3 +368,20 @@ def test_decimal_counts_stored_as_integers_are_read_outside_the_span(workspace, 
     code, _, err = run(workspace, capsys)
     assert code == 2, err
     assert "sli.parquet: row 2: column good: must be a whole number of events: 1.50" in err, err
+
+
+def test_a_blank_label_in_a_binary_column_is_named_outside_the_span(workspace, capsys):  # noqa: F811
+    """A label column written as binary, not text, has statistics of bytes (``b''`` for a
+    blank cell), which cannot vouch for its labels: June's group is read and its blank
+    service named."""
+    table = pa.Table.from_pandas(
+        pd.concat([sli_frame("2026-06-01", 4), sli_frame("2026-10-01", 3)], ignore_index=True)
+    )
+    services = [s.encode() for s in table.column("service").to_pylist()]
+    services[1] = b""
+    table = table.set_column(1, "service", pa.array(services, pa.binary()))
+    pq.write_table(table, workspace / "sli.parquet", row_group_size=4)
+    use_parquet(workspace, "sli.parquet")
+    code, _, err = run(workspace, capsys)
+    assert code == 2, err
+    assert "sli.parquet: row 2: column service: missing value" in err, err

@@ -371,8 +371,9 @@ def _plainly_valid(stats: dict[str, pq.Statistics | None]) -> bool:
                 return False
             if found.min < 0 or found.max > frames.MAX_COUNT:
                 return False
-        elif name in ("service", "slo") and not str(found.min).strip():
-            return False
+        elif name in ("service", "slo"):
+            if found.logical_type.type != "STRING" or not found.min.strip():  # bytes: a doubt
+                return False
     return True
 
 
