@@ -3,6 +3,7 @@ to the last bit, to the one the same data laid on minutes gives."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -287,3 +288,17 @@ def test_one_minute_ratio_slices_on_five_minute_points_by_hand():
     allowed = (1 - 0.999) * 4
     consumed = report.burndown["budget_consumed"].to_numpy()[:2]
     assert consumed.tolist() == [(0.05 + 0.1) / allowed, (0.05 + 0.1 + 0.5) / allowed]
+
+
+def test_a_step_grid_works_on_more_slos_at_a_time_with_the_same_figures(monkeypatch):
+    """8 SLOs a chunk on minutes, 8 x the step on a step (up to 32); each SLO's figures are
+    the same whichever SLOs share its chunk."""
+    frame, table = fleet(5, 3, seed=11)
+    grid = slo.build_grid(frame, table, SEPTEMBER, slo.alert_lookback(POLICIES.values()))
+    assert [slo._chunk_rows(replace(grid, step=s)) for s in (1, 2, 5, 60)] == [8, 16, 32, 32]
+    together = slo.slo_report(grid, SEPTEMBER, policies=POLICIES)
+    monkeypatch.setattr(slo, "STEP_CHUNK_FACTOR", 1)
+    assert slo._chunk_rows(grid) == 8
+    apart = slo.slo_report(grid, SEPTEMBER, policies=POLICIES)
+    for part in ("table", "burndown", "alerts"):
+        assert_same(getattr(together, part), getattr(apart, part))

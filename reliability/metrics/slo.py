@@ -356,9 +356,21 @@ def _categories(column: pd.Series) -> pd.Categorical:
     return column.astype("category").array
 
 
-def _row_chunks(rows: int) -> Iterator[slice]:
-    for first in range(0, rows, ROWS_PER_CHUNK):
-        yield slice(first, min(first + ROWS_PER_CHUNK, rows))
+def _row_chunks(rows: int, size: int = ROWS_PER_CHUNK) -> Iterator[slice]:
+    for first in range(0, rows, size):
+        yield slice(first, min(first + size, rows))
+
+
+STEP_CHUNK_FACTOR = 4
+"""At most this many times ``ROWS_PER_CHUNK`` SLOs together on data kept on a coarser step."""
+
+
+def _chunk_rows(grid: SLIGrid) -> int:
+    """SLOs ``slo_report`` works on together: on data kept on its step each SLO's columns are
+    ``step`` times fewer, so as many more SLOs keep the arrays of one step of the arithmetic
+    as small, up to ``STEP_CHUNK_FACTOR`` times (time-slice fractions are still laid on
+    minutes). Each SLO's arithmetic is the same whatever SLOs share its chunk."""
+    return ROWS_PER_CHUNK * min(grid.step, STEP_CHUNK_FACTOR)
 
 
 def budget_terms(grid: SLIGrid, rows: slice | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -917,7 +929,7 @@ def slo_report(
     if on_steps and step_minutes == grid.step:
         replay_columns = _step_columns(grid.phase, step_minutes, until)
     per_step = {name: _by_step(policy, step, phase) for name, policy in policies.items()}
-    for chunk in _row_chunks(rows):
+    for chunk in _row_chunks(rows, _chunk_rows(grid)):
         if on_steps:
             good, total = (
                 grid.good_steps[chunk, month_column:],
