@@ -385,3 +385,20 @@ def test_a_blank_label_in_a_binary_column_is_named_outside_the_span(workspace, c
     code, _, err = run(workspace, capsys)
     assert code == 2, err
     assert "sli.parquet: row 2: column service: missing value" in err, err
+
+
+def test_running_out_of_memory_on_parquet_does_not_advise_parquet(workspace, capsys, monkeypatch):  # noqa: F811
+    """Out of memory on a Parquet file points to splitting it and to the sql source, not to
+    converting it to the format it already has."""
+    parquet_months(workspace / "sli.parquet", sli_frame("2026-10-01", 3))
+    use_parquet(workspace, "sli.parquet")
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(files.pq.ParquetFile, "read_row_groups", exhausted)
+    code, _, err = run(workspace, capsys)
+    assert code == 1, err
+    assert "sli.parquet: not enough memory to read this file" in err
+    assert "(kind: sql)" in err
+    assert "Parquet" not in err.replace("sli.parquet", "")

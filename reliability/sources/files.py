@@ -166,11 +166,13 @@ def out_of_memory(path: Path) -> OutOfMemoryError:
         size = f" ({path.stat().st_size / 1e9:.1f} GB)"
     except OSError:
         size = ""
+    parquet = path.suffix.lower() in _PARQUET_SUFFIXES
+    convert = "" if parquet else " converting it to Parquet,"
     return OutOfMemoryError(
         f"{path}: not enough memory to read this file{size}: read less at once, by splitting"
-        " the input into smaller files (a month each, named by a glob pattern), converting it"
-        " to Parquet, or loading it into a database read by the sql source (kind: sql), which"
-        " sums the events per step before the report sees them"
+        f" the input into smaller files (a month each, named by a glob pattern),{convert} or"
+        " loading it into a database read by the sql source (kind: sql), which sums the events"
+        " per step before the report sees them"
     )
 
 
