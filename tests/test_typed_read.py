@@ -402,3 +402,16 @@ def test_running_out_of_memory_on_parquet_does_not_advise_parquet(workspace, cap
     assert "sli.parquet: not enough memory to read this file" in err
     assert "(kind: sql)" in err
     assert "Parquet" not in err.replace("sli.parquet", "")
+
+
+def test_a_dangling_link_in_a_folder_is_named(workspace, capsys):  # noqa: F811
+    """A file of the folder that is a link to nothing (a part moved or deleted) is named,
+    not skipped: its rows would otherwise be missing without a word."""
+    data = workspace / "sli"
+    data.mkdir()
+    sli_frame("2026-10-01", 3).to_parquet(data / "part-0.parquet")
+    (data / "part-1.parquet").symlink_to(workspace / "gone.parquet")
+    use_parquet(workspace, "sli")
+    code, _, err = run(workspace, capsys)
+    assert code == 2, err
+    assert f"{data / 'part-1.parquet'}: file not found" in err, err

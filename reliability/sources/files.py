@@ -116,6 +116,8 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
             problems.append(Problem(str(resolved), "file not found"))
         else:
             found.append(resolved)
+    # A link to nothing (a part moved or deleted) is named, never skipped without a word.
+    problems += [Problem(str(p), "file not found") for p in found if not p.exists()]
     if problems:
         raise InputError(problems)
     return found
@@ -130,7 +132,7 @@ def _dataset_file(path: Path, folder: Path) -> bool:
     """Whether a file under a dataset's folder is one of its tables: a CSV or Parquet file,
     not hidden, not a writer's marker or temporary file (``_SUCCESS``, ``.part-0.crc``)."""
     hidden = any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
-    return not hidden and path.suffix.lower() in _TABLE_SUFFIXES and path.is_file()
+    return not hidden and path.suffix.lower() in _TABLE_SUFFIXES and not path.is_dir()
 
 
 def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataFrame, int | None]:
