@@ -27,7 +27,13 @@ from reliability.errors import InputError, Problem
 from reliability.frames import Frames
 from reliability.metrics.cost import month_share
 from reliability.metrics.headline import Change, compare
-from reliability.metrics.month import INPUT_TIMES, compute_month, covers, in_period, row_instants
+from reliability.metrics.month import (
+    INPUT_TIMES,
+    compute_month,
+    in_period,
+    lies_outside,
+    row_instants,
+)
 from reliability.metrics.trends import cost_trend_frame, service_trend_frame, trend_frame
 from reliability.period import Month, Span, last_complete_month, parse_month
 from reliability.results import MonthlyMetrics, Results
@@ -153,12 +159,12 @@ def require_data(config: Config, frames: Frames, month: Month, now: pd.Timestamp
 
 
 def outside_data(frames: Frames, month: Month) -> list[str]:
-    """One sentence per input whose rows do not reach over ``month`` (for ``validate``)."""
+    """One sentence per input whose rows lie wholly outside ``month`` (for ``validate``)."""
     return [
         f"{month} lies outside the {role} input's rows "
         f"({extent[0]:%Y-%m-%d} to {extent[1]:%Y-%m-%d})"
         for role, extent in frames.extents.items()
-        if not covers(extent, month)
+        if lies_outside(extent, month)
     ]
 
 

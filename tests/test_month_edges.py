@@ -128,6 +128,15 @@ def test_validate_warns_when_the_month_lies_outside_the_data(org, tmp_path, caps
     assert "incidents: left out of 2026-11" in captured.out
 
 
+def test_validate_does_not_warn_about_a_month_the_data_covers(org, capsys):
+    """The sample's files run to the month's last minute (23:59) and its last incident: the
+    month lies inside every input's rows."""
+    code = main(["validate", "--config", str(org), "--month", "2026-10"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "lies outside" not in captured.err
+
+
 def test_a_service_page_lists_only_its_own_and_fleet_wide_findings():
     from reliability.report import sections
 

@@ -99,6 +99,13 @@ def cut_at(frames: Frames, now: pd.Timestamp, timezone: str) -> tuple[Frames, di
     return result, dropped
 
 
+def lies_outside(extent: tuple[pd.Timestamp, pd.Timestamp], period: Month) -> bool:
+    """Whether an input's rows (their extent) lie wholly before or after ``period``: a file
+    whose last row is the month's last minute, or whose last incident came before its end,
+    still reaches into it."""
+    return extent[1] < period.start or extent[0] >= period.end
+
+
 def covers(extent: tuple[pd.Timestamp, pd.Timestamp] | None, period: Month) -> bool:
     """Whether an input vouches for ``period``: its extent (the instants it answered for, or
     its first and last row) reaches from before the month to its end."""
