@@ -245,7 +245,8 @@ def build_grid(
     del minute
     columns = len(range(phase, minutes, step))
     flat *= columns
-    flat += column
+    # In the index's own type: a minute of a row outside the span wraps, and is left out.
+    np.add(flat, column, out=flat, dtype=flat.dtype, casting="unsafe")
     del column
     if not known.all():
         flat, good, total = flat[known], good[known], total[known]
