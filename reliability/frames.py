@@ -221,6 +221,9 @@ class Frames:
     left_out: dict[str, int] = field(default_factory=dict)
     """Per input role, the rows its files hold that the run did not keep (SLI rows outside
     the span or of services the config does not name)."""
+    later: dict[str, int] = field(default_factory=dict)
+    """Of those, per role, the rows dated at or after the span's end: for a month in progress,
+    rows dated after now."""
 
 
 class _Problems:

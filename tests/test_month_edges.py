@@ -56,6 +56,27 @@ def test_rows_dated_after_now_are_left_out_and_named(org):
     assert f"{later} deployments" in row["effect"]
 
 
+def test_sli_rows_after_the_month_still_count_as_dated_after_now(org, tmp_path):
+    """A file holding November's minutes too, ten days into October: those rows lie beyond
+    the span and are never kept, but they are dated after now like the rest of October's,
+    and the finding counts both."""
+    folder = tmp_path / "org"
+    folder.mkdir()
+    for path in org.parent.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    sli = read(folder / "sli.csv")
+    november = sli.iloc[:3].assign(
+        timestamp=["2026-11-02T00:00:00Z", "2026-11-02T00:01:00Z", "2026-11-02T00:02:00Z"]
+    )
+    pd.concat([sli, november]).to_csv(folder / "sli.csv", index=False)
+    stamps = pd.to_datetime(sli["timestamp"], utc=True)
+    later = int((stamps > NOW).sum()) + 3
+
+    _, result = pipeline.compute(load_config(folder / "reliability.yaml"), OCTOBER, now=NOW)
+    row = result.data_quality.set_index("finding").loc["Rows dated after now left out"]
+    assert f"{later:,} SLI rows" in row["effect"], row["effect"]
+
+
 def test_the_json_of_a_month_in_progress_says_until_when(org):
     from reliability.results import to_json
 

@@ -132,6 +132,12 @@ def compute_month(
     future: dict[str, int] = {}
     if now < period.end:
         frames, future = cut_at(frames, now, period.timezone)
+        # Rows a file held beyond the span (after the month, so after now) were never kept.
+        future = {
+            role: future.get(role, 0) + frames.later.get(role, 0)
+            for role in INPUT_TIMES
+            if future.get(role) or frames.later.get(role)
+        }
     result = MonthlyMetrics(
         period=period, in_progress=in_progress, until=now if in_progress else None
     )

@@ -44,6 +44,8 @@ def load_frames(config: Config, span: Span) -> Frames:
             result.extents[role] = loaded.extent
         if loaded.left_out:
             result.left_out[role] = loaded.left_out
+        if loaded.later:
+            result.later[role] = loaded.later
     if problems:
         raise InputError(problems)
     return result

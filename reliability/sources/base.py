@@ -59,6 +59,8 @@ class Loaded:
     """The first and last instant of the input's rows, where the loader kept fewer of them."""
     left_out: int = 0
     """Rows the input holds that the run does not need (outside the span, other services)."""
+    later: int = 0
+    """Of those, the rows dated at or after the span's end."""
 
 
 OptionsT = TypeVar("OptionsT", bound=SourceOptions)

@@ -69,6 +69,9 @@ class Kept:
     positions: Callable[[], np.ndarray] | None = None
     """Each kept row's place among the file's data rows, worked out when a problem needs it
     (``None``: no row left out); held as one bit per row read."""
+    later: int = 0
+    """Of the rows left out, those dated at or after the span's end (for a month in progress:
+    rows dated after now, which a data-quality finding names)."""
 
 
 def _places(bits: np.ndarray, count: int) -> np.ndarray:
@@ -274,11 +277,13 @@ def _validated_blocks(
     keep: RowFilter | None,
     left_out: int = 0,
     bounds: Sequence[pd.Timestamp] = (),
+    later: int = 0,
 ) -> Kept | None:
     """Blocks of an SLI file (each with the place of its first row among the file's data
     rows) validated one at a time and cut to the rows ``keep`` names, then combined and
     checked across blocks; ``None`` when anything needs the precise way. ``left_out`` rows
-    were never read, and ``bounds`` are instants the file is known to hold."""
+    were never read (``later`` of them after the span), and ``bounds`` are instants the file
+    is known to hold."""
     pieces: dict[str, list[pd.Series]] = {name: [] for name in frames.SLI.column_names}
     places: list[tuple[int, int, Callable[[], np.ndarray] | None]] = []
     series: list[pd.DataFrame] = []
@@ -290,6 +295,7 @@ def _validated_blocks(
         del raw
         seen += [] if part.extent is None else list(part.extent)
         left_out += part.left_out
+        later += part.later
         places.append((offset, len(part.frame), part.positions))
         series.append(_series_spans(part.frame))
         total += float(part.frame["total"].sum())
@@ -305,7 +311,7 @@ def _validated_blocks(
         return None
     extent = (min(seen), max(seen)) if seen else None
     positions = functools.partial(_block_places, places) if left_out else None
-    return Kept(frame, left_out, extent, positions)
+    return Kept(frame, left_out, extent, positions, later)
 
 
 def _series_spans(sli: pd.DataFrame) -> pd.DataFrame:
@@ -419,7 +425,7 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
         starts = np.cumsum(
             [0] + [file.metadata.row_group(g).num_rows for g in range(file.num_row_groups)]
         )
-        wanted, bounds, skipped = [], [], 0
+        wanted, bounds, skipped, later = [], [], 0, 0
         for group in range(file.num_row_groups):  # a few groups a file, not rows
             meta = file.metadata.row_group(group)
             stats = {name: meta.column(leaf).statistics for name, leaf in columns.items()}
@@ -430,6 +436,7 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
                 wanted.append(group)
             else:
                 skipped += int(starts[group + 1] - starts[group])
+                later += int(starts[group + 1] - starts[group]) if span[0] >= keep.end else 0
 
         def blocks() -> Iterator[tuple[int, pd.DataFrame]]:
             for groups in _runs(wanted, starts):
@@ -437,9 +444,10 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
                 raw.columns = [str(name).strip() for name in raw.columns]
                 yield int(starts[groups[0]]), raw
 
-        kept = _validated_blocks(blocks(), path, keep, skipped, bounds)
+        kept = _validated_blocks(blocks(), path, keep, skipped, bounds, later)
         if kept is None and not wanted:
-            return Kept(frames.empty(frames.SLI), skipped, (min(bounds), max(bounds)))
+            extent = (min(bounds), max(bounds))
+            return Kept(frames.empty(frames.SLI), skipped, extent, later=later)
         return kept
     except MemoryError:
         raise
@@ -508,11 +516,12 @@ def _cut(sli: pd.DataFrame, keep: RowFilter | None) -> Kept:
     wanted = keep.keeps(sli)
     if wanted.all():
         return Kept(sli, 0, extent)
+    later = int((sli["timestamp"] >= keep.end).sum())
     frame = sli.loc[wanted].reset_index(drop=True)
     frame["service"] = frames.drop_unused_categories(frame["service"])
     frame["slo"] = frames.drop_unused_categories(frame["slo"])
     at = functools.partial(_places, np.packbits(wanted), len(wanted))
-    return Kept(frame, int((~wanted).sum()), extent, at)
+    return Kept(frame, int((~wanted).sum()), extent, at, later)
 
 
 def _unreadable(path: Path, exc: Exception) -> Problem:
@@ -670,13 +679,14 @@ def read_kept(paths: Sequence[Path], spec: frames.TableSpec, keep: RowFilter | N
     parts = []
     rows = []
     problems: list[Problem] = []
-    left_out, extents = 0, []
+    left_out, later, extents = 0, 0, []
     for path in paths:
         try:
             kept, numbers = _read_validated(path, spec, keep)
             parts.append(kept.frame)
             rows.append(numbers)
             left_out += kept.left_out
+            later += kept.later
             extents += [] if kept.extent is None else list(kept.extent)
         except InputError as exc:
             problems.extend(exc.problems)
@@ -684,7 +694,7 @@ def read_kept(paths: Sequence[Path], spec: frames.TableSpec, keep: RowFilter | N
         raise InputError(problems)
     extent = (min(extents), max(extents)) if extents else None
     if len(parts) == 1:
-        return Kept(parts[0], left_out, extent)
+        return Kept(parts[0], left_out, extent, later=later)
     combined = frames.concat(parts, spec)
     origin = _Origin(paths, np.repeat(np.arange(len(paths)), [len(p) for p in parts]), rows)
     if spec.unique:
@@ -697,7 +707,7 @@ def read_kept(paths: Sequence[Path], spec: frames.TableSpec, keep: RowFilter | N
             message = f"{frames.SUM_EXCESS_MESSAGE}, counting every file of the input"
             summary = "{hidden} more SLOs whose events add up to more than 2^53 across the files"
             raise InputError(origin.problems(excess, "total", lambda pos: message, summary))
-    return Kept(combined, left_out, extent)
+    return Kept(combined, left_out, extent, later=later)
 
 
 class _Origin:

@@ -27,7 +27,7 @@ def _load_tables(options: CsvOptions | ParquetOptions, request: LoadRequest) -> 
         services = frozenset(service.name for service in request.config.services)
         keep = files.RowFilter(request.span.start, request.span.end, services)
     kept = files.read_kept(paths, request.spec, keep)
-    return Loaded(kept.frame, extent=kept.extent, left_out=kept.left_out)
+    return Loaded(kept.frame, extent=kept.extent, left_out=kept.left_out, later=kept.later)
 
 
 def _load_sample(options: SampleOptions, request: LoadRequest) -> Loaded:
