@@ -415,3 +415,15 @@ def test_a_dangling_link_in_a_folder_is_named(workspace, capsys):  # noqa: F811
     code, _, err = run(workspace, capsys)
     assert code == 2, err
     assert f"{data / 'part-1.parquet'}: file not found" in err, err
+
+
+def test_a_compressed_csv_is_named_as_such(workspace, capsys):  # noqa: F811
+    import gzip
+
+    (workspace / "sli.csv.gz").write_bytes(gzip.compress(GOOD_FILES["sli.csv"].encode()))
+    config = workspace / "reliability.yaml"
+    config.write_text(config.read_text().replace("path: sli.csv", "path: sli.csv.gz"))
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert "sli.csv.gz: a compressed file: decompress it first" in err, err
+    assert "codec" not in err

@@ -25,6 +25,9 @@ from reliability.period import Month
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _TABLE_SUFFIXES = (".csv", *_PARQUET_SUFFIXES)
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
+"""Compressed files, which are not read (a CSV is read as plain text, a Parquet file
+compresses its own pages)."""
 """The files a folder named as a source's ``path`` contributes (markers like ``_SUCCESS``
 and hidden files are skipped)."""
 _BLOCK_BYTES = 16 << 20
@@ -146,6 +149,10 @@ def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataF
     With ``spec``, only its columns are read of a Parquet file (and must hold plain values),
     and a CSV whose rows do not fit its header also names the required columns it lacks.
     """
+    if path.suffix.lower() in _COMPRESSED_SUFFIXES:
+        raise InputError(
+            Problem(str(path), "a compressed file: decompress it first (gunzip, unzstd, ...)")
+        )
     try:
         if path.suffix.lower() in _PARQUET_SUFFIXES:
             columns = None if spec is None else spec.column_names
