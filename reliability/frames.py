@@ -879,10 +879,19 @@ def _finish(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     return frame[spec.column_names]
 
 
+_COUNT_CHUNK = 1 << 20
+"""Codes counted at a time by ``drop_unused_categories``."""
+
+
 def drop_unused_categories(values: pd.Series) -> pd.Series:
-    """``values.cat.remove_unused_categories()``, by counting codes instead of sorting them."""
+    """``values.cat.remove_unused_categories()``, by counting codes instead of sorting them,
+    a million at a time: a count converts its codes to 64-bit integers, which for a column of
+    80 million rows would be more memory than the whole column."""
     codes = values.cat.codes.to_numpy()
-    used = np.bincount(codes + 1, minlength=len(values.cat.categories) + 1)[1:] > 0
+    size = len(values.cat.categories) + 1
+    used = np.zeros(size - 1, dtype=bool)
+    for start in range(0, len(codes), _COUNT_CHUNK):  # a few chunks, not rows
+        used |= np.bincount(codes[start : start + _COUNT_CHUNK] + 1, minlength=size)[1:] > 0
     if used.all():
         return values
     renumbered = np.append(np.cumsum(used) - 1, -1)  # code -1 (missing) stays -1

@@ -307,7 +307,9 @@ def _validated_blocks(
         series.append(_series_spans(part.frame))
         total += float(part.frame["total"].sum())
         for name, column in part.frame.items():
-            pieces[name].append(column)
+            # A column of its own, not a view of the block's good and total together: each
+            # piece is then freed as soon as its column is combined.
+            pieces[name].append(column.copy() if column.dtype.kind in "iu" else column)
         del part
     if not places:
         return None
