@@ -427,3 +427,24 @@ def test_a_compressed_csv_is_named_as_such(workspace, capsys):  # noqa: F811
     assert code == 2
     assert "sli.csv.gz: a compressed file: decompress it first" in err, err
     assert "codec" not in err
+
+
+def test_parquet_parts_without_rows_in_a_folder_are_passed_over(workspace, capsys):  # noqa: F811
+    """A writer leaves a part without rows for an empty partition: it holds nothing, so the
+    folder's figures are those of its other parts; a folder of nothing else says so."""
+    data = workspace / "sli"
+    data.mkdir()
+    october = sli_frame("2026-10-01", 3)
+    october["good"] = [99, 100, 98]
+    october.to_parquet(data / "part-0.parquet")
+    october.iloc[:0].to_parquet(data / "part-1.parquet")
+    use_parquet(workspace, "sli")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    slo = json.loads(out)["slos"][0]
+    assert (slo["good"], slo["total"]) == (297, 300)
+
+    (data / "part-0.parquet").unlink()
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert f"{data}: no rows in this folder: its only Parquet files hold none" in err, err

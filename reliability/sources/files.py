@@ -116,7 +116,7 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
         elif resolved.is_dir():  # a dataset's folder, hive-partitioned (month=2026-10/...) or not
             inside = _folder_files(resolved)
             if not inside:
-                problems.append(Problem(str(resolved), "no CSV or Parquet file in this folder"))
+                problems.append(Problem(str(resolved), _empty_folder(resolved)))
             found.extend(inside)
         elif not resolved.is_file():
             problems.append(Problem(str(resolved), "file not found"))
@@ -130,8 +130,27 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
 
 
 def _folder_files(folder: Path) -> list[Path]:
-    """The CSV and Parquet files under a dataset's folder, in order of their paths."""
-    return sorted(p for p in folder.rglob("*") if _dataset_file(p, folder))
+    """The CSV and Parquet files under a dataset's folder, in order of their paths; a
+    Parquet part without rows (as a writer leaves for an empty partition) holds nothing."""
+    return sorted(p for p in folder.rglob("*") if _dataset_file(p, folder) and not _empty_part(p))
+
+
+def _empty_part(path: Path) -> bool:
+    """Whether a file is a Parquet file whose footer says it holds no rows (an unreadable one
+    is not: reading it names its problem)."""
+    if path.suffix.lower() not in _PARQUET_SUFFIXES or not path.exists():
+        return False
+    try:
+        return pq.read_metadata(path).num_rows == 0
+    except Exception:  # pyarrow's own errors for a file that is no Parquet file
+        return False
+
+
+def _empty_folder(folder: Path) -> str:
+    """Why a dataset's folder gives no file to read."""
+    if any(_dataset_file(p, folder) for p in folder.rglob("*")):
+        return "no rows in this folder: its only Parquet files hold none"
+    return "no CSV or Parquet file in this folder"
 
 
 def _dataset_file(path: Path, folder: Path) -> bool:
