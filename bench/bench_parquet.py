@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench_read import BASE_SERVICES, MONTH, run_child
+from bench_read import BASE_SERVICES, run_child, summary, write_month
 
 TARGET_RATIO = 2.0
 
@@ -34,15 +34,7 @@ def write_months(folder: Path, size: int, row_group: int, order: str) -> Path:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from reliability.period import parse_month
-    from reliability.sources.sample import write_sample
-
-    config = write_sample(
-        folder,
-        parse_month(MONTH, "UTC"),
-        services=BASE_SERVICES * size,
-        now=pd.Timestamp("2027-01-01", tz="UTC"),
-    )
+    config = write_month(folder, size)
     csv = folder / "sli.csv"
     october = pacsv.read_csv(
         csv,
@@ -66,11 +58,6 @@ def write_months(folder: Path, size: int, row_group: int, order: str) -> Path:
     text = config.read_text().replace("sli.csv", "sli.parquet")
     config.write_text(text)
     return config
-
-
-def summary(values: list[float], scale: float = 1.0, unit: str = "s") -> str:
-    scaled = [v / scale for v in values]
-    return f"{statistics.median(scaled):.2f} {unit} ({min(scaled):.2f}-{max(scaled):.2f})"
 
 
 def main() -> int:

@@ -69,21 +69,37 @@ def child(mode: str, config: str) -> None:
     )
 
 
+def write_month(folder: Path, size: int) -> Path:
+    """The sample's month at ``size`` times its fleet as CSV files and a config reading them
+    (the config's path); every bench writes its inputs this way."""
+    import pandas as pd
+
+    from reliability.period import parse_month
+    from reliability.sources.sample import write_sample
+
+    return write_sample(
+        folder,
+        parse_month(MONTH, "UTC"),
+        services=BASE_SERVICES * size,
+        now=pd.Timestamp("2027-01-01", tz="UTC"),
+    )
+
+
+def run_json(command: list[str], what: str, env: dict[str, str] | None = None) -> dict:
+    """Run ``command`` (a fresh process) and read the JSON document it prints; a failed run
+    ends the bench, quoting its errors."""
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode:
+        sys.exit(f"{what} failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout)
+
+
 def run_child(mode: str, config: Path) -> dict[str, float]:
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-    result = subprocess.run(
-        [sys.executable, __file__, "--child", mode, str(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode:
-        sys.exit(f"{mode} run failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_json([sys.executable, __file__, "--child", mode, str(config)], f"{mode} run", env)
 
 
 def summary(values: list[float], scale: float = 1.0, unit: str = "s") -> str:
@@ -109,17 +125,7 @@ def main() -> int:
         child(*args.child)
         return 0
     if args.write:
-        import pandas as pd
-
-        from reliability.period import parse_month
-        from reliability.sources.sample import write_sample
-
-        write_sample(
-            Path(args.write[0]),
-            parse_month(MONTH, "UTC"),
-            services=BASE_SERVICES * int(args.write[1]),
-            now=pd.Timestamp("2027-01-01", tz="UTC"),
-        )
+        write_month(Path(args.write[0]), int(args.write[1]))
         return 0
 
     missed = []

@@ -15,9 +15,7 @@ raw rows', identical SLOs (``--check`` exits 1 when either is missed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bench_read import BASE_SERVICES, MONTH
+from bench_read import BASE_SERVICES, MONTH, run_json, write_month
 from sql_databases import ByteCounter, PostgresServer  # the shared test helpers live in tests/
 
 TARGET_RATIO = 0.2
@@ -38,19 +36,10 @@ def write_inputs(folder: Path, size: int) -> Path:
     """The sample's October at ``size`` times as CSV files, plus ``sli-5m.csv``: the same
     events summed per 5 minutes (by DuckDB); returns the config's path."""
     import duckdb
-    import pandas as pd
-
-    from reliability.period import parse_month
-    from reliability.sources.sample import write_sample
 
     config = folder / "reliability.yaml"
     if not config.is_file():
-        config = write_sample(
-            folder,
-            parse_month(MONTH, "UTC"),
-            services=BASE_SERVICES * size,
-            now=pd.Timestamp("2027-01-01", tz="UTC"),
-        )
+        config = write_month(folder, size)
     five = folder / "sli-5m.csv"
     if not five.is_file():
         duckdb.sql(
@@ -94,18 +83,12 @@ def variant(config: Path, name: str, metrics: dict) -> Path:
 
 
 def compute(config: Path, env: dict[str, str]) -> tuple[dict, float]:
+    """``reliability compute --format json`` of the month in a fresh process, and its wall
+    time."""
     started = time.perf_counter()
     command = ["compute", "--config", str(config), "--month", MONTH, "--format", "json"]
-    result = subprocess.run(
-        [sys.executable, "-m", "reliability", *command],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode:
-        sys.exit(f"compute failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout), time.perf_counter() - started
+    result = run_json([sys.executable, "-m", "reliability", *command], "compute", env)
+    return result, time.perf_counter() - started
 
 
 ROW_MESSAGE_BYTES = 7 + 4 * 5

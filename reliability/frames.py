@@ -919,7 +919,7 @@ def empty(spec: TableSpec) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def concat(parts: list[pd.DataFrame], spec: TableSpec) -> pd.DataFrame:
+def concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Combine validated frames of one table, keeping the canonical dtypes: a label column
     (service, SLO) stays categorical over the union of the parts' labels, never a column of
     Python strings on the way."""

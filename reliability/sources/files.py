@@ -50,6 +50,10 @@ class RowFilter:
     end: pd.Timestamp
     services: frozenset[str]
 
+    def misses(self, first: pd.Timestamp, last: pd.Timestamp) -> bool:
+        """Whether rows from ``first`` to ``last`` lie wholly outside the span."""
+        return last < self.start or first >= self.end
+
     def keeps(self, sli: pd.DataFrame) -> np.ndarray:
         """Which rows of a validated SLI frame the run needs."""
         stamps = sli["timestamp"]
@@ -389,10 +393,6 @@ def _group_span(stats: dict[str, pq.Statistics | None]) -> tuple[pd.Timestamp, .
     return tuple(pd.Timestamp(t).tz_convert("UTC") for t in (low, high))
 
 
-def _outside(span: tuple[pd.Timestamp, ...], keep: RowFilter) -> bool:
-    return span[1] < keep.start or span[0] >= keep.end
-
-
 def _plainly_valid(stats: dict[str, pq.Statistics | None]) -> bool:
     """Whether a row group's statistics vouch that none of its cells is empty, a negative or
     too large count, or a blank label: only such a group outside the span is left unread
@@ -460,7 +460,7 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
             span = _group_span(stats)
             if span is not None:
                 bounds += list(span)
-            if span is None or not _outside(span, keep) or not _plainly_valid(stats):
+            if span is None or not keep.misses(*span) or not _plainly_valid(stats):
                 wanted.append(group)
             else:
                 skipped += int(starts[group + 1] - starts[group])
@@ -723,7 +723,7 @@ def read_kept(paths: Sequence[Path], spec: frames.TableSpec, keep: RowFilter | N
     extent = (min(extents), max(extents)) if extents else None
     if len(parts) == 1:
         return Kept(parts[0], left_out, extent, later=later)
-    combined = frames.concat(parts, spec)
+    combined = frames.concat(parts)
     origin = _Origin(paths, np.repeat(np.arange(len(paths)), [len(p) for p in parts]), rows)
     if spec.unique:
         _check_unique_across(combined, spec, origin)
@@ -867,7 +867,7 @@ def read_cost(paths: Sequence[Path], config: Config) -> pd.DataFrame:
         rows.append(numbers)
     if problems:
         raise InputError(problems)
-    combined = frames.concat(parts, frames.COST) if parts else frames.empty(frames.COST)
+    combined = frames.concat(parts) if parts else frames.empty(frames.COST)
     currency = frames.reporting_currency(combined, settings.currency)
     for path, part, numbers, column in zip(paths, parts, rows, columns, strict=True):
         wrong = frames.unconvertible(part, currency, settings.rates)

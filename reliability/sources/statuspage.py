@@ -190,7 +190,7 @@ def incidents_frame(
                 ids.append(incident.get("id"))
         raw = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
         parts.append(validate_records(raw, frames.INCIDENTS, where, ids, "incident"))
-    frame = frames.concat(parts, frames.INCIDENTS) if len(parts) > 1 else parts[0]
+    frame = frames.concat(parts) if len(parts) > 1 else parts[0]
     if len(parts) > 1:
         frame = frame.drop_duplicates("id", keep="last").reset_index(drop=True)
     notes = _notes(tally, settings)

@@ -147,7 +147,7 @@ def load_span(
             parts.append(_small(year, month, size)[key])
     if not parts:
         return frames.empty(spec)
-    frame = parts[0] if len(parts) == 1 else frames.concat(parts, spec)
+    frame = parts[0] if len(parts) == 1 else frames.concat(parts)
     return _happened(frame, key, span, now, copy=len(parts) == 1)
 
 
