@@ -67,6 +67,8 @@ def side_points(result: Result, service: str) -> tuple[np.ndarray, np.ndarray]:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     stamps = np.concatenate([p[0] for p in parts])
     numbers = np.concatenate([p[1] for p in parts])
+    if len(stamps) < 2 or bool((stamps[1:] > stamps[:-1]).all()):
+        return stamps, numbers  # chunks in time order, none overlapping: nothing to sort
     stamps, first = np.unique(stamps, return_index=True)
     return stamps, numbers[first]
 
@@ -117,10 +119,13 @@ def assemble(
         if not len(good_stamps) and not len(total_stamps):
             notes.append(f"Prometheus returned no data for {service}/{slo} in the period.")
             continue
-        stamps, in_good, in_total = np.intersect1d(
-            good_stamps, total_stamps, assume_unique=True, return_indices=True
-        )
-        good, total = good[in_good], total[in_total]
+        if np.array_equal(good_stamps, total_stamps):
+            stamps = good_stamps  # both sides answered every step: no join to make
+        else:
+            stamps, in_good, in_total = np.intersect1d(
+                good_stamps, total_stamps, assume_unique=True, return_indices=True
+            )
+            good, total = good[in_good], total[in_total]
         one_sided = len(good_stamps) + len(total_stamps) - 2 * len(stamps)
         if one_sided:
             notes.append(
