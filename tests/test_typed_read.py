@@ -428,6 +428,17 @@ def test_a_compressed_csv_is_named_as_such(workspace, capsys):  # noqa: F811
     assert "sli.csv.gz: a compressed file: decompress it first" in err, err
     assert "codec" not in err
 
+    # in a dataset's folder too: each compressed part is named, never "no CSV file here"
+    (workspace / "sli").mkdir()
+    (workspace / "sli.csv.gz").rename(workspace / "sli" / "part-0.csv.gz")
+    (workspace / "sli" / "notes.txt.gz").write_bytes(gzip.compress(b"not a table"))
+    config.write_text(config.read_text().replace("path: sli.csv.gz", "path: sli"))
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert "part-0.csv.gz: a compressed file: decompress it first" in err, err
+    assert "notes.txt.gz" not in err, err
+    assert "no CSV or Parquet file" not in err, err
+
 
 def test_parquet_parts_without_rows_in_a_folder_are_passed_over(workspace, capsys):  # noqa: F811
     """A writer leaves a part without rows for an empty partition: it holds nothing, so the

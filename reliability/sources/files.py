@@ -161,7 +161,16 @@ def _dataset_file(path: Path, folder: Path) -> bool:
     """Whether a file under a dataset's folder is one of its tables: a CSV or Parquet file,
     not hidden, not a writer's marker or temporary file (``_SUCCESS``, ``.part-0.crc``)."""
     hidden = any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
-    return not hidden and path.suffix.lower() in _TABLE_SUFFIXES and not path.is_dir()
+    return not hidden and _table_name(path) and not path.is_dir()
+
+
+def _table_name(path: Path) -> bool:
+    """Whether a name is a table's: a CSV or Parquet file, compressed or not (a compressed one
+    is read only to be named as such)."""
+    suffixes = [suffix.lower() for suffix in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in _COMPRESSED_SUFFIXES:
+        suffixes.pop()
+    return bool(suffixes) and suffixes[-1] in _TABLE_SUFFIXES
 
 
 def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataFrame, int | None]:
