@@ -459,3 +459,65 @@ def test_parquet_parts_without_rows_in_a_folder_are_passed_over(workspace, capsy
     code, _, err = run(workspace, capsys)
     assert code == 2
     assert f"{data}: no rows in this folder: its only Parquet files hold none" in err, err
+
+
+def test_partition_columns_are_read_from_the_folder_names(workspace, capsys):  # noqa: F811
+    """A hive-partitioned dataset whose files leave out the partition column (as Spark and
+    Arrow write them) reads it from the folder's name; a file holding the column keeps its
+    own values; row groups of a service the config does not name are left unread."""
+    data = workspace / "sli"
+    october = sli_frame("2026-10-01", 3)
+    october["good"] = [99, 100, 98]
+    parquet_months(data / "service=checkout" / "part-0.parquet", october)
+    search = sli_frame("2026-10-01", 5, good=101)  # never read: of another service
+    parquet_months(data / "service=search" / "part-0.parquet", search)
+    for part in data.glob("*/part-0.parquet"):  # as a writer leaves them: no service column
+        pq.write_table(pq.read_table(part).drop_columns("service"), part, row_group_size=4)
+    use_parquet(workspace, "sli")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)
+    config = str(workspace / "reliability.yaml")
+    assert main(["validate", "--month", "2026-10", "--config", config]) == 0
+    assert "metrics: 3 rows (13 more outside 2026-10" in capsys.readouterr().out
+
+    # the file's own column wins over the folder's name
+    (data / "service=search" / "part-0.parquet").unlink()
+    parquet_months(data / "service=search" / "part-0.parquet", sli_frame("2026-10-02", 2))
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert json.loads(out)["slos"][0]["total"] == 500
+
+
+def test_partition_columns_of_csv_parts_and_their_problems(workspace, capsys):  # noqa: F811
+    """CSV parts read a partition column too; a problem names the part's line, and a null
+    partition is a blank cell of that column."""
+    data = workspace / "sli" / "service=checkout" / "month=2026-10"
+    data.mkdir(parents=True)
+    header = "timestamp,slo,good,total\n"
+    rows = "".join(
+        f"2026-10-01T00:0{m}:00Z,availability,{good},100\n" for m, good in enumerate((99, 100, 98))
+    )
+    (data / "part-0.csv").write_text(header + rows)
+    use_parquet(workspace, "sli")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)
+
+    (data / "part-0.csv").write_text(header + rows.replace(",100,100", ",101,100"))
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert f"{data / 'part-0.csv'}: row 3: column good: good (101) exceeds total" in err, err
+
+    blank = workspace / "sli" / "service=__HIVE_DEFAULT_PARTITION__"
+    data.rename(blank)
+    (blank / "part-0.csv").write_text(header + rows)
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert f"{blank / 'part-0.csv'}: row 2: column service:" in err, err
+
+
+def test_partition_names_and_values_are_url_decoded(tmp_path):
+    path = tmp_path / "date=2026-10-01" / "service=pay%3Dments" / "slo%20=x" / "part.parquet"
+    assert files.hive_partitions(path, frames.SLI) == {"service": "pay=ments", "slo": "x"}
+    assert files.hive_partitions(tmp_path / "service=" / "part.csv", frames.SLI) == {"service": ""}

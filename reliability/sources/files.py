@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,8 @@ _COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst", ".zip")
 compresses its own pages)."""
 """The files a folder named as a source's ``path`` contributes (markers like ``_SUCCESS``
 and hidden files are skipped)."""
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+"""The folder name writers (Hive, Spark, Arrow) give a partition whose value is null."""
 _BLOCK_BYTES = 16 << 20
 """How much of a CSV file Arrow parses at a time (fewer, larger blocks parse faster)."""
 _PARQUET_BLOCK_ROWS = 1 << 22
@@ -173,6 +176,45 @@ def _table_name(path: Path) -> bool:
     return bool(suffixes) and suffixes[-1] in _TABLE_SUFFIXES
 
 
+def hive_partitions(path: Path, spec: frames.TableSpec) -> dict[str, str]:
+    """The columns of ``spec`` a hive-partitioned dataset's folders name for a file
+    (``sli/service=checkout/month=2026-10/part-0.parquet``: ``service``), each with its value.
+
+    A file without such a column reads it from the folder's name, as writers leave partition
+    columns out of the files; names and values are URL-decoded (writers escape ``/``, ``=``
+    and ``%``), and a null partition (``__HIVE_DEFAULT_PARTITION__``) is a blank cell.
+    """
+    found = {}
+    for part in path.parent.parts:
+        name, equals, value = part.partition("=")
+        name = unquote(name).strip()
+        if equals and name in spec.column_names:
+            found[name] = "" if value == _HIVE_NULL else unquote(value)
+    return found
+
+
+def _absent_partitions(path: Path, spec: frames.TableSpec, names: Sequence[str]) -> dict[str, str]:
+    """The partition columns of ``path`` that a file with columns ``names`` lacks."""
+    present = {str(name).strip() for name in names}
+    return {k: v for k, v in hive_partitions(path, spec).items() if k not in present}
+
+
+def _with_partitions(raw: pd.DataFrame, path: Path, spec: frames.TableSpec) -> pd.DataFrame:
+    """A file's raw frame with the partition columns it lacks, one value for every row (a
+    label column as a category of that one value)."""
+    absent = _absent_partitions(path, spec, raw.columns)
+    if not absent:
+        return raw
+    columns = {column.name: column for column in spec.columns}
+    for name, value in absent.items():
+        if columns[name].categorical:
+            codes = np.zeros(len(raw), dtype=np.int8)
+            raw[name] = pd.Categorical.from_codes(codes, categories=[value], validate=False)
+        else:
+            raw[name] = value
+    return raw
+
+
 def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataFrame, int | None]:
     """One file as a raw frame (CSV cells as strings) and the row number of its first data row.
 
@@ -242,7 +284,8 @@ def _typed_table(path: Path, spec: frames.TableSpec, keep: RowFilter | None = No
             return None
         columns = {c.name: c for c in spec.columns}
         chosen = {name: columns[name.strip()] for name in header if name.strip() in columns}
-        if not set(spec.required_names) <= {c.name for c in chosen.values()}:
+        present = {c.name for c in chosen.values()} | set(_absent_partitions(path, spec, header))
+        if not set(spec.required_names) <= present:
             return None
         table = pacsv.read_csv(
             path,
@@ -262,7 +305,7 @@ def _typed_table(path: Path, spec: frames.TableSpec, keep: RowFilter | None = No
             blocks = _unified_blocks(table)
             del table  # each block is freed once validated
             return None if blocks is None else _sli_blocks(*blocks, path, keep)
-        raw = table.to_pandas()
+        raw = _with_partitions(table.to_pandas(), path, spec)
         del table
         return Kept(frames.validate(raw, spec, str(path), 2))
     except MemoryError:
@@ -330,6 +373,7 @@ def _validated_blocks(
     for offset, raw in blocks:
         if len(raw) == 0:
             continue
+        raw = _with_partitions(raw, path, frames.SLI)
         part = _cut(frames.validate(raw, frames.SLI, str(path), 2 + offset), keep)
         del raw
         seen += [] if part.extent is None else list(part.extent)
@@ -424,6 +468,19 @@ def _plainly_valid(stats: dict[str, pq.Statistics | None]) -> bool:
     return True
 
 
+def _outside(keep: RowFilter, span: tuple[pd.Timestamp, ...], absent: dict[str, str]) -> bool:
+    """Whether a row group from ``span[0]`` to ``span[1]`` holds no row the run needs, and
+    may be left unread: wholly outside the span, or of a service partition the config does
+    not name and wholly on one side of the span's end (so the rows after it are counted).
+    Partition values of its file must vouch for themselves: labels that are not blank."""
+    if any(name not in ("service", "slo") or not value.strip() for name, value in absent.items()):
+        return False
+    if keep.misses(*span):
+        return True
+    other = "service" in absent and absent["service"] not in keep.services
+    return other and (span[0] >= keep.end or span[1] < keep.end)
+
+
 def _runs(groups: list[int], starts: np.ndarray) -> list[list[int]]:
     """Consecutive row groups read together, about ``_PARQUET_BLOCK_ROWS`` rows at a time."""
     runs: list[list[int]] = []
@@ -443,13 +500,15 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
     file needs the precise way (a required column missing, instants not zoned timestamps,
     nested columns, a problem)."""
     try:
-        file = pq.ParquetFile(path, read_dictionary=["service", "slo"])
+        labels = [name for name in pq.read_schema(path).names if name in ("service", "slo")]
+        file = pq.ParquetFile(path, read_dictionary=labels)  # a partition column is not there
         schema = file.schema_arrow
         names = [name.strip() for name in schema.names]
         if frames.repeated_names(schema.names, frames.SLI.column_names):
             return None
         chosen = [name for name in schema.names if name.strip() in frames.SLI.column_names]
-        if not set(frames.SLI.required_names) <= set(names) or any(
+        absent = _absent_partitions(path, frames.SLI, names)
+        if not set(frames.SLI.required_names) <= {*names, *absent} or any(
             pa.types.is_nested(schema.field(name).type) for name in chosen
         ):
             return None
@@ -469,7 +528,7 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
             span = _group_span(stats)
             if span is not None:
                 bounds += list(span)
-            if span is None or not keep.misses(*span) or not _plainly_valid(stats):
+            if span is None or not _outside(keep, span, absent) or not _plainly_valid(stats):
                 wanted.append(group)
             else:
                 skipped += int(starts[group + 1] - starts[group])
@@ -535,6 +594,7 @@ def _read_validated(
         else:
             raw, first_row = read_raw(path, spec)
             every = _row_numbers(raw, first_row)
+            raw = _with_partitions(raw, path, spec)
             kept = _cut(frames.validate(raw, spec, str(path), first_row), keep)
             del raw
             numbers = functools.partial(lambda rows: rows, every)
@@ -603,6 +663,7 @@ def _read_csv(path: Path, spec: frames.TableSpec | None) -> pd.DataFrame:
             )
         except pd.errors.ParserWarning:  # only the first data row (record 2) raises it
             named = {name.strip() for name in header}
+            named |= set() if spec is None else set(hive_partitions(path, spec))
             problems = [
                 Problem(
                     str(path),
