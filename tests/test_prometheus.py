@@ -991,6 +991,43 @@ def test_values_are_checked_as_the_server_spells_them():
         assert caught.value.title == "a/b"
 
 
+def test_a_range_answer_decodes_to_the_same_points_either_way():
+    """The typed decoding of a range query's answer gives the points the general JSON
+    decoding gives, to the last bit; what it cannot decode is left to the general way."""
+    from reliability.sources.prometheus.assembly import points
+    from reliability.sources.prometheus.client import QueryProblem, matrix_answer
+
+    def answer(spelled: list[str]) -> dict:
+        start = MONTH.start.timestamp()
+        values = [[start + 300 * (i + 1), text] for i, text in enumerate(spelled)]
+        series = [{"metric": {"job": "a"}, "values": values}]
+        data = {"resultType": "matrix", "result": series}
+        return {"status": "success", "data": data, "warnings": ["partial answer"]}
+
+    rng = np.random.default_rng(5)
+    spelled = ["0", "7", "9007199254740991", "3749.9999999999995", "1e-7", "-3"]
+    spelled += [repr(float(x)) for x in rng.uniform(0, 1e6, 200)]
+    spelled += [str(int(x)) for x in rng.integers(0, 2**53, 200)]
+    body = answer(spelled)
+    typed = matrix_answer(json.dumps(body).encode())
+    assert typed is not None
+    assert typed.warnings == ["partial answer"]
+    (series,) = typed.data["result"]
+    assert series["metric"] == {"job": "a"}
+    general = body["data"]["result"][0]["values"]
+    for fast, slow in zip(points(series["values"], "a/b"), points(general, "a/b"), strict=True):
+        np.testing.assert_array_equal(fast, slow)
+
+    for odd in ("NaN", "-Inf"):  # decoded, then refused as the server spells them
+        typed = matrix_answer(json.dumps(answer(["1", odd])).encode())
+        with pytest.raises(QueryProblem, match=f"not a count of events .first: {odd} at"):
+            points(typed.data["result"][0]["values"], "a/b")
+    for odd in ("+Inf", "x", ""):  # left to the general decoding, which names them
+        assert matrix_answer(json.dumps(answer(["1", odd])).encode()) is None
+    assert matrix_answer(b'{"status":"success","data":{"resultType":"vector","result":[]}}') is None
+    assert matrix_answer(b"<html>") is None
+
+
 def test_the_span_with_its_lookback_is_queried_from_its_first_step(httpserver):
     seen = []
 

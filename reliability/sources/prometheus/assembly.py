@@ -11,6 +11,7 @@ whole events and a note says, per SLO, that its counts are therefore estimates.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -34,13 +35,19 @@ class Result:
 
 
 def points(values: Any, title: str) -> tuple[np.ndarray, np.ndarray]:
-    """A series' ``[[unix seconds, "value"], ...]`` as evaluation times (ns) and counts.
+    """A series' ``[[unix seconds, "value"], ...]`` (or ``(seconds, value)`` floats, as
+    ``client.matrix_answer`` decodes them) as evaluation times (ns) and counts.
 
     Raises ``QueryProblem`` (naming ``title``, the SLO) when a value is not a count.
     """
     try:
-        times = np.fromiter(map(itemgetter(0), values), np.float64, len(values))
-        numbers = np.fromiter(map(float, map(itemgetter(1), values)), np.float64, len(values))
+        if values and isinstance(values[0], tuple):
+            flat = np.fromiter(chain.from_iterable(values), np.float64, 2 * len(values))
+            pairs = flat.reshape(len(values), 2)
+            times, numbers = pairs[:, 0], pairs[:, 1]
+        else:
+            times = np.fromiter(map(itemgetter(0), values), np.float64, len(values))
+            numbers = np.fromiter(map(float, map(itemgetter(1), values)), np.float64, len(values))
         stamps = np.round(times * 1000).astype(np.int64) * 1_000_000
     except (TypeError, ValueError, OverflowError, IndexError, KeyError):
         raise QueryProblem("returned a point that is not [time, number]", title) from None
@@ -50,11 +57,20 @@ def points(values: Any, title: str) -> tuple[np.ndarray, np.ndarray]:
         when = pd.Timestamp(int(stamps[first]), unit="ns", tz="UTC")
         raise QueryProblem(
             f"returned {int(bad.sum())} value(s) that are not a count of events (first: "
-            f"{values[first][1]} at {when:%Y-%m-%dT%H:%M:%SZ}); a count must be a finite number "
-            "below 2^53",
+            f"{_spelled(values[first][1])} at {when:%Y-%m-%dT%H:%M:%SZ}); a count must be a "
+            "finite number below 2^53",
             title,
         )
     return stamps, numbers
+
+
+def _spelled(value: Any) -> str:
+    """A value as the server spells it (``NaN``, ``+Inf``), whether text or a decoded float."""
+    if not isinstance(value, float):
+        return str(value)
+    if np.isnan(value):
+        return "NaN"
+    return {np.inf: "+Inf", -np.inf: "-Inf"}.get(value, repr(value))
 
 
 def side_points(result: Result, service: str) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 from reliability.errors import InputError, Problem, SourceError
 from reliability.source_options import PrometheusOptions
 from reliability.sources import http
@@ -46,6 +48,47 @@ class Answer:
 
     data: Any
     warnings: list[str] = field(default_factory=list)
+
+
+class _Series(msgspec.Struct):
+    metric: dict[str, str] = {}
+    values: list[tuple[float, float]] = []
+
+
+class _Matrix(msgspec.Struct):
+    resultType: str
+    result: list[_Series]
+
+
+class _MatrixAnswer(msgspec.Struct):
+    status: str
+    data: _Matrix
+    warnings: list[str] = []
+    infos: list[str] = []
+
+
+_MATRIX = msgspec.json.Decoder(_MatrixAnswer, strict=False)
+"""A range query's answer decoded straight into numbers: each ``[time, "value"]`` becomes a
+pair of floats (the value's text parsed as JSON reads numbers, exactly as ``float`` does),
+with no list nor string made per point. Anything else it meets (``+Inf``, a value that is no
+number, another shape) is left to the general decoding, whose checks name the problem."""
+
+
+def matrix_answer(body: bytes) -> Answer | None:
+    """A successful range query's answer with every point as ``(seconds, value)`` floats, or
+    ``None`` when the body is anything else (the caller decodes it the general way)."""
+    try:
+        decoded = _MATRIX.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if decoded.status != "success" or decoded.data.resultType != "matrix":
+        return None
+    result = [{"metric": one.metric, "values": one.values} for one in decoded.data.result]
+    notes = [*decoded.warnings, *decoded.infos]
+    return Answer(
+        {"resultType": "matrix", "result": result},
+        [http.excerpt(note, SERVER_TEXT_LIMIT) for note in notes],
+    )
 
 
 def where(options: PrometheusOptions) -> str:
@@ -134,7 +177,9 @@ class PrometheusClient:
         """``/api/v1/query_range`` as a form-encoded POST; ``data.result`` is a matrix."""
         form = {"query": query, "start": _seconds(start), "end": _seconds(end)}
         form["step"] = _seconds(step)
-        answer = self.call("POST", "/api/v1/query_range", {**self.options.params, **form})
+        answer = self.call(
+            "POST", "/api/v1/query_range", {**self.options.params, **form}, matrix=True
+        )
         if not isinstance(answer.data, dict) or answer.data.get("resultType") != "matrix":
             raise SourceError(f"{self.where}: /api/v1/query_range did not answer with a matrix")
         return answer
@@ -152,8 +197,12 @@ class PrometheusClient:
         )
         return [str(v) for v in answer.data or []]
 
-    def call(self, method: str, path: str, payload: dict[str, Any]) -> Answer:
-        """One API call; maps every answer that is not a success to a clear error."""
+    def call(
+        self, method: str, path: str, payload: dict[str, Any], *, matrix: bool = False
+    ) -> Answer:
+        """One API call; maps every answer that is not a success to a clear error. With
+        ``matrix``, a range query's answer has its points decoded as floats
+        (``matrix_answer``)."""
         url = self.options.base_url + path
         if method == "POST":
             response = self.http.send(method, url, data=payload)
@@ -162,6 +211,9 @@ class PrometheusClient:
         status = response.status_code
         if status != 200:
             self._refuse(status, path, http.json_or_none(response.content))
+        typed = matrix_answer(response.content) if matrix else None
+        if typed is not None:
+            return typed
         body = http.decode_json(
             what="Prometheus",
             method=method,
