@@ -302,3 +302,33 @@ def test_a_step_grid_works_on_more_slos_at_a_time_with_the_same_figures(monkeypa
     apart = slo.slo_report(grid, SEPTEMBER, policies=POLICIES)
     for part in ("table", "burndown", "alerts"):
         assert_same(getattr(together, part), getattr(apart, part))
+
+
+@pytest.mark.parametrize("dense_share", [1, 16, 10**9])
+@pytest.mark.parametrize("whole", [True, False])
+def test_runs_of_columns_test_the_long_window_where_the_short_one_passed(
+    monkeypatch, dense_share, whole
+):
+    """Every column or only those the short window passed (``DENSE_SHARE``): the runs of
+    every window are those of both burn rates tested at every column."""
+    rng = np.random.default_rng(5)
+    rows, columns = 9, 3 * 288 + 7
+    total = rng.integers(0, 900, (rows, columns)).astype(float)
+    total[2, 100:400] = 0  # no events: no window fires
+    bad = np.floor(total * np.where(rng.random(total.shape) < 0.05, rng.random(total.shape), 0))
+    bad[4, 50:90] = total[4, 50:90]  # an outage
+    bad[:, -1] = total[:, -1]  # a run ending at the row's last column
+    objectives = np.array([0.99, 0.999, 0.9995] * 3)
+    step = pd.Timedelta(minutes=5)
+    monkeypatch.setattr(slo, "DENSE_SHARE", dense_share)
+    for policy in POLICIES.values():
+        expected = slo._window_columns(bad, total, objectives, policy, step, step, whole)
+        got = slo._column_runs(bad, total, objectives, policy, step, whole)
+        for (window, both), (same, runs) in zip(expected, got, strict=True):
+            assert same == window
+            for part, wanted in zip(runs, slo._episodes(both), strict=True):
+                np.testing.assert_array_equal(part, wanted, strict=True)
+        assert any(
+            runs[0].size
+            for _, runs in slo._column_runs(bad, total, objectives, policy, step, whole)
+        )

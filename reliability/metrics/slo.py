@@ -668,14 +668,97 @@ def _firing_runs(
     """
     bounds = np.append(starts, starts[-1] + lengths[-1]) if starts.size else np.zeros(1, int)
     result = []
-    for window, both in _window_columns(bad, total, objectives, policy, step, step, whole):
-        row, first, after = _episodes(both)
+    for window, (row, first, after) in _column_runs(bad, total, objectives, policy, step, whole):
         first, after = bounds[first], bounds[after]
         ready = first_data[row] + int(max(window.long_window, step) // MINUTE) - 1
         first = np.maximum(first, ready) + int(window.for_ // MINUTE)
         kept = first < after
         result.append((row[kept], first[kept], after[kept]))
     return result
+
+
+DENSE_SHARE = 16
+"""A window's first burn rate passing at more than one column in this many is followed by
+its second over every column; at fewer, only at the columns that passed."""
+
+
+def _column_runs(
+    bad: np.ndarray,
+    total: np.ndarray,
+    objectives: np.ndarray,
+    policy: AlertPolicy,
+    step: pd.Timedelta,
+    whole: bool,
+) -> Iterator[tuple[AlertWindow, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Each window of ``policy`` with the runs of columns (of ``step``) at which both its burn
+    rates exceed its factor (``_window_columns``): (row, first column, column after the
+    last), in row then time order.
+
+    The short window is tested at every column; the long one, where few columns passed, only
+    at those, from the same running sums: the same numbers at the columns that decide.
+    """
+    columns = bad.shape[1]
+    cum_bad = _cumulative(bad, whole)
+    cum_total = _cumulative(total, whole)
+    budget = (1.0 - objectives)[:, None]
+    bad_w, total_w = np.empty(bad.shape), np.empty(bad.shape)
+    over = np.empty(bad.shape, dtype=bool)
+    for window in policy.windows:
+        threshold = window.factor * budget
+        short, long = (
+            int(max(width, step) // step) for width in (window.short_window, window.long_window)
+        )
+        both = np.empty(bad.shape, dtype=bool)
+        for at, span in enumerate((short, long)):
+            if whole and span == 1:
+                sum_bad, sum_total = bad, total
+            else:
+                sum_bad = _window_sum(cum_bad, MINUTE * span, out=bad_w)
+                sum_total = _window_sum(cum_total, MINUTE * span, out=total_w)
+            np.multiply(sum_total, threshold, out=total_w)
+            if at == 0:
+                np.greater(sum_bad, total_w, out=both)
+                cells = np.flatnonzero(both)
+                if cells.size * DENSE_SHARE <= both.size:
+                    cells = cells[_over_at(cum_bad, cum_total, threshold, cells, columns, long)]
+                    break
+            else:
+                both &= np.greater(sum_bad, total_w, out=over)
+                cells = np.flatnonzero(both)
+        yield window, _cell_runs(cells, columns)
+
+
+def _over_at(
+    cum_bad: np.ndarray,
+    cum_total: np.ndarray,
+    threshold: np.ndarray,
+    cells: np.ndarray,
+    columns: int,
+    span: int,
+) -> np.ndarray:
+    """Whether the bad events over ``span`` columns exceed ``threshold`` times the events at
+    each of ``cells`` (flat indices of a ``columns``-wide grid), from the running sums
+    (``_cumulative``) as ``_window_sum`` takes them."""
+    row = cells // columns
+    high = cells + row + 1  # the running sums have a leading column
+    low = high - np.minimum(cells - row * columns + 1, span)
+    cum_bad, cum_total = cum_bad.ravel(), cum_total.ravel()
+    sum_bad = cum_bad[high] - cum_bad[low]
+    sum_total = cum_total[high] - cum_total[low]
+    return sum_bad > sum_total * threshold.ravel()[row]
+
+
+def _cell_runs(cells: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``_episodes`` of a ``columns``-wide grid from the flat indices of its true cells
+    (ascending): (row, first column, column after the last)."""
+    row, column = np.divmod(cells, columns)
+    new = np.ones(cells.shape, dtype=bool)
+    new[1:] = (cells[1:] != cells[:-1] + 1) | (column[1:] == 0)
+    heads = np.flatnonzero(new)
+    last = np.empty_like(heads)
+    last[:-1] = heads[1:] - 1
+    last[-1:] = cells.size - 1
+    return row[heads], column[heads], column[last] + 1
 
 
 def _run_episodes(
