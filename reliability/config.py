@@ -625,7 +625,7 @@ class Config(_Model):
 
     def to_yaml(self) -> str:
         """The config as YAML, leaving out values that equal their defaults."""
-        data = self.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+        data = self.model_dump(mode="json", exclude_defaults=True, exclude_none=True, by_alias=True)
         return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -673,8 +673,9 @@ def _source_message(error: dict[str, Any], kind: str | None) -> tuple[str, str] 
         if looks_secret(name):
             return "", TOKEN_ADVICE
         shared = SourceOptions.model_fields.keys() | HttpOptions.model_fields.keys()
-        own = [n for n in model.model_fields if n not in shared]
-        known = ", ".join(own + [n for n in model.model_fields if n in shared and n != "kind"])
+        keys = {n: field.alias or n for n, field in model.model_fields.items()}
+        own = [key for n, key in keys.items() if n not in shared]
+        known = ", ".join(own + [key for n, key in keys.items() if n in shared and n != "kind"])
         if not known:
             return "", f"unknown option: kind {kind} takes no options"
         return "", f"unknown option for kind {kind} (known: {known})"

@@ -466,6 +466,8 @@ class SqlOptions(SourceOptions):
     url: Annotated[str, BeforeValidator(_duckdb_url)] | None = None
     """An embedded DuckDB file (no secret): a path relative to the config, or duckdb:///path."""
     table: NonEmpty | None = None
+    table_schema: NonEmpty | None = Field(default=None, alias="schema")
+    """The schema (PostgreSQL, DuckDB) ``table`` lives in, when not the connection's default."""
     query: Annotated[str, BeforeValidator(_select)] | None = None
     columns: Annotated[dict[Text, NonEmpty], BeforeValidator(_mapping)] = Field(
         default_factory=dict
@@ -483,6 +485,8 @@ class SqlOptions(SourceOptions):
             raise ValueError("give either url_env (a database server) or url (a DuckDB file)")
         if (self.table is None) == (self.query is None):
             raise ValueError("give either table or query for kind sql")
+        if self.table_schema is not None and self.table is None:
+            raise ValueError("schema goes with table: a query names its own tables (schema.table)")
         known = {name for names in SQL_COLUMNS.values() for name in names}
         unknown = sorted(set(self.columns) - known)
         if unknown:

@@ -260,6 +260,60 @@ def test_names_from_the_config_are_quoted_never_sql(tmp_path):
     connection.close()
 
 
+def test_a_table_of_another_schema_is_named_with_schema(tmp_path):
+    """``schema`` qualifies ``table``, both quoted as identifiers: a schema's name is never SQL."""
+    import duckdb
+
+    from reliability.config import config_from_dict
+    from reliability.sources import LoadRequest, plugin
+
+    database = tmp_path / "schemas.duckdb"
+    connection = duckdb.connect(str(database))
+    connection.execute('CREATE SCHEMA "ops team"')
+    connection.execute(
+        'CREATE TABLE "ops team".sli (timestamp TIMESTAMPTZ, service VARCHAR, slo VARCHAR, '
+        "good BIGINT, total BIGINT)"
+    )
+    connection.execute(
+        """INSERT INTO "ops team".sli VALUES """
+        "('2026-10-01 00:00:30+00', 'checkout', 'availability', 3, 4), "
+        "('2026-10-01 00:05:00+00', 'checkout', 'availability', 2, 5)"
+    )
+    connection.execute("CREATE TABLE sli (keep INTEGER)")  # the default schema's: not read
+    connection.close()
+    metrics = {"kind": "sql", "url": str(database), "table": "sli", "schema": "ops team"}
+    metrics["step"] = "5m"
+    document = {
+        "sources": {"metrics": metrics},
+        "services": [
+            {
+                "name": "checkout",
+                "team": "payments",
+                "slos": [{"name": "availability", "objective": 0.99}],
+            }
+        ],
+    }
+    span = Span(pd.Timestamp("2026-10-01", tz="UTC"), pd.Timestamp("2026-10-01T00:10Z"))
+
+    def load(schema: str) -> pd.DataFrame:
+        metrics["schema"] = schema
+        config = config_from_dict(document, "reliability.yaml", tmp_path)
+        request = LoadRequest(config, "metrics", span)
+        return plugin("sql").load(config.sources.metrics, request).frame
+
+    frame = load("ops team")
+    assert (frame["good"].tolist(), frame["total"].tolist()) == ([3, 2], [4, 5])
+
+    with pytest.raises(InputError) as raised:
+        load('main"; DROP TABLE sli; --')
+    message = str(raised.value)
+    assert len(message.splitlines()) == 1
+    assert 'FROM "main""; DROP TABLE sli; --"."sli" WHERE' in message
+    connection = duckdb.connect(str(database), read_only=True)
+    assert connection.execute("SELECT count(*) FROM sli").fetchone() == (0,)
+    connection.close()
+
+
 def test_database_errors_are_one_line_naming_source_and_query(org, capsys):
     unknown = sql_sources({"url": "sample.duckdb"})
     unknown["incidents"]["table"] = "no_such_table"
@@ -293,6 +347,7 @@ def test_database_errors_are_one_line_naming_source_and_query(org, capsys):
         ({"url": "a.duckdb", "query": "SELECT 1; DROP TABLE t"}, "no ';'"),
         ({"url": "a.duckdb", "table": "t", "columns": {"when": "ts"}}, "not a canonical"),
         ({"url": "a.duckdb", "table": "t", "password": "x"}, "password"),
+        ({"url": "a.duckdb", "query": "SELECT 1", "schema": "ops"}, "schema goes with table"),
     ],
 )
 def test_options_are_checked_when_the_config_is_read(tmp_path, capsys, options, message):
@@ -395,6 +450,23 @@ def test_postgresql_sends_per_step_sums_not_raw_rows(org, postgres, monkeypatch)
     ratio = pushed / raw
     print(f"\nmetrics at 5m: {pushed:,} bytes; raw rows: {raw:,} bytes; ratio {ratio:.3f}")
     assert ratio < 0.25
+
+
+def test_postgresql_reads_tables_of_another_schema(org, postgres, capsys, monkeypatch):
+    monkeypatch.setenv(PG_URL_ENV, postgres.url())
+    postgres.psql("CREATE SCHEMA IF NOT EXISTS sre")
+    for role in ROLES:
+        table = TABLES[role]
+        postgres.psql(f'CREATE TABLE IF NOT EXISTS sre."{table}" AS SELECT * FROM "{table}"')
+    default = sql_sources({"url_env": PG_URL_ENV}, "5m")
+    qualified = sql_sources({"url_env": PG_URL_ENV, "schema": "sre"}, "5m")
+
+    code, expected, err = compute(variant(org, "pg-public", default), capsys)
+    assert code == 0, err
+    code, result, err = compute(variant(org, "pg-schema", qualified), capsys)
+    assert code == 0, err
+    assert comparable(result) == comparable(expected)
+    assert len(result["slos"]) == 18
 
 
 def test_postgresql_errors_exit_1_or_2_without_the_url(org, postgres, capsys, monkeypatch):

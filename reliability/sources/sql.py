@@ -246,9 +246,11 @@ def _duckdb_path(url: str, request: LoadRequest) -> Path:
 
 
 def _source(options: SqlOptions) -> sa.FromClause:
-    """What the statement reads: the table (a quoted identifier) or the query as a subquery."""
+    """What the statement reads: the table (a quoted identifier, in its quoted schema if one is
+    given) or the query as a subquery."""
     if options.table is not None:
-        return sa.table(_name(options.table))
+        schema = None if options.table_schema is None else _name(options.table_schema)
+        return sa.table(_name(options.table), schema=schema)
     return sa.text(str(options.query)).columns().subquery("source")
 
 
