@@ -751,3 +751,39 @@ def test_each_event_finds_its_slo_by_name_by_hand():
     assert slo._row_of_each_event(plain, table).tolist() == expected
     categorical = plain.astype({"service": "category", "slo": "category"})
     assert slo._row_of_each_event(categorical, table).tolist() == expected
+
+
+def test_alert_episodes_are_listed_by_start_service_and_slo():
+    """Episodes found in any order are listed by start, then service and slo as text (not
+    the table's order: "b" after "a", "x10" before "x9"), ties in the order found: the frame
+    of the episodes as found, sorted by those columns."""
+    table = pd.DataFrame(
+        {"service": ["b", "a", "b", "a"], "slo": ["x9", "x9", "x10", "x10"], "objective": 0.999}
+    )
+    grid = slo.SLIGrid(table, SEPTEMBER.start, *(np.zeros((4, 10)),) * 2, np.zeros((4, 10), bool))
+    rng = np.random.default_rng(1)
+    count = 300
+    row, first = rng.integers(0, 4, count), rng.integers(0, 6, count)
+    after = first + rng.integers(1, 4, count)
+    labels = [
+        rng.choice(np.array(values, dtype=object), count)
+        for values in (["page", "ticket"], ["P1", "P2", "P3"], ["workbook", "pyrra"])
+    ]
+    ongoing = rng.random(count) < 0.5
+    found = pd.DataFrame(
+        {
+            "service": table["service"].to_numpy()[row],
+            "slo": table["slo"].to_numpy()[row],
+            "severity": labels[0],
+            "tier": labels[1],
+            "alert_policy": labels[2],
+            "start": SEPTEMBER.start + pd.to_timedelta(first, "min"),
+            "end": SEPTEMBER.start + pd.to_timedelta(after, "min"),
+            "minutes": after - first,
+            "ongoing_at_start": ongoing,
+        }
+    )
+    expected = found.sort_values(["start", "service", "slo"], ignore_index=True)
+    listed = slo._alerts_frame(table, grid, [(row, first, after, *labels, ongoing)])
+    pd.testing.assert_frame_equal(listed, expected, check_exact=True)
+    assert (listed["service"].iloc[0], listed["slo"].iloc[0]) == ("a", "x10")

@@ -1377,20 +1377,26 @@ def _alerts_frame(slos: pd.DataFrame, grid: SLIGrid, episodes: list[tuple]) -> p
         row = first = after = np.array([], dtype=np.int64)
         severity = tier = policy = np.array([], dtype=object)
         ongoing = np.array([], dtype=bool)
-    frame = pd.DataFrame(
+    service, name = slos["service"].to_numpy(), slos["slo"].to_numpy()
+    # In order of start, service and slo (ties as found): the start is the month minute
+    # ``first``, and each SLO's place among the sorted (service, slo) pairs is its rank.
+    rank = pd.DataFrame({"service": service, "slo": name}).groupby(["service", "slo"]).ngroup()
+    rank = rank.to_numpy(dtype=np.int64)
+    order = np.argsort(first * (len(slos) + 1) + rank[row], kind="stable")
+    row, first, after = row[order], first[order], after[order]
+    return pd.DataFrame(
         {
-            "service": slos["service"].to_numpy()[row],
-            "slo": slos["slo"].to_numpy()[row],
-            "severity": severity.astype(object),
-            "tier": tier.astype(object),
-            "alert_policy": policy.astype(object),
+            "service": service[row],
+            "slo": name[row],
+            "severity": severity[order].astype(object),
+            "tier": tier[order].astype(object),
+            "alert_policy": policy[order].astype(object),
             "start": grid.start + pd.to_timedelta(first, "min"),
             "end": grid.start + pd.to_timedelta(after, "min"),
             "minutes": after - first,
-            "ongoing_at_start": ongoing,
+            "ongoing_at_start": ongoing[order],
         }
     )
-    return frame.sort_values(["start", "service", "slo"], ignore_index=True)
 
 
 def budget_attribution(
