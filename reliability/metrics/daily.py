@@ -45,8 +45,7 @@ def daily_sli(grid: slo.SLIGrid, period: Month) -> pd.DataFrame:
     local_days = day_starts.tz_convert(period.timezone).tz_localize(None).normalize()
     return pd.DataFrame(
         {
-            "service": np.repeat(slos["service"].to_numpy(), days),
-            "slo": np.repeat(slos["slo"].to_numpy(), days),
+            **_slo_labels(slos, days),
             "day": np.tile(local_days.to_numpy(), rows),
             "sli": sli.ravel(),
             "objective": np.repeat(slos["objective"].to_numpy(dtype=float), days),
@@ -79,15 +78,21 @@ def hourly_burn_rate(grid: slo.SLIGrid) -> pd.DataFrame:
     budget = 1.0 - slos["objective"].to_numpy(dtype=float)[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(total > 0, (total - good) / total, np.nan) / budget
-    starts = grid.start + pd.to_timedelta(edges, "min")
+    starts = (grid.start + pd.to_timedelta(edges, "min")).as_unit("ns").tz_convert(None)
     return pd.DataFrame(
         {
-            "service": np.repeat(slos["service"].to_numpy(), hours),
-            "slo": np.repeat(slos["slo"].to_numpy(), hours),
-            "hour": np.tile(starts.to_numpy(), rows),
+            **_slo_labels(slos, hours),
+            "hour": pd.DatetimeIndex(np.tile(starts.to_numpy(), rows)).tz_localize("UTC"),
             "burn_rate": rate.ravel(),
         }
-    ).astype({"hour": "datetime64[ns, UTC]"})
+    )
+
+
+def _slo_labels(slos: pd.DataFrame, times: int) -> dict[str, pd.Series]:
+    """Each SLO's service and slo repeated ``times`` (a row per SLO and day or hour), in the
+    columns' own dtype: no Python string is made per row."""
+    at = np.repeat(np.arange(len(slos)), times)
+    return {name: slos[name].take(at).reset_index(drop=True) for name in ("service", "slo")}
 
 
 def slo_thresholds(
