@@ -37,6 +37,11 @@ def peak_burn_rates(
 
     Windows reach into the grid's lookback, so an episode early on the 1st reads a full hour.
     NaN for an episode of an SLO not in the grid, or whose windows hold no events.
+
+    On data kept on a coarser step that divides ``window``, a window's sums change only at
+    the lattice's minutes, so the burn rate of every minute is that of the last lattice
+    minute at or before it: it is computed once per step, from the same running sums (the
+    minutes between add nothing to them), and each episode's minutes read their steps.
     """
     result = np.full(len(alerts), np.nan)
     if alerts.empty:
@@ -53,35 +58,44 @@ def peak_burn_rates(
     )
     first = grid.lead + ((alerts["start"] - grid.start) // MINUTE).to_numpy(dtype=np.int64)
     after = grid.lead + ((alerts["end"] - grid.start) // MINUTE).to_numpy(dtype=np.int64)
+    after = np.maximum(after, first + 1)
     width = int(window // MINUTE)
+    on_steps = width % grid.step == 0
+    step, phase = (grid.step, grid.phase) if on_steps else (1, 0)
+    columns = grid.good_steps.shape[1] if on_steps else grid.span_minutes
+    span = width // step
+    # Each episode's first and last minute as columns, shifted by one for the NaN pad in front
+    # (a minute before the lattice's first reads no events).
+    first_column = (first - phase) // step + 1
+    last_column = (after - 1 - phase) // step + 1
     wanted = np.unique(rows[~np.isnan(rows)]).astype(np.int64)
-    columns = grid.span_minutes
     objectives = grid.slos["objective"].to_numpy(dtype=float)
     for start in range(0, len(wanted), ROWS_PER_CHUNK):
         chunk = wanted[start : start + ROWS_PER_CHUNK]
-        # Only the rows with episodes are laid on minutes (data kept on its step).
-        good = grid.minute_rows(grid.good_steps[chunk])
-        total = grid.minute_rows(grid.total_steps[chunk])
+        if on_steps:
+            good, total = grid.good_steps[chunk], grid.total_steps[chunk]
+        else:  # only the rows with episodes are laid on minutes
+            good = grid.minute_rows(grid.good_steps[chunk])
+            total = grid.minute_rows(grid.total_steps[chunk])
         cum_bad = np.zeros((len(chunk), columns + 1))
         cum_total = np.zeros((len(chunk), columns + 1))
         np.cumsum(total - good, axis=1, out=cum_bad[:, 1:])
         np.cumsum(total, axis=1, out=cum_total[:, 1:])
-        low = np.maximum(np.arange(columns) + 1 - width, 0)
+        low = np.maximum(np.arange(columns) + 1 - span, 0)
         bad_w = cum_bad[:, 1:] - cum_bad[:, low]
         total_w = cum_total[:, 1:] - cum_total[:, low]
+        # One flat array with a NaN pad before and after each row, so every episode's columns
+        # are a range of indices.
+        padded = np.full((len(chunk), columns + 2), np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
-            burn = np.where(total_w > 0, bad_w / total_w, np.nan)
-        burn /= (1.0 - objectives[chunk])[:, None]
-        # One flat array with a NaN pad after each row, so every episode's end is an index.
-        padded = np.full((len(chunk), columns + 1), np.nan)
-        padded[:, :columns] = burn
+            np.divide(bad_w, total_w, out=padded[:, 1:-1], where=total_w > 0)
+        padded[:, 1:-1] /= (1.0 - objectives[chunk])[:, None]
         mine = np.flatnonzero(np.isin(rows, chunk))
-        offset = np.searchsorted(chunk, rows[mine]) * (columns + 1)
+        offset = np.searchsorted(chunk, rows[mine]) * (columns + 2)
         bounds = np.empty(2 * mine.size, dtype=np.int64)
-        bounds[0::2] = offset + first[mine]
-        bounds[1::2] = offset + np.maximum(after[mine], first[mine] + 1)
-        peaks = np.fmax.reduceat(padded.ravel(), bounds)[0::2]
-        result[mine] = peaks
+        bounds[0::2] = offset + first_column[mine]
+        bounds[1::2] = offset + last_column[mine] + 1
+        result[mine] = np.fmax.reduceat(padded.ravel(), bounds)[0::2]
     return result
 
 
