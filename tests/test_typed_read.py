@@ -521,3 +521,29 @@ def test_partition_names_and_values_are_url_decoded(tmp_path):
     path = tmp_path / "date=2026-10-01" / "service=pay%3Dments" / "slo%20=x" / "part.parquet"
     assert files.hive_partitions(path, frames.SLI) == {"service": "pay=ments", "slo": "x"}
     assert files.hive_partitions(tmp_path / "service=" / "part.csv", frames.SLI) == {"service": ""}
+
+
+def test_a_column_pandas_wrote_as_the_index_is_a_column(workspace, capsys):  # noqa: F811
+    """``df.set_index("timestamp").to_parquet(...)``, as a time series is often kept, stores
+    the index as a column of the file: it is read as that column, not refused as missing, in
+    the incidents too."""
+    october = sli_frame("2026-10-01", 3)
+    october["good"] = [99, 100, 98]
+    october.set_index("timestamp").to_parquet(workspace / "sli.parquet")
+    use_parquet(workspace, "sli.parquet")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)
+
+    october.set_index(["service", "slo", "timestamp"]).to_parquet(workspace / "sli.parquet")
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert json.loads(out)["slos"][0]["good"] == 297
+
+    incidents = pd.read_csv(workspace / "incidents.csv", dtype=str, keep_default_na=False)
+    incidents.set_index("id").to_parquet(workspace / "incidents.parquet")
+    config = workspace / "reliability.yaml"
+    config.write_text(config.read_text().replace("path: incidents.csv", "path: incidents.parquet"))
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert json.loads(out)["incidents"]["count"] == 2

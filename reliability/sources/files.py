@@ -536,7 +536,7 @@ def _parquet_span(path: Path, keep: RowFilter) -> Kept | None:
 
         def blocks() -> Iterator[tuple[int, pd.DataFrame]]:
             for groups in _runs(wanted, starts):
-                raw = file.read_row_groups(groups, columns=chosen).to_pandas()
+                raw = _parquet_frame(file.read_row_groups(groups, columns=chosen))
                 raw.columns = [str(name).strip() for name in raw.columns]
                 yield int(starts[groups[0]]), raw
 
@@ -718,7 +718,16 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
             )
     if problems:
         raise InputError(problems)
-    return table.to_pandas()
+    return _parquet_frame(table)
+
+
+def _parquet_frame(table: pa.Table) -> pd.DataFrame:
+    """A Parquet file's columns as a frame's: a column pandas wrote as the frame's index
+    (``df.set_index("timestamp").to_parquet(...)``) stays a column."""
+    frame = table.to_pandas()
+    if any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
+    return frame
 
 
 def _record_starts(path: Path) -> np.ndarray | None:
