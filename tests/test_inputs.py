@@ -490,3 +490,15 @@ def test_bad_report_options(capsys, args, expected):
         main(["report", *args])
     assert exited.value.code == 2
     assert expected in capsys.readouterr().err
+
+
+def test_a_file_named_by_two_patterns_is_read_once(workspace, capsys):
+    """``path: [sli*.csv, sli.csv]`` names sli.csv twice: it is one file of the input, read
+    once, not a copy of itself whose every row repeats a key."""
+    code, expected, _ = run(workspace, capsys)
+    config = (workspace / "reliability.yaml").read_text()
+    config = config.replace("path: sli.csv", "path: [sli*.csv, ./sli.csv, sli.csv]")
+    (workspace / "reliability.yaml").write_text(config)
+    code, result, err = run(workspace, capsys)
+    assert code == 0, err
+    assert json.loads(result) == json.loads(expected)

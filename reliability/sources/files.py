@@ -129,6 +129,11 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
             problems.append(Problem(str(resolved), "file not found"))
         else:
             found.append(resolved)
+    # A file two patterns name (``[sli-*.csv, sli-extra.csv]``) is one file, read once.
+    once: dict[Path, Path] = {}
+    for path in found:  # files, not rows
+        once.setdefault(path.resolve(), path)
+    found = list(once.values())
     # A link to nothing (a part moved or deleted) is named, never skipped without a word.
     problems += [Problem(str(p), "file not found") for p in found if not p.exists()]
     if problems:
