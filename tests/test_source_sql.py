@@ -613,3 +613,58 @@ def test_timestamps_without_a_time_zone_are_read_as_utc(tmp_path):
     )
     assert incidents["created_at"].tolist() == [pd.Timestamp("2026-10-01T00:00:30Z")]
     assert incidents["resolved_at"].isna().all()
+
+
+def _small_database(path: Path, events: str, incidents: str = "") -> Path:
+    """A DuckDB file holding an SLI table ``sli`` and an incidents table of the given rows."""
+    import duckdb
+
+    connection = duckdb.connect(str(path))
+    connection.execute(
+        'CREATE TABLE sli ("timestamp" TIMESTAMPTZ, service VARCHAR, slo VARCHAR, good DOUBLE, '
+        "total DOUBLE)"
+    )
+    connection.execute(f"INSERT INTO sli VALUES {events}")
+    connection.execute(
+        "CREATE TABLE incidents (id VARCHAR, service VARCHAR, sev VARCHAR, "
+        "created_at TIMESTAMPTZ, resolved_at TIMESTAMPTZ)"
+    )
+    if incidents:
+        connection.execute(f"INSERT INTO incidents VALUES {incidents}")
+    connection.close()
+    return path
+
+
+def _small_load(tmp_path: Path, role: str, options: dict[str, Any]) -> pd.DataFrame:
+    from reliability.config import config_from_dict
+    from reliability.sources import LoadRequest, plugin
+
+    document = {
+        "sources": {role: {"kind": "sql", "url": "small.duckdb", **options}},
+        "services": [
+            {
+                "name": "checkout",
+                "team": "payments",
+                "slos": [{"name": "availability", "objective": 0.99}],
+            }
+        ],
+    }
+    config = config_from_dict(document, "reliability.yaml", tmp_path)
+    span = Span(pd.Timestamp("2026-10-01", tz="UTC"), pd.Timestamp("2026-10-01T00:10Z"))
+    source = getattr(config.sources, role)
+    return plugin("sql").load(source, LoadRequest(config, role, span)).frame
+
+
+GOOD_EVENTS = (
+    "('2026-10-01 00:00:00+00', 'checkout', 'availability', 3, 4), "
+    "('2026-10-01 00:01:00+00', 'checkout', 'availability', 1, 1)"
+)
+
+
+def test_a_query_ending_in_a_comment_is_read(tmp_path):
+    """A SELECT pasted from an SQL editor may end in a ``--`` comment: it stays a comment of
+    the query, not of the statement the source wraps around it."""
+    _small_database(tmp_path / "small.duckdb", GOOD_EVENTS)
+    query = "SELECT * FROM sli -- every SLO"
+    frame = _small_load(tmp_path, "metrics", {"query": query, "step": "5m"})
+    assert (frame["good"].tolist(), frame["total"].tolist()) == ([4], [5])

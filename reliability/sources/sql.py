@@ -251,7 +251,9 @@ def _source(options: SqlOptions) -> sa.FromClause:
     if options.table is not None:
         schema = None if options.table_schema is None else _name(options.table_schema)
         return sa.table(_name(options.table), schema=schema)
-    return sa.text(str(options.query)).columns().subquery("source")
+    # A line break after the query ends a trailing ``-- comment`` of it, which would
+    # otherwise run on over the rest of the statement.
+    return sa.text(f"{options.query}\n").columns().subquery("source")
 
 
 def _name(identifier: str) -> sa.sql.quoted_name:
