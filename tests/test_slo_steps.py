@@ -86,9 +86,10 @@ def test_points_off_one_phase_or_fractional_counts_stay_on_minutes():
     assert slo.build_grid(hourly, slo_table({}), SEPTEMBER).step == 1  # coarser than an hour
 
 
-def fleet(step: int, phase: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def fleet(step: int, phase: int, seed: int, gaps: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Twelve SLOs of every budgeting method and both policies, on ``step`` from ``phase``
-    (minutes from the lookback's start), with outages, gaps and an SLO starting late."""
+    (minutes from the lookback's start), with outages, gaps and an SLO starting late (with
+    ``gaps=False``, events at every point of the span, and SLOs without outages)."""
     rng = np.random.default_rng(seed)
     lookback = slo.alert_lookback(POLICIES.values())
     first = SEPTEMBER.start - lookback
@@ -108,14 +109,15 @@ def fleet(step: int, phase: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]
         )
     )
     columns = np.arange(phase, span, step)
-    total = rng.integers(0, 600, (12, len(columns)))
+    total = rng.integers(0 if gaps else 1, 600, (12, len(columns)))
     bad = rng.binomial(total, 0.001)
-    for row in range(12):
+    for row in range(12 if gaps else 6):
         at = rng.integers(0, len(columns) - 100)
         outage = slice(at, at + rng.integers(5, 100))
         bad[row, outage] = total[row, outage] // 2
-    keep = rng.random((12, len(columns))) > 0.01
-    keep[4, : len(columns) // 2] = False  # data from mid-month only
+    keep = rng.random((12, len(columns))) > (0.01 if gaps else -1)
+    if gaps:
+        keep[4, : len(columns) // 2] = False  # data from mid-month only
     rows, at = np.nonzero(keep)
     stamps = first + pd.to_timedelta(columns[at], "min")
     frame = pd.DataFrame(
@@ -144,11 +146,15 @@ def assert_same(got, expected) -> None:
         np.testing.assert_array_equal(got, expected, strict=True)
 
 
-@pytest.mark.parametrize(("step", "phase"), [(5, 0), (5, 3), (15, 14), (10, 4), (7, 2)])
-def test_every_figure_on_the_step_equals_the_minute_grid(step, phase):
+@pytest.mark.parametrize(
+    ("step", "phase", "gaps"),
+    [(5, 0, True), (5, 3, True), (15, 14, True), (10, 4, True), (7, 2, True), (5, 0, False)],
+)
+def test_every_figure_on_the_step_equals_the_minute_grid(step, phase, gaps):
     """Both shipped policies, the three budgeting methods, corrections, a month in progress,
-    attribution, the daily SLI, burn rates, coverage: on the step, the same numbers."""
-    frame, table = fleet(step, phase, seed=step * 10 + phase)
+    attribution, the daily SLI, burn rates, coverage: on the step, the same numbers (with
+    gaps, or with events at every point and time slices never bad for some SLOs)."""
+    frame, table = fleet(step, phase, seed=step * 10 + phase, gaps=gaps)
     lookback = slo.alert_lookback(POLICIES.values())
     grid = slo.build_grid(frame, table, SEPTEMBER, lookback)
     assert grid.step == step

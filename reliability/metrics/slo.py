@@ -460,16 +460,30 @@ def _slice_sums(
     the time-slice SLOs ``rows`` into ``sums`` and ``daily_badness``, a method and slice
     length at a time (``_slice_terms``), without assembling the rows' minutes in one array.
 
-    The fractions are summed over the minutes, as ``budget_terms`` lays them. The weight of
-    one-minute slices (of ``ratio_timeslices``) is 0 or 1 a column: counted over the columns,
-    which is the same whole number.
+    The fractions are summed over the minutes, as ``budget_terms`` lays them, for the rows
+    that need it: a row without a bad slice sums zeros (0 for the month and each day), and
+    the rows with events in every slice have the same weights, so the sum of one. The weight
+    of one-minute slices (of ``ratio_timeslices``) is 0 or 1 a column: counted over the
+    columns, which is the same whole number.
     """
     for at, slice_bad, with_data, spread, one_minute in _slice_terms(grid, rows):
-        badness = spread(slice_bad)
-        sums["badness"][rows[at]] = badness.sum(axis=1)
-        daily_badness[rows[at]] = np.add.reduceat(badness, edges, axis=1)
-        whole = with_data if one_minute else spread(with_data)
-        sums["weight"][rows[at]] = whole.sum(axis=1)
+        slos = rows[at]
+        bad = slice_bad.any(axis=1)
+        sums["badness"][slos[~bad]] = 0.0
+        daily_badness[slos[~bad]] = 0.0
+        if bad.any():
+            badness = spread(slice_bad[bad])
+            sums["badness"][slos[bad]] = badness.sum(axis=1)
+            daily_badness[slos[bad]] = np.add.reduceat(badness, edges, axis=1)
+        if one_minute:
+            sums["weight"][slos] = with_data.sum(axis=1)
+            continue
+        full = with_data.all(axis=1)
+        if full.any():
+            one = np.flatnonzero(full)[:1]
+            sums["weight"][slos[full]] = spread(with_data[one]).sum(axis=1)[0]
+        if not full.all():
+            sums["weight"][slos[~full]] = spread(with_data[~full]).sum(axis=1)
 
 
 def _every_segment_holds_a_column(starts: np.ndarray, columns: int) -> bool:
