@@ -259,6 +259,16 @@ def test_the_lattice_and_each_minutes_column_by_hand():
     assert slo._lattice(np.array([-7, -2, 3]), np.int32)[2].tolist() == [-2, -1, 0]
 
 
+def test_the_low_byte_of_each_integer_is_it_modulo_256():
+    """Read from the array's bytes, or copied where it is strided or in the other byte
+    order: what casting to one byte gives."""
+    values = np.array([0, 1, 255, 256, -1, -256, 10**9 + 7, -(10**12) - 3], dtype=np.int64)
+    for dtype in (np.int64, np.int32):
+        cast = values.astype(dtype)
+        for form in (cast, cast[::3], cast.astype(cast.dtype.newbyteorder(">"))):
+            np.testing.assert_array_equal(slo._low_bytes(form), form.astype(np.int8))
+
+
 def test_a_one_column_window_is_its_column_by_hand():
     """Workbook's 1h & 5m page window (factor 14.4, objective 0.99: over 0.144 of the events)
     on 5-minute columns: the 5m sum is the column itself, whole counts or not."""

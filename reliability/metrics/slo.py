@@ -18,6 +18,7 @@ and the alert replay use events, as the SRE Workbook defines them, whatever the 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -303,14 +304,25 @@ def _lattice(
     if not 1 < step <= MAX_STEP_MINUTES:
         return 1, 0, minute
     phase = int(seen[0] % step)
-    minute -= phase
+    if phase:
+        minute -= phase
     column = np.floor_divide(minute, step, out=np.empty(minute.shape, dtype), casting="unsafe")
     rest = np.multiply(column, step, out=np.empty(minute.shape, np.int8), casting="unsafe")
-    np.subtract(rest, minute, out=rest, casting="unsafe")  # minus the rest, modulo 256
+    np.subtract(rest, _low_bytes(minute), out=rest, casting="unsafe")  # minus the rest, mod 256
     if bool(rest.any()):
-        minute += phase
+        if phase:
+            minute += phase
         return 1, 0, minute
     return step, phase, column
+
+
+def _low_bytes(values: np.ndarray) -> np.ndarray:
+    """The low byte of each of ``values`` (integers), which is each modulo 256: a view of the
+    array's bytes where it lies in memory as a row of native integers, else a copy."""
+    if values.ndim != 1 or not values.flags.c_contiguous or not values.dtype.isnative:
+        return values.astype(np.int8)
+    size = values.dtype.itemsize
+    return values.view(np.int8)[0 if sys.byteorder == "little" else size - 1 :: size]
 
 
 def whole_counts(good: np.ndarray, total: np.ndarray) -> bool:
