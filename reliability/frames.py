@@ -471,6 +471,22 @@ def _check_choices(text: pd.Series, spec: Column, problems: _Problems) -> pd.Ser
     return normalised
 
 
+def column_problems(names: Sequence[str], spec: TableSpec, where: str) -> list[Problem]:
+    """What is wrong with a table's columns alone, rows or none: a column of ``spec`` named
+    twice, a required one missing."""
+    problems = [
+        Problem(where, f"{count} columns are named {name!r}; name each column once", column=name)
+        for name, count in repeated_names(names, spec.column_names).items()
+    ]
+    named = {str(name).strip() for name in names}
+    problems += [
+        Problem(where, f"missing required column {name!r}", column=name)
+        for name in spec.required_names
+        if name not in named
+    ]
+    return problems
+
+
 def validate(
     raw: pd.DataFrame, spec: TableSpec, where: str, first_row: int | None = 2
 ) -> pd.DataFrame:
@@ -487,13 +503,9 @@ def validate(
     raw = raw.reset_index(drop=True)
     problems = _Problems(where, row_numbers)
     raw.columns = [str(c).strip() for c in raw.columns]
-    for name, count in repeated_names(raw.columns, spec.column_names).items():
-        problems.add(f"{count} columns are named {name!r}; name each column once", column=name)
-    missing = [name for name in spec.required_names if name not in raw.columns]
-    for name in missing:
-        problems.add(f"missing required column {name!r}", column=name)
-    if problems.items:
-        raise InputError(problems.items)
+    header = column_problems(list(raw.columns), spec, where)
+    if header:
+        raise InputError(header)
     if raw.empty:
         raise InputError(Problem(where, "no data rows"))
 

@@ -668,3 +668,18 @@ def test_a_query_ending_in_a_comment_is_read(tmp_path):
     query = "SELECT * FROM sli -- every SLO"
     frame = _small_load(tmp_path, "metrics", {"query": query, "step": "5m"})
     assert (frame["good"].tolist(), frame["total"].tolist()) == ([4], [5])
+
+
+def test_an_empty_table_still_needs_its_columns(tmp_path):
+    """A table without rows in the span is a real zero only when it is the table: one lacking
+    a required column (``sev`` for ``severity``) is refused, as it is with rows, instead of
+    reading as a month without incidents."""
+    _small_database(tmp_path / "small.duckdb", GOOD_EVENTS)
+    with pytest.raises(InputError) as raised:
+        _small_load(tmp_path, "incidents", {"table": "incidents"})
+    assert str(raised.value) == (
+        f"sources.incidents (sql {tmp_path / 'small.duckdb'}): column severity: "
+        "missing required column 'severity'"
+    )
+    mapped = {"table": "incidents", "columns": {"severity": "sev"}}
+    assert _small_load(tmp_path, "incidents", mapped).empty

@@ -407,7 +407,10 @@ def _load_rows(options: SqlOptions, request: LoadRequest, database: _Database) -
         raise InputError(
             Problem(database.where, f"the query returns no column {', '.join(missing)}")
         )
-    if raw.empty:
+    if raw.empty:  # no row in the span: a real zero, but only of a table that is one
+        header = frames.column_problems(list(raw.columns), request.spec, database.where)
+        if header:
+            raise InputError(header)
         return Loaded(frames.empty(request.spec))
     for column in request.spec.columns:
         if column.kind == "instant" and column.name in raw:
