@@ -907,6 +907,8 @@ def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(No
     steps = MINUTE * grid.step
     by_step = grid.step > 1 and window >= steps and window % steps == pd.Timedelta(0)
     lengths = None
+    if by_step and grid.whole:
+        return _step_burn_rates(grid, int(window // steps), rows)
     if by_step:
         first = grid.month_column
         phase = grid.phase + first * grid.step - grid.lead  # the month's first point
@@ -930,6 +932,31 @@ def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(No
     rate[~with_events] = np.nan
     rate /= 1.0 - objectives
     return rate if lengths is None else np.repeat(rate, lengths, axis=1)
+
+
+def _step_burn_rates(grid: SLIGrid, width: int, rows: slice) -> np.ndarray:
+    """``burn_rate_series`` over ``width`` columns of whole counts kept on their step: the
+    window sums of events and of good events are differences of running sums in integers,
+    the bad ones the difference of those (every such sum exact, so the same numbers as the
+    bad events' own sums); a rate is divided as they are, then repeated over its minutes."""
+    first = grid.month_column
+    phase = grid.phase + first * grid.step - grid.lead  # the month's first point
+    _, lengths = _step_columns(phase, grid.step, grid.minutes)
+    lead = 2 if phase > 0 else 1  # with the empty column before the first point
+    sums = []
+    for part in (grid.total_steps, grid.good_steps):
+        values = part[rows, first:]
+        running = np.empty((values.shape[0], values.shape[1] + lead), dtype=np.int64)
+        running[:, :lead] = 0
+        np.cumsum(values, axis=1, dtype=np.int64, out=running[:, lead:])
+        sums.append(_window_sum(running, MINUTE * width))
+    total_w, bad_w = sums
+    np.subtract(total_w, bad_w, out=bad_w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.divide(bad_w, total_w)
+    rate[total_w == 0] = np.nan
+    rate /= 1.0 - grid.objectives[rows][:, None]
+    return np.repeat(rate, lengths, axis=1)
 
 
 def data_step(grid: SLIGrid, sample_rows: int = 16) -> pd.Timedelta:
