@@ -683,3 +683,41 @@ def test_an_empty_table_still_needs_its_columns(tmp_path):
     )
     mapped = {"table": "incidents", "columns": {"severity": "sev"}}
     assert _small_load(tmp_path, "incidents", mapped).empty
+
+
+@pytest.mark.parametrize(
+    ("row", "column", "message"),
+    [
+        ("NULL, 5", "good", "missing value"),
+        ("-2, 5", "good", "must not be negative"),
+        ("0.5, 5", "good", "must be a whole number of events"),
+        ("2, 2.5", "total", "must be a whole number of events"),
+        ("2, 1", "good", "good exceeds total"),
+    ],
+)
+def test_each_row_is_checked_before_the_database_sums_it(tmp_path, row, column, message):
+    """A row's empty, negative or fractional count, or good above total, is named by its SLO
+    and step, though the sums the database sends back would hide it: a sum leaves out an
+    empty cell, a negative count lowers it, a fraction is rounded away."""
+    events = f"{GOOD_EVENTS}, ('2026-10-01 00:02:00+00', 'checkout', 'availability', {row})"
+    _small_database(tmp_path / "small.duckdb", events)
+    with pytest.raises(InputError) as raised:
+        _small_load(tmp_path, "metrics", {"table": "sli", "step": "5m"})
+    assert str(raised.value) == (
+        f"sources.metrics (sql {tmp_path / 'small.duckdb'}): column {column}: {message} (a row "
+        "of checkout / availability in the step from 2026-10-01T00:00:00Z)"
+    )
+
+
+def test_many_flawed_steps_are_summed_up(tmp_path):
+    events = ", ".join(
+        f"('2026-10-01 00:0{minute}:00+00', 'checkout', 'availability', -1, 1)"
+        for minute in range(10)
+    )
+    events += ", ('2026-10-01 00:00:30+00', 'checkout', 'availability', -1, 1)"
+    _small_database(tmp_path / "small.duckdb", events)
+    with pytest.raises(InputError) as raised:
+        _small_load(tmp_path, "metrics", {"table": "sli", "step": "30s"})
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 11
+    assert lines[-1].endswith(": column good: 1 more steps with the same problem"), lines[-1]

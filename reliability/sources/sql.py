@@ -4,12 +4,14 @@ SQLAlchemy (DuckDB embedded, PostgreSQL over the network).
 For ``metrics`` the database does the counting: the source sends one statement that sums each
 SLO's good and total events per step over the requested span,
 
-    SELECT bucket, service, slo, SUM(good), SUM(total)
-    FROM (SELECT <floor of timestamp to the step> AS bucket, service, slo, good, total
+    SELECT bucket, service, slo, SUM(good), SUM(total), BIT_OR(flaws)
+    FROM (SELECT <floor of timestamp to the step> AS bucket, service, slo, good, total,
+                 <what is wrong with the row, one bit per check> AS flaws
           FROM <table or (query)> WHERE timestamp >= :start AND timestamp < :end
           [AND service IN (:services)]) GROUP BY bucket, service, slo
 
-so it receives per-step counts, as from Prometheus, never the raw events. The bucket is the
+so it receives per-step counts, as from Prometheus, never the raw events, and each row is
+checked before its step's sums hide it (``FLAWS``). The bucket is the
 number of whole steps between the span's start and the event's timestamp, written per dialect
 (``_BUCKETS``, ``ts`` cast to a timestamp with time zone): DuckDB
 ``floor((epoch_us(ts) - :origin_us) / :step_us)``, PostgreSQL
@@ -287,8 +289,45 @@ def _end(span: Span, step: pd.Timedelta) -> pd.Timestamp:
     return start + ((span.end.as_unit("ns") - start) // step) * step
 
 
+FLAWS = (
+    ("good", "missing value"),
+    ("total", "missing value"),
+    ("good", "must not be negative"),
+    ("total", "must not be negative"),
+    ("good", "must be a whole number of events"),
+    ("total", "must be a whole number of events"),
+    ("good", "good exceeds total"),
+)
+"""What a row of SLI events may have wrong that its step's sums would hide (a sum leaves out
+an empty cell, a negative count lowers it, a fraction is rounded away), each a bit of the
+``flaws`` the statement returns per step: the column it is in and the problem."""
+
+
+def _flaws(good: sa.ColumnElement[Any], total: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """One row's flaws as the bits of ``FLAWS`` (0 for a good row)."""
+    zero = sa.literal_column("0")
+    checks = (
+        good.is_(None),
+        total.is_(None),
+        good < zero,
+        total < zero,
+        good != sa.func.floor(good),
+        total != sa.func.floor(total),
+        good > total,
+    )
+    bits = [
+        sa.case((check, sa.literal_column(str(1 << bit))), else_=zero)
+        for bit, check in enumerate(checks)
+    ]
+    flaws = bits[0]
+    for bit in bits[1:]:
+        flaws = flaws + bit
+    return flaws
+
+
 def metrics_statement(options: SqlOptions, dialect: str, services: list[str]) -> sa.Select[Any]:
-    """The per-step sums of every SLO's events over ``:start`` to ``:end``."""
+    """The per-step sums of every SLO's events over ``:start`` to ``:end``, with the flaws
+    of the step's rows (``FLAWS``)."""
     names = _column_map(options, "metrics")
 
     def col(name: str) -> sa.ColumnClause[Any]:
@@ -302,6 +341,7 @@ def metrics_statement(options: SqlOptions, dialect: str, services: list[str]) ->
             col("slo").label("slo"),
             col("good").label("good"),
             col("total").label("total"),
+            _flaws(col("good"), col("total")).label("flaws"),
         )
         .select_from(_source(options))
         .where(timestamp >= sa.bindparam("start"), timestamp < sa.bindparam("end"))
@@ -315,6 +355,7 @@ def metrics_statement(options: SqlOptions, dialect: str, services: list[str]) ->
         inner.c.slo,
         sa.cast(sa.func.sum(inner.c.good), sa.BigInteger).label("good"),
         sa.cast(sa.func.sum(inner.c.total), sa.BigInteger).label("total"),
+        sa.func.bit_or(inner.c.flaws).label("flaws"),
     ).group_by(inner.c.bucket, inner.c.service, inner.c.slo)
 
 
@@ -351,7 +392,7 @@ def _load_metrics(options: SqlOptions, request: LoadRequest, database: _Database
     _, rows = database.run(statement, params)
     if not rows:
         return Loaded(frames.empty(frames.SLI), [f"{database.where}: no SLI rows in the period."])
-    bucket, service, slo, good, total = zip(*rows, strict=True)
+    bucket, service, slo, good, total, flaws = zip(*rows, strict=True)
     offsets = np.asarray(bucket, dtype=np.int64) * step.value
     raw = pd.DataFrame(
         {
@@ -364,12 +405,34 @@ def _load_metrics(options: SqlOptions, request: LoadRequest, database: _Database
             "total": pd.Series(total, dtype=object),
         }
     )
+    problems = _flaw_problems(raw, np.asarray(flaws, dtype=np.int64), database.where)
+    if problems:
+        raise InputError(problems)
     if raw["good"].notna().all() and raw["total"].notna().all():
         raw["good"] = raw["good"].astype("int64")
         raw["total"] = raw["total"].astype("int64")
     order = np.lexsort((raw["timestamp"].to_numpy(), raw["slo"], raw["service"]))
     raw = raw.iloc[order].reset_index(drop=True)
     return Loaded(frames.validate(raw, frames.SLI, database.where, first_row=1))
+
+
+def _flaw_problems(sums: pd.DataFrame, flaws: np.ndarray, where: str) -> list[Problem]:
+    """One problem per step (the first few of each kind) whose rows have a flaw of ``FLAWS``,
+    naming its SLO and the step's start; the rest of each kind summed up in one line."""
+    problems = []
+    for bit, (column, message) in enumerate(FLAWS):  # the kinds of flaw, not rows
+        steps = np.flatnonzero(flaws & (1 << bit))
+        for at in steps[: frames.PROBLEMS_SHOWN_PER_CHECK]:
+            stamp = sums["timestamp"].iloc[at].strftime("%Y-%m-%dT%H:%M:%SZ")
+            named = f"{sums['service'].iloc[at]} / {sums['slo'].iloc[at]}"
+            text = f"{message} (a row of {named} in the step from {stamp})"
+            problems.append(Problem(where, text, column=column))
+        hidden = steps.size - frames.PROBLEMS_SHOWN_PER_CHECK
+        if hidden > 0:
+            problems.append(
+                Problem(where, f"{hidden} more steps with the same problem", None, column)
+            )
+    return problems
 
 
 def _day_bounds(span: Span) -> tuple[Any, Any]:
