@@ -502,3 +502,40 @@ def test_a_file_named_by_two_patterns_is_read_once(workspace, capsys):
     code, result, err = run(workspace, capsys)
     assert code == 0, err
     assert json.loads(result) == json.loads(expected)
+
+
+def test_a_file_not_in_utf8_names_its_row_and_column(workspace, capsys):
+    """Excel's plain "CSV" is the Windows code page, its "Unicode Text" UTF-16: the line and
+    column of the first byte that is not UTF-8 are named, with what to save instead, not
+    the decoder's byte position."""
+    text = GOOD_FILES["incidents.csv"].replace("Slow pages", "Café pages slow")
+    (workspace / "incidents.csv").write_bytes(text.encode("cp1252"))
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert lines[0] == (
+        f"error: {workspace / 'incidents.csv'}: row 3: column title: not UTF-8 text (byte "
+        "0xe9): save the file as UTF-8 (in Excel: CSV UTF-8)"
+    ), err
+    assert "position" not in err
+
+    (workspace / "incidents.csv").write_bytes(GOOD_FILES["incidents.csv"].encode("utf-16"))
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert f"{workspace / 'incidents.csv'}: UTF-16 text: save the file as UTF-8" in err, err
+
+
+def test_a_byte_not_in_utf8_after_a_cell_with_line_breaks(workspace, capsys):
+    text = (
+        "id,service,severity,created_at,resolved_at,title\n"
+        'INC-1,checkout,SEV2,2026-10-01T00:00:00Z,,"Two\nlines"\n'
+        'INC-2,checkout,SEV3,2026-10-02T00:00:00Z,,"Café"\n'
+        'INC-3,checkout,SEV3,2026-10-03T00:00:00Z,,"Déjà\nvu"\n'
+    )
+    (workspace / "incidents.csv").write_bytes(text.encode("cp1252"))
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    assert f"{workspace / 'incidents.csv'}: row 4: column title: not UTF-8 text (byte 0xe9)" in err
+    (workspace / "incidents.csv").write_bytes(text.replace("Café", "Cafe").encode("cp1252"))
+    code, _, err = run(workspace, capsys)
+    assert f"{workspace / 'incidents.csv'}: row 5: not UTF-8 text (byte 0xe9)" in err, err

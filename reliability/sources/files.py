@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import glob
@@ -245,7 +246,9 @@ def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataF
         raise out_of_memory(path) from None
     except pd.errors.EmptyDataError:
         raise InputError(Problem(str(path), "empty file")) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
+    except UnicodeDecodeError:
+        raise InputError(_not_utf8(path)) from None
+    except (pd.errors.ParserError, ValueError, OSError) as exc:
         raise InputError(_unreadable(path, exc)) from None
     except Exception as exc:  # pyarrow raises its own types for a corrupt Parquet file
         raise InputError(Problem(str(path), f"cannot read the file: {exc}")) from None
@@ -635,6 +638,49 @@ def _unreadable(path: Path, exc: Exception) -> Problem:
         row = _record_line(path, record)
         return Problem(str(path), f"{seen} cells where the header names {expected}", row=row)
     return Problem(str(path), f"cannot read the file: {message}")
+
+
+def _not_utf8(path: Path) -> Problem:
+    """Where a CSV file stops being UTF-8 text, as Excel's plain "CSV" (the Windows code
+    page) and "Unicode Text" (UTF-16) are not: the row and column of the first byte that is
+    not UTF-8, and what to save instead."""
+    advice = "save the file as UTF-8 (in Excel: CSV UTF-8)"
+    with path.open("rb") as handle:
+        if handle.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            return Problem(str(path), f"UTF-16 text: {advice}")
+        handle.seek(0)
+        lines = 0
+        while chunk := handle.read(_BLOCK_BYTES) + handle.readline():  # blocks, not rows
+            try:
+                chunk.decode("utf-8")  # a block ending at a line break splits no character
+            except UnicodeDecodeError as exc:
+                begins = chunk.rfind(b"\n", 0, exc.start) + 1
+                ends = chunk.find(b"\n", exc.start)
+                line = lines + chunk.count(b"\n", 0, exc.start) + 1
+                text = chunk[begins : None if ends < 0 else ends].decode("utf-8", "replace")
+                row, column = _bad_cell(path, line, text)
+                message = f"not UTF-8 text (byte 0x{chunk[exc.start]:02x}): {advice}"
+                return Problem(str(path), message, row=row, column=column)
+            lines += chunk.count(b"\n")
+    return Problem(str(path), f"not UTF-8 text: {advice}")
+
+
+def _bad_cell(path: Path, line: int, text: str) -> tuple[int, str | None]:
+    """The row (the line its record starts on) and the column of an undecodable character
+    (U+FFFD in ``text``, the decoded ``line``); no column when the record spans lines."""
+    starts = _record_starts(path)
+    if starts is not None:
+        at = int(np.searchsorted(starts, line, side="right")) - 1
+        record = int(starts[at])
+        if record != line or text.count('"') % 2:  # even quotes: the record ends on its line
+            return record, None
+    if line == 1:
+        return line, None
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        header = [name.strip().lstrip("\ufeff") for name in next(csv.reader(handle), [])]
+    cells = next(csv.reader([text]), [])
+    bad = [i for i, cell in enumerate(cells) if "\ufffd" in cell]  # a line's cells
+    return line, header[bad[0]] if bad and bad[0] < len(header) else None
 
 
 def _read_csv(path: Path, spec: frames.TableSpec | None) -> pd.DataFrame:
