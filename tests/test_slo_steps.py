@@ -321,24 +321,26 @@ def test_a_step_grid_works_on_more_slos_at_a_time_with_the_same_figures(monkeypa
 
 
 @pytest.mark.parametrize("dense_share", [1, 16, 10**9])
-@pytest.mark.parametrize("whole", [True, False])
+@pytest.mark.parametrize(("whole", "scale"), [(True, 1), (True, 10**6), (False, 1)])
 def test_runs_of_columns_test_the_long_window_where_the_short_one_passed(
-    monkeypatch, dense_share, whole
+    monkeypatch, dense_share, whole, scale
 ):
-    """Every column or only those the short window passed (``DENSE_SHARE``): the runs of
-    every window are those of both burn rates tested at every column."""
+    """Every column or only those the short window passed (``DENSE_SHARE``), running sums
+    in four or eight bytes (``scale``): the runs of every window are those of both burn
+    rates tested at every column on float sums."""
     rng = np.random.default_rng(5)
     rows, columns = 9, 3 * 288 + 7
-    total = rng.integers(0, 900, (rows, columns)).astype(float)
+    total = rng.integers(0, 900, (rows, columns)).astype(float) * scale
     total[2, 100:400] = 0  # no events: no window fires
     bad = np.floor(total * np.where(rng.random(total.shape) < 0.05, rng.random(total.shape), 0))
     bad[4, 50:90] = total[4, 50:90]  # an outage
     bad[:, -1] = total[:, -1]  # a run ending at the row's last column
     objectives = np.array([0.99, 0.999, 0.9995] * 3)
     step = pd.Timedelta(minutes=5)
+    assert slo._fits_in_int32(bad, total) == (scale == 1)
     monkeypatch.setattr(slo, "DENSE_SHARE", dense_share)
     for policy in POLICIES.values():
-        expected = slo._window_columns(bad, total, objectives, policy, step, step, whole)
+        expected = slo._window_columns(bad, total, objectives, policy, step, step, False)
         got = slo._column_runs(bad, total, objectives, policy, step, whole)
         for (window, both), (same, runs) in zip(expected, got, strict=True):
             assert same == window

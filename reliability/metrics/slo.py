@@ -724,10 +724,13 @@ def _column_runs(
     at those, from the same running sums: the same numbers at the columns that decide.
     """
     columns = bad.shape[1]
-    cum_bad = _cumulative(bad, whole)
-    cum_total = _cumulative(total, whole)
+    if whole and _fits_in_int32(bad, total):
+        cum_bad, cum_total = _running_sums(bad, np.int32), _running_sums(total, np.int32)
+    else:
+        cum_bad, cum_total = _cumulative(bad, whole), _cumulative(total, whole)
     budget = (1.0 - objectives)[:, None]
-    bad_w, total_w = np.empty(bad.shape), np.empty(bad.shape)
+    total_w = np.empty(bad.shape)
+    bad_i, total_i = np.empty(bad.shape, cum_bad.dtype), np.empty(bad.shape, cum_total.dtype)
     over = np.empty(bad.shape, dtype=bool)
     for window in policy.windows:
         threshold = window.factor * budget
@@ -739,8 +742,8 @@ def _column_runs(
             if whole and span == 1:
                 sum_bad, sum_total = bad, total
             else:
-                sum_bad = _window_sum(cum_bad, MINUTE * span, out=bad_w)
-                sum_total = _window_sum(cum_total, MINUTE * span, out=total_w)
+                sum_bad = _window_sum(cum_bad, MINUTE * span, out=bad_i)
+                sum_total = _window_sum(cum_total, MINUTE * span, out=total_i)
             np.multiply(sum_total, threshold, out=total_w)
             if at == 0:
                 np.greater(sum_bad, total_w, out=both)
@@ -752,6 +755,23 @@ def _column_runs(
                 both &= np.greater(sum_bad, total_w, out=over)
                 cells = np.flatnonzero(both)
         yield window, _cell_runs(cells, columns)
+
+
+def _fits_in_int32(bad: np.ndarray, total: np.ndarray) -> bool:
+    """Whether every running sum along a row of ``bad`` and of ``total`` (whole numbers, the
+    bad events no more than all of them) lies within four-byte integers."""
+    if bad.size == 0:
+        return True
+    bound = max(float(total.max()), -float(bad.min()), 0.0) * bad.shape[1]
+    return bound < 2**31
+
+
+def _running_sums(values: np.ndarray, dtype: type[np.signedinteger]) -> np.ndarray:
+    """``_cumulative`` of whole numbers as ``dtype`` (the sums fit in it): the same numbers."""
+    result = np.empty((values.shape[0], values.shape[1] + 1), dtype=dtype)
+    result[:, 0] = 0
+    np.cumsum(values, axis=1, dtype=dtype, out=result[:, 1:])
+    return result
 
 
 def _over_at(
