@@ -350,3 +350,23 @@ def test_runs_of_columns_test_the_long_window_where_the_short_one_passed(
             runs[0].size
             for _, runs in slo._column_runs(bad, total, objectives, policy, step, whole)
         )
+
+
+@pytest.mark.parametrize("events", [500, 10**7])
+def test_burn_rates_on_the_step_in_four_or_eight_bytes_are_those_of_the_minutes(events):
+    """Running sums that fit in four bytes, or not (10^7 events a point over a month of
+    5-minute points pass 2^31): the same rates as the minute grid's."""
+    rng = np.random.default_rng(9)
+    count = 30 * 288
+    total = rng.integers(1, events, (3, count))
+    bad = rng.binomial(total, 0.002)
+    sli = pd.concat(
+        points(SEPTEMBER.start, count, 5, total[i], bad[i], f"slo-{i}") for i in range(3)
+    )
+    table = slo_table(*({"slo": f"slo-{i}"} for i in range(3)))
+    grid = slo.build_grid(sli, table, SEPTEMBER)
+    assert grid.step == 5
+    for window in (pd.Timedelta(minutes=5), pd.Timedelta(hours=1), pd.Timedelta(days=40)):
+        assert_same(
+            slo.burn_rate_series(grid, window), slo.burn_rate_series(on_minutes(grid), window)
+        )

@@ -956,19 +956,23 @@ def burn_rate_series(grid: SLIGrid, window: pd.Timedelta, rows: slice = slice(No
 
 def _step_burn_rates(grid: SLIGrid, width: int, rows: slice) -> np.ndarray:
     """``burn_rate_series`` over ``width`` columns of whole counts kept on their step: the
-    window sums of events and of good events are differences of running sums in integers,
-    the bad ones the difference of those (every such sum exact, so the same numbers as the
-    bad events' own sums); a rate is divided as they are, then repeated over its minutes."""
+    window sums of events and of good events are differences of running sums in integers
+    (of four bytes where they fit), the bad ones the difference of those (every such sum
+    exact, so the same numbers as the bad events' own sums); a rate is divided as they are,
+    then repeated over its minutes."""
     first = grid.month_column
     phase = grid.phase + first * grid.step - grid.lead  # the month's first point
     _, lengths = _step_columns(phase, grid.step, grid.minutes)
     lead = 2 if phase > 0 else 1  # with the empty column before the first point
+    total, good = grid.total_steps[rows, first:], grid.good_steps[rows, first:]
+    # Four bytes hold every running sum when no count times the columns reaches 2^31.
+    biggest = max(float(total.max(initial=0)), float(good.max(initial=0)))
+    dtype = np.int32 if biggest * total.shape[1] < 2**31 else np.int64
     sums = []
-    for part in (grid.total_steps, grid.good_steps):
-        values = part[rows, first:]
-        running = np.empty((values.shape[0], values.shape[1] + lead), dtype=np.int64)
+    for values in (total, good):
+        running = np.empty((values.shape[0], values.shape[1] + lead), dtype=dtype)
         running[:, :lead] = 0
-        np.cumsum(values, axis=1, dtype=np.int64, out=running[:, lead:])
+        np.cumsum(values, axis=1, dtype=dtype, out=running[:, lead:])
         sums.append(_window_sum(running, MINUTE * width))
     total_w, bad_w = sums
     np.subtract(total_w, bad_w, out=bad_w)
