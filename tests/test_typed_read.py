@@ -547,3 +547,41 @@ def test_a_column_pandas_wrote_as_the_index_is_a_column(workspace, capsys):  # n
     code, out, err = run(workspace, capsys)
     assert code == 0, err
     assert json.loads(out)["incidents"]["count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("gzip", "a compressed file (gzip): decompress it first"),
+        ("zip", "a compressed file (zip): decompress it first"),
+        ("parquet", "a Parquet file: name it .parquet to read it as one"),
+        ("xlsx", "an Excel workbook, not CSV text: save it as CSV UTF-8"),
+    ],
+)
+def test_a_file_that_is_no_text_says_what_it_is(workspace, capsys, content, message):  # noqa: F811
+    """A CSV path whose file is compressed, Parquet or a workbook under another name (an
+    export saved as sli.csv) says what the file is, not which of its bytes is no UTF-8."""
+    import gzip
+    import io
+    import zipfile
+
+    text = GOOD_FILES["sli.csv"].encode()
+    if content == "gzip":
+        data = gzip.compress(text)
+    elif content == "parquet":
+        sink = io.BytesIO()
+        sli_frame("2026-10-01", 3).to_parquet(sink)
+        data = sink.getvalue()
+    else:
+        sink = io.BytesIO()
+        with zipfile.ZipFile(sink, "w") as archive:
+            archive.writestr("xl/workbook.xml" if content == "xlsx" else "sli.csv", text)
+        data = sink.getvalue()
+    name = "sli.xlsx" if content == "xlsx" else "sli.csv"
+    (workspace / name).write_bytes(data)
+    use_parquet(workspace, name)
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert lines[0].startswith(f"error: {workspace / name}: {message}"), err
+    assert len(lines) == 2, err

@@ -239,6 +239,9 @@ def read_raw(path: Path, spec: frames.TableSpec | None = None) -> tuple[pd.DataF
             return _read_parquet(path, columns), 1
         if path.stat().st_size == 0:
             raise InputError(Problem(str(path), "empty file"))
+        kind = _binary_kind(path)
+        if kind is not None:
+            raise InputError(Problem(str(path), kind))
         return _read_csv(path, spec), None
     except InputError:
         raise
@@ -638,6 +641,34 @@ def _unreadable(path: Path, exc: Exception) -> Problem:
         row = _record_line(path, record)
         return Problem(str(path), f"{seen} cells where the header names {expected}", row=row)
     return Problem(str(path), f"cannot read the file: {message}")
+
+
+_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"(\xb5/\xfd": "zstd",
+    b"PK\x03\x04": "zip",
+}
+"""The first bytes of the compressed formats an export may hide under a .csv name."""
+
+
+def _binary_kind(path: Path) -> str | None:
+    """What a file read as CSV is when it is no text, told by its first bytes: compressed,
+    Parquet, an Excel workbook (``None``: it may be text)."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"PAR1"):
+        return "a Parquet file: name it .parquet to read it as one"
+    workbook = "an Excel workbook, not CSV text: save it as CSV UTF-8"
+    if head.startswith(b"\xd0\xcf\x11\xe0") or (
+        head.startswith(b"PK\x03\x04") and path.suffix.lower() in (".xlsx", ".xlsm")
+    ):
+        return workbook
+    for magic, name in _MAGIC.items():
+        if head.startswith(magic):
+            return f"a compressed file ({name}): decompress it first (gunzip, unzstd, ...)"
+    return None
 
 
 def _not_utf8(path: Path) -> Problem:
