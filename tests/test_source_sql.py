@@ -721,3 +721,19 @@ def test_many_flawed_steps_are_summed_up(tmp_path):
     lines = str(raised.value).splitlines()
     assert len(lines) == 11
     assert lines[-1].endswith(": column good: 1 more steps with the same problem"), lines[-1]
+
+
+def test_a_file_that_is_no_duckdb_database_is_bad_input(tmp_path):
+    """``url`` naming a file that is no DuckDB database (the CSV export, a Parquet file) is
+    the config's fault, exit 2 naming the file, not a database that cannot be reached."""
+    (tmp_path / "small.duckdb").write_text(GOOD_FILES_SLI)
+    with pytest.raises(InputError) as raised:
+        _small_load(tmp_path, "metrics", {"table": "sli"})
+    assert str(raised.value) == (
+        f"{tmp_path / 'small.duckdb'}: sources.metrics.url: not a DuckDB database file"
+    )
+
+
+GOOD_FILES_SLI = (
+    "timestamp,service,slo,good,total\n2026-10-01T00:00:00Z,checkout,availability,1,1\n"
+)

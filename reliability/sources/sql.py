@@ -56,6 +56,8 @@ DIALECTS = ("duckdb", "postgresql")
 """The SQL dialects whose time floor the source knows."""
 WAIT_SLACK_SECONDS = 5.0
 """How much longer than twice ``timeout`` a server is waited for (threads, decoding)."""
+DUCKDB_MAGIC = b"DUCK"
+"""What a DuckDB database file holds after the checksum that begins its header."""
 DATE_COLUMNS = {"incidents": "created_at", "deployments": "deployed_at", "worklog": "date"}
 """The column that dates each row of a role, filtered to the span."""
 
@@ -244,6 +246,12 @@ def _duckdb_path(url: str, request: LoadRequest) -> Path:
     path = request.config.resolve(text)
     if not path.is_file():
         raise InputError(Problem(str(path), f"sources.{request.role}.url: file not found"))
+    with path.open("rb") as handle:
+        header = handle.read(12)
+    if header[8:12] != DUCKDB_MAGIC:  # a CSV export, a Parquet file: the config's mistake
+        raise InputError(
+            Problem(str(path), f"sources.{request.role}.url: not a DuckDB database file")
+        )
     return path
 
 
