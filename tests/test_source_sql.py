@@ -737,3 +737,43 @@ def test_a_file_that_is_no_duckdb_database_is_bad_input(tmp_path):
 GOOD_FILES_SLI = (
     "timestamp,service,slo,good,total\n2026-10-01T00:00:00Z,checkout,availability,1,1\n"
 )
+
+
+@pytest.mark.parametrize("kind", ["TIMESTAMP_NS", "VARCHAR"])
+def test_instants_of_any_column_type_are_read_in_the_span(tmp_path, kind):
+    """A column of nanoseconds without a time zone (a view over a Parquet file pandas wrote)
+    or of ISO text (a table loaded from CSV) is compared with the span as the instant it
+    holds, for SLI events, incidents and work-log dates alike, instead of the database
+    refusing to compare it with a timestamp."""
+    import duckdb
+
+    path = tmp_path / "small.duckdb"
+    connection = duckdb.connect(str(path))
+    connection.execute(
+        f'CREATE TABLE sli ("timestamp" {kind}, service VARCHAR, slo VARCHAR, good BIGINT, '
+        "total BIGINT)"
+    )
+    connection.execute(
+        "INSERT INTO sli VALUES ('2026-09-30 23:59:00', 'checkout', 'availability', 9, 9), "
+        "('2026-10-01 00:00:00', 'checkout', 'availability', 1, 2), "
+        "('2026-10-01 00:01:00', 'checkout', 'availability', 3, 3)"
+    )
+    stamp = kind if kind == "VARCHAR" else "TIMESTAMPTZ"
+    connection.execute(
+        f"CREATE TABLE incidents (id VARCHAR, service VARCHAR, severity VARCHAR, "
+        f"created_at {stamp}, resolved_at {stamp})"
+    )
+    connection.execute(
+        "INSERT INTO incidents VALUES ('INC-1', 'checkout', 'SEV2', '2026-10-01T00:00:30Z', NULL)"
+    )
+    connection.execute(
+        "CREATE TABLE worklog (team VARCHAR, date VARCHAR, category VARCHAR, hours DOUBLE)"
+    )
+    connection.execute("INSERT INTO worklog VALUES ('payments', '2026-10-01', 'toil', 3)")
+    connection.close()
+    sli = _small_load(tmp_path, "metrics", {"table": "sli", "step": "5m"})
+    assert (sli["good"].tolist(), sli["total"].tolist()) == ([4], [5])
+    incidents = _small_load(tmp_path, "incidents", {"table": "incidents"})
+    assert incidents["created_at"].tolist() == [pd.Timestamp("2026-10-01T00:00:30Z")]
+    worklog = _small_load(tmp_path, "worklog", {"table": "worklog"})
+    assert worklog["hours"].tolist() == [3]

@@ -352,7 +352,9 @@ def metrics_statement(options: SqlOptions, dialect: str, services: list[str]) ->
             _flaws(col("good"), col("total")).label("flaws"),
         )
         .select_from(_source(options))
-        .where(timestamp >= sa.bindparam("start"), timestamp < sa.bindparam("end"))
+        .where(
+            _instant(timestamp) >= sa.bindparam("start"), _instant(timestamp) < sa.bindparam("end")
+        )
     )
     if services:
         events = events.where(col("service").in_(sa.bindparam("services", expanding=True)))
@@ -368,8 +370,10 @@ def metrics_statement(options: SqlOptions, dialect: str, services: list[str]) ->
 
 
 def rows_statement(options: SqlOptions, role: str) -> sa.Select[Any]:
-    """Every row of ``role`` whose date column lies in ``:start`` to ``:end``."""
-    dated = _column(_column_map(options, role)[DATE_COLUMNS[role]])
+    """Every row of ``role`` whose date column lies in ``:start`` to ``:end`` (compared as
+    the instant or date it holds, whatever the column's type: text, nanoseconds, ...)."""
+    column = _column(_column_map(options, role)[DATE_COLUMNS[role]])
+    dated = sa.cast(column, sa.Date) if role == "worklog" else _instant(column)
     return (
         sa.select(sa.literal_column("*"))
         .select_from(_source(options))
