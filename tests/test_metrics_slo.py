@@ -754,29 +754,35 @@ def test_each_event_finds_its_slo_by_name_by_hand():
 
 
 def test_alert_episodes_are_listed_by_start_service_and_slo():
-    """Episodes found in any order are listed by start, then service and slo as text (not
-    the table's order: "b" after "a", "x10" before "x9"), ties in the order found: the frame
-    of the episodes as found, sorted by those columns."""
+    """Episodes found in any order (each severity and policy a batch of its own) are listed
+    by start, then service and slo as text (not the table's order: "b" after "a", "x10"
+    before "x9"), ties in the order found: the frame of the episodes as found, sorted by
+    those columns; a tier no window gave is missing."""
     table = pd.DataFrame(
         {"service": ["b", "a", "b", "a"], "slo": ["x9", "x9", "x10", "x10"], "objective": 0.999}
     )
     grid = slo.SLIGrid(table, SEPTEMBER.start, *(np.zeros((4, 10)),) * 2, np.zeros((4, 10), bool))
     rng = np.random.default_rng(1)
-    count = 300
-    row, first = rng.integers(0, 4, count), rng.integers(0, 6, count)
-    after = first + rng.integers(1, 4, count)
-    labels = [
-        rng.choice(np.array(values, dtype=object), count)
-        for values in (["page", "ticket"], ["P1", "P2", "P3"], ["workbook", "pyrra"])
-    ]
-    ongoing = rng.random(count) < 0.5
+    batches = []
+    kinds = [("page", "workbook", 150), ("ticket", "pyrra", 0), ("ticket", "workbook", 150)]
+    for severity, policy, count in [*kinds, ("page", "pyrra", 100)]:
+        row, first = rng.integers(0, 4, count), rng.integers(0, 6, count)
+        tier = rng.choice(np.array(["P1", "P2", "P3", None], dtype=object), count)
+        ongoing = rng.random(count) < 0.5
+        batches.append(
+            (row, first, first + rng.integers(1, 4, count), severity, tier, policy, ongoing)
+        )
+    row, first, after, tier, ongoing = (
+        np.concatenate([batch[k] for batch in batches]) for k in (0, 1, 2, 4, 6)
+    )
+    labels = [np.concatenate([[b[k]] * b[0].size for b in batches]).astype(object) for k in (3, 5)]
     found = pd.DataFrame(
         {
             "service": table["service"].to_numpy()[row],
             "slo": table["slo"].to_numpy()[row],
             "severity": labels[0],
-            "tier": labels[1],
-            "alert_policy": labels[2],
+            "tier": tier,
+            "alert_policy": labels[1],
             "start": SEPTEMBER.start + pd.to_timedelta(first, "min"),
             "end": SEPTEMBER.start + pd.to_timedelta(after, "min"),
             "minutes": after - first,
@@ -784,6 +790,10 @@ def test_alert_episodes_are_listed_by_start_service_and_slo():
         }
     )
     expected = found.sort_values(["start", "service", "slo"], ignore_index=True)
-    listed = slo._alerts_frame(table, grid, [(row, first, after, *labels, ongoing)])
+    listed = slo._alerts_frame(table, grid, batches)
     pd.testing.assert_frame_equal(listed, expected, check_exact=True)
     assert (listed["service"].iloc[0], listed["slo"].iloc[0]) == ("a", "x10")
+    assert listed["tier"].isna().any()
+    empty = slo._alerts_frame(table, grid, [])
+    assert empty.empty
+    assert list(empty.columns) == list(expected.columns)

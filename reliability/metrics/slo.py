@@ -1156,9 +1156,7 @@ def slo_report(
                 ALERT_SEVERITIES, found, strict=True
             ):
                 counts[severity][rows_of] += np.bincount(row, minlength=len(rows_of))
-                labels = np.full(row.shape, severity)
-                names = np.full(row.shape, name)
-                episodes.append((rows_of[row], first, after, labels, tier, names, ongoing))
+                episodes.append((rows_of[row], first, after, severity, tier, name, ongoing))
 
     with np.errstate(invalid="ignore", divide="ignore"):
         bad_share = np.where(sums["weight"] > 0, sums["badness"] / sums["weight"], np.nan)
@@ -1426,6 +1424,16 @@ def _projected_exhaustion(
     return pd.Series(period.start + offsets)
 
 
+def _text_at(values: np.ndarray, at: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``values[at]`` (``values`` a few, ``at`` many) as a frame built from them holds it:
+    text is typed once from ``values`` and taken from there, instead of typing every value
+    taken (the same type: text when all of them are, whichever are taken)."""
+    typed = pd.Series(values, dtype=None if len(values) else object).array
+    if at.size and isinstance(typed.dtype, pd.StringDtype):
+        return typed.take(at)
+    return values[at]
+
+
 def _burndown_frame(
     slos: pd.DataFrame, daily_consumed: np.ndarray, day_starts: pd.DatetimeIndex, period: Month
 ) -> pd.DataFrame:
@@ -1434,10 +1442,11 @@ def _burndown_frame(
     local_days = day_starts.tz_convert(period.timezone).tz_localize(None).normalize()
     day_ends = np.append(day_starts[1:], period.end)
     even = (pd.DatetimeIndex(day_ends) - period.start) / period.duration
+    each = np.repeat(np.arange(rows), days)
     return pd.DataFrame(
         {
-            "service": np.repeat(slos["service"].to_numpy(), days),
-            "slo": np.repeat(slos["slo"].to_numpy(), days),
+            "service": _text_at(slos["service"].to_numpy(), each),
+            "slo": _text_at(slos["slo"].to_numpy(), each),
             "day": np.tile(local_days.to_numpy(), rows),
             "budget_consumed": daily_consumed.ravel(),
             "even_spend": np.tile(np.asarray(even, dtype=float), rows),
@@ -1446,28 +1455,33 @@ def _burndown_frame(
 
 
 def _alerts_frame(slos: pd.DataFrame, grid: SLIGrid, episodes: list[tuple]) -> pd.DataFrame:
+    """The episodes, each (rows, first minutes, minutes after the last, severity, tiers,
+    policy name, whether ongoing at the month's start) for some SLOs, as one frame."""
     if episodes:
-        row, first, after, severity, tier, policy, ongoing = (
-            np.concatenate(parts) for parts in zip(*episodes, strict=True)
+        row, first, after, tier, ongoing = (
+            np.concatenate([part[k] for part in episodes]) for k in (0, 1, 2, 4, 6)
         )
+        found = np.repeat(np.arange(len(episodes)), [part[0].size for part in episodes])
     else:
-        row = first = after = np.array([], dtype=np.int64)
-        severity = tier = policy = np.array([], dtype=object)
+        row = first = after = found = np.array([], dtype=np.int64)
+        tier = np.array([], dtype=object)
         ongoing = np.array([], dtype=bool)
+    severity, policy = (np.array([part[k] for part in episodes], dtype=object) for k in (3, 5))
+    tier_at, tiers = pd.factorize(tier, use_na_sentinel=False)
     service, name = slos["service"].to_numpy(), slos["slo"].to_numpy()
     # In order of start, service and slo (ties as found): the start is the month minute
     # ``first``, and each SLO's place among the sorted (service, slo) pairs is its rank.
     rank = pd.DataFrame({"service": service, "slo": name}).groupby(["service", "slo"]).ngroup()
     rank = rank.to_numpy(dtype=np.int64)
     order = np.argsort(first * (len(slos) + 1) + rank[row], kind="stable")
-    row, first, after = row[order], first[order], after[order]
+    row, first, after, found = row[order], first[order], after[order], found[order]
     return pd.DataFrame(
         {
-            "service": service[row],
-            "slo": name[row],
-            "severity": severity[order].astype(object),
-            "tier": tier[order].astype(object),
-            "alert_policy": policy[order].astype(object),
+            "service": _text_at(service, row),
+            "slo": _text_at(name, row),
+            "severity": _text_at(severity, found),
+            "tier": _text_at(np.asarray(tiers, dtype=object), tier_at[order]),
+            "alert_policy": _text_at(policy, found),
             "start": grid.start + pd.to_timedelta(first, "min"),
             "end": grid.start + pd.to_timedelta(after, "min"),
             "minutes": after - first,
