@@ -739,7 +739,7 @@ def read_corrections(path: str, base_dir: Path) -> list[dict[str, Any]]:
     file = Path(path).expanduser()
     file = file if file.is_absolute() else base_dir / file
     try:
-        with file.open(newline="", encoding="utf-8") as handle:
+        with file.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             header = reader.fieldnames or []
             rows = list(reader)

@@ -147,9 +147,10 @@ def test_the_json_carries_both_slis_and_the_corrections():
     assert result["corrections"][0]["start"] == "2026-09-11T08:00:00+00:00"
 
 
-def test_corrections_from_a_csv(tmp_path):
+@pytest.mark.parametrize("mark", ["", "\ufeff"])  # a byte-order mark, as Excel writes one
+def test_corrections_from_a_csv(tmp_path, mark):
     (tmp_path / "maintenance.csv").write_text(
-        "start,end,service,slo,reason\n"
+        f"{mark}start,end,service,slo,reason\n"
         f"{at(OUTAGE)},{at(OUTAGE + 60)},checkout,availability,database upgrade\n"
         f"{at(OUTAGE)},{at(OUTAGE + 60)},checkout,,network change\n"
     )

@@ -525,3 +525,16 @@ def test_a_config_with_only_a_cost_input_reports_its_spend(tmp_path, capsys):
     code = main(["compute", "--config", str(config), "--month", "2026-08"])
     assert code == 2
     assert "cost: 8 charges, none in the month" in capsys.readouterr().err
+
+
+def test_a_focus_export_with_a_byte_order_mark_is_a_focus_export(tmp_path, capsys):
+    """Exports written as UTF-8 with a byte-order mark (Excel's CSV UTF-8, Windows
+    PowerShell) begin their first column's name with it: BilledCost first is still a FOCUS
+    export, not a canonical cost.csv lacking its columns."""
+    config = workspace(tmp_path, "cost:\n  services: {Amazon OpenSearch Service: search}\n")
+    path = tmp_path / "cost.csv"
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    first = ["BilledCost", *(name for name in table.columns if name != "BilledCost")]
+    table[first].to_csv(path, index=False, encoding="utf-8-sig")
+    section = compute_json(config, capsys)["cost"]
+    assert section["total"] == pytest.approx(852.3)

@@ -585,3 +585,13 @@ def test_a_file_that_is_no_text_says_what_it_is(workspace, capsys, content, mess
     lines = [line for line in err.splitlines() if line.startswith("error: ")]
     assert lines[0].startswith(f"error: {workspace / name}: {message}"), err
     assert len(lines) == 2, err
+
+
+def test_a_byte_order_mark_keeps_a_file_on_the_typed_read(tmp_path):
+    """A file beginning with a byte-order mark (Excel's CSV UTF-8) is read the fast way like
+    any other, not the precise way kept for files with problems."""
+    path = tmp_path / "sli.csv"
+    path.write_text("\ufeff" + GOOD_FILES["sli.csv"].replace("timestamp,", '"timestamp",'))
+    typed = files._typed_table(path, frames.SLI)
+    assert typed is not None
+    pd.testing.assert_frame_equal(typed.frame, precise(path, frames.SLI))

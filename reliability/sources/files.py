@@ -289,7 +289,7 @@ def _typed_table(path: Path, spec: frames.TableSpec, keep: RowFilter | None = No
     try:
         if path.stat().st_size == 0:
             return None
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             header = next(csv.reader(handle), [])
         if frames.repeated_names(header, spec.column_names):
             return None
@@ -707,8 +707,8 @@ def _bad_cell(path: Path, line: int, text: str) -> tuple[int, str | None]:
             return record, None
     if line == 1:
         return line, None
-    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        header = [name.strip().lstrip("\ufeff") for name in next(csv.reader(handle), [])]
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+        header = [name.strip() for name in next(csv.reader(handle), [])]
     cells = next(csv.reader([text]), [])
     bad = [i for i, cell in enumerate(cells) if "\ufffd" in cell]  # a line's cells
     return line, header[bad[0]] if bad and bad[0] < len(header) else None
@@ -719,7 +719,7 @@ def _read_csv(path: Path, spec: frames.TableSpec | None) -> pd.DataFrame:
     of ``spec`` named twice in the header is refused (pandas would rename the second)."""
     used = None if spec is None else spec.column_names
     required = [] if spec is None else spec.required_names
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
     repeated = frames.repeated_names(header, used)
     if repeated:
@@ -990,7 +990,7 @@ def cost_format(path: Path) -> frames.TableSpec:
         if path.suffix.lower() in _PARQUET_SUFFIXES:
             names = pq.read_schema(path).names
         else:
-            with path.open(newline="", encoding="utf-8") as handle:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
                 names = next(csv.reader(handle), [])
     except (OSError, ValueError):  # unreadable: read_raw names the problem
         return frames.CANONICAL_COST
