@@ -1090,6 +1090,7 @@ def slo_report(
     if on_steps and step_minutes == grid.step:
         replay_columns = _step_columns(grid.phase, step_minutes, until)
     per_step = {name: _by_step(policy, step, phase) for name, policy in policies.items()}
+    step_runs: dict[str, list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]] = {}
     for chunk in _row_chunks(rows, _chunk_rows(grid)):
         if on_steps:
             good, total = (
@@ -1132,10 +1133,9 @@ def slo_report(
                     *replay_columns,
                     replay.whole,
                 )
-                found = [
-                    _run_episodes(policy, runs, severity, grid.lead, until)
-                    for severity in ALERT_SEVERITIES
-                ]
+                # The runs of every chunk are made episodes together, after the last.
+                step_runs.setdefault(name, []).append([(rows_of[r], f, a) for r, f, a in runs])
+                continue
             else:
                 total_all = replay.total_all[taken, :until]
                 fired = window_firing(
@@ -1157,6 +1157,17 @@ def slo_report(
             ):
                 counts[severity][rows_of] += np.bincount(row, minlength=len(rows_of))
                 episodes.append((rows_of[row], first, after, severity, tier, name, ongoing))
+    for name, chunks in step_runs.items():
+        runs = [
+            tuple(np.concatenate(parts) for parts in zip(*windows, strict=True))
+            for windows in zip(*chunks, strict=True)
+        ]
+        for severity in ALERT_SEVERITIES:
+            row, first, after, tier, ongoing = _run_episodes(
+                policies[name], runs, severity, grid.lead, until
+            )
+            counts[severity] += np.bincount(row, minlength=rows)
+            episodes.append((row, first, after, severity, tier, name, ongoing))
 
     with np.errstate(invalid="ignore", divide="ignore"):
         bad_share = np.where(sums["weight"] > 0, sums["badness"] / sums["weight"], np.nan)
