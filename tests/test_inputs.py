@@ -539,3 +539,20 @@ def test_a_byte_not_in_utf8_after_a_cell_with_line_breaks(workspace, capsys):
     (workspace / "incidents.csv").write_bytes(text.replace("Café", "Cafe").encode("cp1252"))
     code, _, err = run(workspace, capsys)
     assert f"{workspace / 'incidents.csv'}: row 5: not UTF-8 text (byte 0xe9)" in err, err
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_file_separated_by_another_character_says_so(workspace, capsys, separator):
+    """Excel in many locales saves "CSV" separated by ';' (and "Text" by tabs): the header is
+    then one name, and the file is named once for it rather than for every column missing."""
+    text = GOOD_FILES["deployments.csv"].replace(",", separator)
+    (workspace / "deployments.csv").write_text(text)
+    code, _, err = run(workspace, capsys)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    shown = "\\t" if separator == "\t" else separator
+    assert lines == [
+        f"error: {workspace / 'deployments.csv'}: row 1: the columns are separated by "
+        f"'{shown}', not ',': save the file as CSV (comma delimited)",
+        "error: 1 problem(s) in the input; nothing was written",
+    ], err

@@ -721,6 +721,11 @@ def _read_csv(path: Path, spec: frames.TableSpec | None) -> pd.DataFrame:
     required = [] if spec is None else spec.required_names
     with path.open(newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
+    separator = _other_separator(header, used)
+    if separator is not None:
+        shown = "\\t" if separator == "\t" else separator
+        message = f"the columns are separated by '{shown}', not ',': save the file as CSV"
+        raise InputError(Problem(str(path), f"{message} (comma delimited)", row=1))
     repeated = frames.repeated_names(header, used)
     if repeated:
         raise InputError(
@@ -765,6 +770,18 @@ def _read_csv(path: Path, spec: frames.TableSpec | None) -> pd.DataFrame:
         blank = (raw.loc[candidates] == "").all(axis=1)
         raw = raw.drop(index=blank.index[blank])
     return raw
+
+
+def _other_separator(header: list[str], names: Sequence[str] | None) -> str | None:
+    """The character a header of one name is separated by, when not ``,`` (Excel in many
+    locales writes ``;``): split by it, it names columns of the table."""
+    if len(header) != 1:
+        return None
+    for separator in (";", "\t", "|"):
+        parts = {part.strip() for part in header[0].split(separator)}
+        if len(parts) > 1 and (names is None or parts & set(names)):
+            return separator
+    return None
 
 
 def _read_parquet(path: Path, columns: Sequence[str] | None) -> pd.DataFrame:
