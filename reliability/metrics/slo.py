@@ -515,22 +515,32 @@ def _on_columns(grid: SLIGrid) -> np.ndarray:
     return (method == "occurrences") | ((method == "timeslices") & (length == 1))
 
 
-def _column_terms(grid: SLIGrid, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``budget_terms`` of SLOs ``rows`` (``_on_columns``) on the month's columns of
-    ``*_steps``: the minutes off the lattice hold no events, so no badness and no weight."""
+def _column_terms(
+    grid: SLIGrid, rows: np.ndarray, good_sums: np.ndarray, total_sums: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``budget_terms``' badness of SLOs ``rows`` (``_on_columns``) on the month's columns of
+    ``*_steps`` (the minutes off the lattice hold no events, so no badness and no weight),
+    with the month's sums of badness and of weight.
+
+    Those are whole numbers, so the sums are exact in any order: of events, the month's
+    ``total_sums`` and ``total_sums - good_sums``; of one-minute slices, how many are bad
+    and how many have events.
+    """
     first = grid.month_column
     good, total = grid.good_steps[rows, first:], grid.total_steps[rows, first:]
     badness = total - good
-    weight = total.copy()
+    badness_sums, weight_sums = total_sums - good_sums, total_sums.copy()
     methods, _, targets = (part[rows] for part in grid.budgeting)
     sliced = np.flatnonzero(methods == "timeslices")
     if sliced.size:
         slice_good, slice_total = good[sliced], total[sliced]
         with_data = slice_total > 0
         ratio = np.divide(slice_good, slice_total, out=np.ones_like(slice_good), where=with_data)
-        badness[sliced] = (with_data & (ratio < targets[sliced, None])).astype(float)
-        weight[sliced] = with_data
-    return badness, weight
+        bad = with_data & (ratio < targets[sliced, None])
+        badness[sliced] = bad
+        badness_sums[sliced] = np.count_nonzero(bad, axis=1)
+        weight_sums[sliced] = np.count_nonzero(with_data, axis=1)
+    return badness, badness_sums, weight_sums
 
 
 def _step_columns(phase: int, step_minutes: int, minutes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1105,9 +1115,9 @@ def slo_report(
             by_columns = chunk.start + np.flatnonzero(exact[chunk])
             by_minutes = chunk.start + np.flatnonzero(~exact[chunk])
             if by_columns.size:
-                badness, weight = _column_terms(grid, by_columns)
-                sums["badness"][by_columns] = badness.sum(axis=1)
-                sums["weight"][by_columns] = weight.sum(axis=1)
+                badness, sums["badness"][by_columns], sums["weight"][by_columns] = _column_terms(
+                    grid, by_columns, sums["good"][by_columns], sums["total"][by_columns]
+                )
                 daily_badness[by_columns] = np.add.reduceat(badness, day_columns, axis=1)
             if by_minutes.size:
                 _slice_sums(grid, by_minutes, edges, sums, daily_badness)
