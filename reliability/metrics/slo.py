@@ -450,7 +450,9 @@ def _slice_terms(
                 slice_total = np.add.reduceat(total[at], edges, axis=1)
             spread = _spreader(lengths)
         with_data = slice_total > 0
-        ratio = np.divide(slice_good, slice_total, out=np.ones_like(slice_good), where=with_data)
+        # A slice without events has no ratio: what the division gives there is left out.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.divide(slice_good, slice_total)
         if method == "timeslices":
             slice_bad = (with_data & (ratio < targets[at, None])).astype(float)
         else:
@@ -458,7 +460,8 @@ def _slice_terms(
         if length == 1:
             yield at, slice_bad, with_data, spread, True
         else:
-            yield at, slice_bad / lengths, with_data / lengths, spread, False
+            minutes = lengths.astype(float)  # the same quotients as by the whole numbers
+            yield at, slice_bad / minutes, with_data / minutes, spread, False
 
 
 def _slice_sums(
