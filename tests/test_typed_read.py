@@ -595,3 +595,27 @@ def test_a_byte_order_mark_keeps_a_file_on_the_typed_read(tmp_path):
     typed = files._typed_table(path, frames.SLI)
     assert typed is not None
     pd.testing.assert_frame_equal(typed.frame, precise(path, frames.SLI))
+
+
+def test_a_recursive_pattern_skips_writers_temporary_files(workspace, capsys):  # noqa: F811
+    """``path: sli/**/*.parquet`` does not reach into a writer's ``_temporary/`` (the parts
+    of a job not yet committed, or of one that failed), as a folder named alone does not;
+    a pattern naming such a folder itself still reads it."""
+    data = workspace / "sli"
+    october = sli_frame("2026-10-01", 3)
+    october["good"] = [99, 100, 98]
+    (data / "month=2026-10").mkdir(parents=True)
+    october.to_parquet(data / "month=2026-10" / "part-0.parquet")
+    (data / "_temporary" / "0" / "month=2026-10").mkdir(parents=True)
+    october.to_parquet(data / "_temporary" / "0" / "month=2026-10" / "part-0.parquet")
+    use_parquet(workspace, '"sli/**/*.parquet"')
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert (json.loads(out)["slos"][0]["good"], json.loads(out)["slos"][0]["total"]) == (297, 300)
+
+    (data / "month=2026-10" / "part-0.parquet").unlink()
+    config = workspace / "reliability.yaml"
+    config.write_text(config.read_text().replace("sli/**/*.parquet", "sli/_temporary/**/*.parquet"))
+    code, out, err = run(workspace, capsys)
+    assert code == 0, err
+    assert json.loads(out)["slos"][0]["good"] == 297

@@ -6,6 +6,7 @@ import codecs
 import csv
 import functools
 import glob
+import itertools as it
 import mmap
 import re
 import warnings
@@ -116,6 +117,7 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
         resolved = config.resolve(pattern)
         if glob.has_magic(str(resolved)):
             matches = sorted(Path(p) for p in glob.glob(str(resolved), recursive=True))
+            matches = [m for m in matches if not _marker_match(m, resolved)]
             # A folder the pattern matches (``sli/month=*``) is read as a folder named alone.
             matches = [f for m in matches for f in (_folder_files(m) if m.is_dir() else [m])]
             if not matches:
@@ -140,6 +142,14 @@ def source_paths(paths: str | list[str] | None, config: Config, role: str) -> li
     if problems:
         raise InputError(problems)
     return found
+
+
+def _marker_match(match: Path, pattern: Path) -> bool:
+    """Whether a pattern's match lies in (or is) a writer's marker or temporary folder
+    (``_temporary/``, ``_SUCCESS``) that the pattern's wildcards reached, not its own text."""
+    root = Path(*[part for part in it.takewhile(lambda p: not glob.has_magic(p), pattern.parts)])
+    named = set(pattern.parts)
+    return any(part.startswith("_") and part not in named for part in match.relative_to(root).parts)
 
 
 def _folder_files(folder: Path) -> list[Path]:
